@@ -1,0 +1,217 @@
+"""Domain types shared by every layer: plain, immutable, free of I/O.
+
+This module sits at the bottom of the layer stack (beside `config` and `store`): the broker
+produces these objects, the market and risk layers read them, tools and channels render them.
+Times are timezone-aware UTC datetimes; prices and volumes are floats in the symbol's units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    """Direction of an order or position."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        """+1 for a buy, -1 for a sell."""
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class TradingState(StrEnum):
+    """ACTIVE trades freely; REDUCING only shrinks exposure; HALTED only closes."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+class CompanionError(Exception):
+    """The one domain error: a machine-readable code and a sentence a trader understands.
+
+    Raised by the core, mapped once per channel (chat reply, JSON error body, CLI exit code).
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Best bid/ask of a symbol at a moment."""
+
+    symbol: str
+    bid: float
+    ask: float
+    time: datetime
+    point: float
+    digits: int
+
+    @property
+    def spread_points(self) -> float:
+        """Spread in points (the unit MT5 traders quote spreads in)."""
+        return round((self.ask - self.bid) / self.point, 1)
+
+    @property
+    def mid(self) -> float:
+        return (self.bid + self.ask) / 2
+
+    def price_for(self, side: Side) -> float:
+        """The price a market order of `side` fills at: ask for buys, bid for sells."""
+        return self.ask if side is Side.BUY else self.bid
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSpec:
+    """Contract specification of a symbol, as the terminal reports it."""
+
+    name: str
+    description: str
+    digits: int
+    point: float
+    contract_size: float
+    tick_size: float
+    tick_value: float
+    volume_min: float
+    volume_max: float
+    volume_step: float
+    stops_level: int
+    freeze_level: int
+    currency_base: str
+    currency_profit: str
+    currency_margin: str
+    filling_mode: int
+    trade_mode: int
+    spread: int = 0
+
+    def round_price(self, price: float) -> float:
+        return round(price, self.digits)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Trading account figures in the account currency."""
+
+    login: int
+    name: str
+    server: str
+    currency: str
+    leverage: int
+    balance: float
+    equity: float
+    margin: float
+    margin_free: float
+    margin_level: float
+    profit: float
+    trade_allowed: bool
+    is_demo: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """An open position."""
+
+    ticket: int
+    symbol: str
+    side: Side
+    volume: float
+    price_open: float
+    price_current: float
+    sl: float | None
+    tp: float | None
+    profit: float
+    swap: float
+    time: datetime
+    magic: int
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deal:
+    """A deal in the account history (an entry or an exit)."""
+
+    ticket: int
+    order: int
+    position_id: int
+    symbol: str
+    side: Side
+    entry: str  # "in" | "out" | "inout" | "out_by"
+    volume: float
+    price: float
+    profit: float
+    commission: float
+    swap: float
+    time: datetime
+    reason: str  # "client" | "sl" | "tp" | "so" | "expert" | ...
+    comment: str
+
+
+class IntentKind(StrEnum):
+    OPEN = "open"
+    CLOSE = "close"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """What the trader (or the agent, on the trader's behalf) wants to do. Not yet approved.
+
+    `price` None means a market order; otherwise a limit/stop price for a pending order.
+    A CLOSE intent names the position ticket; its side is the closing side.
+    """
+
+    symbol: str
+    side: Side
+    volume: float
+    sl: float | None = None
+    tp: float | None = None
+    price: float | None = None
+    kind: IntentKind = IntentKind.OPEN
+    position_ticket: int | None = None
+    comment: str = ""
+
+
+class OrderOutcome(StrEnum):
+    """What became of an order sent to the broker."""
+
+    FILLED = "filled"
+    PARTIAL = "partial"
+    PLACED = "placed"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    """The broker's answer to one order, with the retcode mapped to an outcome and a sentence."""
+
+    outcome: OrderOutcome
+    retcode: int
+    message: str
+    idempotency_key: str
+    order: int = 0
+    deal: int = 0
+    position: int = 0
+    volume: float = 0.0
+    price: float = 0.0
+    attempts: int = 1
+    reconciled: bool = False
+    raw: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (OrderOutcome.FILLED, OrderOutcome.PARTIAL, OrderOutcome.PLACED)

@@ -1,0 +1,205 @@
+"""The journal: everything that happened, in one SQLite file, through sqlite-utils.
+
+Connection discipline: WAL mode and a busy timeout so several processes (CLI, web, bot) can
+share the file; one lock per `Journal` object so threads of one process never interleave a
+write. Schema changes are numbered migrations that only ever add, so old data is kept.
+Rows hold JSON text for nested data; nothing here knows what a trade is beyond column names.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def utcnow_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def new_id(prefix: str) -> str:
+    """A short random id such as `tkt_4f9c2a1b7d3e`."""
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def _m1_core(db: sqlite_utils.Database) -> None:
+    db["kv"].create(
+        {"namespace": str, "key": str, "value": str, "updated_at": str},
+        pk=("namespace", "key"),
+    )
+    db["decisions"].create(
+        {"id": str, "created_at": str, "thread_id": str, "intent": str, "approved": int,
+         "trading_state": str, "verdicts": str, "figures": str, "provenance": str},
+        pk="id",
+    )
+    db["tickets"].create(
+        {"id": str, "created_at": str, "expires_at": str, "status": str, "thread_id": str,
+         "decision_id": str, "order": str, "figures": str, "idempotency_key": str,
+         "resolved_at": str, "resolved_by": str},
+        pk="id",
+    )
+    db["tickets"].create_index(["status"])
+    db["orders"].create(
+        {"id": str, "idempotency_key": str, "ticket_id": str, "created_at": str, "request": str,
+         "outcome": str, "retcode": int, "message": str, "order_ticket": int, "deal": int,
+         "position": int, "price": float, "volume": float, "attempts": int, "reconciled": int},
+        pk="id",
+    )
+    db["orders"].create_index(["idempotency_key"], unique=True)
+    db["fills"].create(
+        {"id": str, "time": str, "deal": int, "order_ticket": int, "position": int, "symbol": str,
+         "side": str, "entry": str, "volume": float, "price": float, "profit": float,
+         "reason": str},
+        pk="id",
+    )
+    db["position_snapshots"].create({"id": str, "time": str, "positions": str}, pk="id")
+    db["alerts"].create(
+        {"id": str, "created_at": str, "text": str, "rule": str, "mode": str, "status": str,
+         "cooldown_s": int, "last_fired_at": str, "fire_count": int, "channel": str},
+        pk="id",
+    )
+    db["events"].create({"id": str, "time": str, "type": str, "payload": str}, pk="id")
+    db["events"].create_index(["type"])
+    db["model_calls"].create(
+        {"id": str, "time": str, "model": str, "provider": str, "task": str,
+         "latency_ms": float, "ttft_ms": float, "tokens_in": int, "tokens_out": int,
+         "tool_calls": int, "tool_calls_valid": int, "error": str},
+        pk="id",
+    )
+    db["eval_runs"].create(
+        {"id": str, "time": str, "model": str, "summary": str, "results": str}, pk="id"
+    )
+
+
+#: Ordered; the journal's `user_version` counts how many have run. Append only.
+MIGRATIONS: list[Migration] = [_m1_core]
+
+
+class Journal:
+    """The companion's SQLite journal. One per process is enough; it is thread-safe."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False,
+                               isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        self.db = sqlite_utils.Database(conn)
+        self._lock = threading.RLock()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+                migration(self.db)
+                self.db.execute(f"PRAGMA user_version={number}")
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """One atomic write (BEGIN IMMEDIATE: takes the write lock up front)."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- generic rows -------------------------------------------------------------------------
+
+    def insert(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
+        """Insert one row; dict/list values are stored as JSON text. Returns the stored row."""
+        stored = {k: _encode(v) for k, v in row.items()}
+        with self.transaction() as db:
+            db[table].insert(stored)
+        return row
+
+    def update(self, table: str, pk: str, values: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db[table].update(pk, {k: _encode(v) for k, v in values.items()})
+
+    def get(self, table: str, pk: str) -> dict[str, Any] | None:
+        try:
+            return _decode_row(self.db[table].get(pk))
+        except sqlite_utils.db.NotFoundError:
+            return None
+
+    def rows(self, table: str, where: str | None = None, args: Any = None,
+             order_by: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        return [_decode_row(r) for r in self.db[table].rows_where(
+            where, args or [], order_by=order_by, limit=limit)]
+
+    def compare_and_set(self, table: str, pk: str, column: str, expected: Any,
+                        values: dict[str, Any]) -> bool:
+        """Update a row only if `column` still holds `expected`; True if this call won.
+
+        Atomic across threads and processes: the single-use guarantee of tickets rests on it.
+        """
+        assignments = ", ".join(f"[{k}] = ?" for k in values)
+        with self.transaction() as db:
+            cursor = db.execute(
+                f"UPDATE [{table}] SET {assignments} WHERE id = ? AND [{column}] = ?",
+                [*(_encode(v) for v in values.values()), pk, expected],
+            )
+            return cursor.rowcount == 1
+
+    # -- key/value state ----------------------------------------------------------------------
+
+    def kv_get(self, namespace: str, key: str, default: Any = None) -> Any:
+        row = self.db.execute(
+            "SELECT value FROM kv WHERE namespace = ? AND key = ?", [namespace, key]
+        ).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def kv_set(self, namespace: str, key: str, value: Any) -> None:
+        with self.transaction() as db:
+            db["kv"].upsert(
+                {"namespace": namespace, "key": key, "value": json.dumps(value),
+                 "updated_at": utcnow_iso()},
+                pk=("namespace", "key"),
+            )
+
+    # -- events -------------------------------------------------------------------------------
+
+    def record_event(self, type_: str, payload: dict[str, Any]) -> str:
+        event_id = new_id("evt")
+        self.insert("events", {"id": event_id, "time": utcnow_iso(), "type": type_,
+                               "payload": payload})
+        return event_id
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, default=str)
+    return value
+
+
+_JSON_COLUMNS = {"intent", "verdicts", "figures", "provenance", "order", "request", "rule",
+                 "payload", "positions", "summary", "results", "value"}
+
+
+def _decode_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: json.loads(v) if k in _JSON_COLUMNS and isinstance(v, str) else v
+            for k, v in row.items()}
