@@ -220,12 +220,13 @@ class _ScriptedServer:
 
     def __init__(self, script: Script = (), *, models: Sequence[ServedModel] | None = None,
                  port: int = 0) -> None:
-        self.models: list[ServedModel] = list(models or [ServedModel(self._default_model)])
+        self.models: list[ServedModel] = (
+            list(models) if models is not None else [ServedModel(self._default_model)])
         self.requests: list[ReceivedRequest] = []
         self._script = script
         self._replies: Iterator[ScriptedReply] | None = (
             None if callable(script) else iter(list(script)))
-        self._port = port
+        self._port = port  # 0 until started: a free port is picked, then kept for restarts
         self._lock = threading.Lock()
         self._released = threading.Event()
         self._server: _HTTPServer | None = None
@@ -239,6 +240,7 @@ class _ScriptedServer:
         if self._server is None:
             self._released.clear()
             self._server = _HTTPServer(self, self._port)
+            self._port = self._server.server_address[1]
             self._thread = threading.Thread(target=self._server.serve_forever,
                                             kwargs={"poll_interval": 0.05}, daemon=True)
             self._thread.start()
@@ -261,9 +263,10 @@ class _ScriptedServer:
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        """The port served on (kept after `stop`, so a restart reuses it)."""
+        if not self._port:
             raise RuntimeError("server not started")
-        return self._server.server_address[1]
+        return self._port
 
     @property
     def url(self) -> str:
