@@ -1,0 +1,75 @@
+"""`build_graph`: all the wiring, on one screen."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langchain_core.messages import AIMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.prebuilt import ToolNode
+
+from agent.graph import nodes
+from agent.graph.context import GraphDeps
+from agent.graph.state import AgentState, InputState
+from agent.tools.catalog import make_tools
+
+ROUTE, COMMAND, ASSISTANT, TOOLS = "route", "command", "assistant", "tools"
+RISK_GATE, CONFIRM, EXECUTE, RESPOND = "risk_gate", "confirm", "execute", "respond"
+
+
+def after_route(state: AgentState) -> Literal["command", "assistant"]:
+    return COMMAND if state["mode"] == "command" else ASSISTANT
+
+
+def after_command(state: AgentState) -> Literal["risk_gate", "__end__"]:
+    return RISK_GATE if state.get("proposals") else END
+
+
+def after_assistant(state: AgentState) -> Literal["tools", "__end__"]:
+    last = state["messages"][-1]
+    return TOOLS if isinstance(last, AIMessage) and last.tool_calls else END
+
+
+def after_tools(state: AgentState) -> Literal["risk_gate", "assistant"]:
+    return RISK_GATE if state.get("proposals") else ASSISTANT
+
+
+def make_after_gate(max_rounds: int):
+    def after_gate(state: AgentState) -> Literal["confirm", "assistant", "respond"]:
+        if state.get("ticket"):
+            return CONFIRM
+        if state["mode"] == "model" and state.get("gate_rounds", 0) < max_rounds:
+            return ASSISTANT  # the model explains the denial (and may propose less)
+        return RESPOND
+    return after_gate
+
+
+def after_confirm(state: AgentState) -> Literal["execute", "respond"]:
+    return EXECUTE if state["outcome"]["status"] == "approved" else RESPOND
+
+
+def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver | None = None,
+                ) -> CompiledStateGraph:
+    """The companion's graph: model or command mode, risk gate, human confirmation, execute."""
+    tools = make_tools(deps.desk)
+    g = StateGraph(AgentState, input_schema=InputState)
+    g.add_node(ROUTE, nodes.make_route(deps))
+    g.add_node(COMMAND, nodes.make_command(deps))
+    g.add_node(ASSISTANT, nodes.make_assistant(deps, tools))
+    g.add_node(TOOLS, ToolNode(tools))
+    g.add_node(RISK_GATE, nodes.make_risk_gate(deps))
+    g.add_node(CONFIRM, nodes.make_confirm(deps))
+    g.add_node(EXECUTE, nodes.make_execute(deps))
+    g.add_node(RESPOND, nodes.make_respond(deps))
+    g.add_edge(START, ROUTE)
+    g.add_conditional_edges(ROUTE, after_route)
+    g.add_conditional_edges(COMMAND, after_command)
+    g.add_conditional_edges(ASSISTANT, after_assistant)
+    g.add_conditional_edges(TOOLS, after_tools)
+    g.add_conditional_edges(RISK_GATE, make_after_gate(deps.max_gate_rounds))
+    g.add_conditional_edges(CONFIRM, after_confirm)
+    g.add_edge(EXECUTE, RESPOND)
+    g.add_edge(RESPOND, END)
+    return g.compile(checkpointer=checkpointer)

@@ -1,0 +1,181 @@
+"""Graph nodes, each built by a factory that takes its dependencies.
+
+route -> (command | assistant <-> tools) -> risk_gate -> confirm -> execute -> respond.
+Nodes return only the keys they change. Only `execute` holds the order sender.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
+from langgraph.types import interrupt
+
+from agent.domain import CompanionError
+from agent.events import EventType
+from agent.tools.commands import is_command, parse_command
+from agent.graph.context import GraphDeps
+from agent.graph.prompts import NO_MODEL_HINT, SYSTEM_PROMPT, prompt_hash
+from agent.graph.render import render_command, render_decision, render_outcome
+from agent.graph.routing import AllModelsFailed, invoke_chain
+from agent.graph.state import AgentState
+
+Node = Callable[..., dict[str, Any]]
+TOOL_PLANNING = "tool_planning"
+
+
+def last_human_text(state: AgentState) -> str:
+    for message in reversed(state["messages"]):
+        if isinstance(message, HumanMessage):
+            return str(message.content)
+    return ""
+
+
+def _turn_messages(state: AgentState) -> list:
+    """Messages since the trader's last message."""
+    messages = state["messages"]
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage):
+            return messages[i + 1:]
+    return list(messages)
+
+
+def make_route(deps: GraphDeps) -> Node:
+    def route(state: AgentState) -> dict[str, Any]:
+        """Pick the mode of this turn: explicit command, or the model when one is reachable."""
+        text = last_human_text(state)
+        use_model = not is_command(text) and bool(deps.router.targets(TOOL_PLANNING))
+        return {"mode": "model" if use_model else "command", "gate_rounds": 0,
+                "outcome": None, "decision": None, "proposals": None}
+    return route
+
+
+def make_command(deps: GraphDeps) -> Node:
+    def command(state: AgentState) -> dict[str, Any]:
+        """Run an explicit command; order commands go on to the risk gate."""
+        text = last_human_text(state)
+        if not is_command(text):
+            return {"messages": [AIMessage(NO_MODEL_HINT)]}
+        try:
+            cmd = parse_command(text)
+            if cmd.proposes_order:
+                return {"proposals": [deps.commands.intent_for(cmd)]}
+            data = deps.commands.run(cmd)
+        except CompanionError as exc:
+            return {"messages": [AIMessage(exc.message, additional_kwargs={"error": exc.code})]}
+        return {"messages": [AIMessage(render_command(cmd.name, data),
+                                       additional_kwargs={"command": cmd.name, "data": data})]}
+    return command
+
+
+def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
+    def assistant(state: AgentState) -> dict[str, Any]:
+        """The model, with the tools bound, answering from the conversation."""
+        model_turns = sum(isinstance(m, AIMessage) for m in _turn_messages(state))
+        if model_turns >= deps.max_model_turns:
+            return {"messages": [AIMessage(
+                "I could not finish that request reliably. Please rephrase it, or use a "
+                "command such as /price EURUSD or /buy EURUSD 0.10 sl 1.0750.")]}
+        messages = [SystemMessage(SYSTEM_PROMPT), *state["messages"]]
+        try:
+            answer, target = invoke_chain(deps.router.targets(TOOL_PLANNING), messages, tools)
+        except AllModelsFailed:
+            return {"messages": [AIMessage(
+                "No model answered just now, so I could not do that. Commands still work: "
+                "try /help.", additional_kwargs={"error": "model_unavailable"})]}
+        return {"messages": [answer], "model": target.name}
+    return assistant
+
+
+def make_risk_gate(deps: GraphDeps) -> Node:
+    def risk_gate(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        """Evaluate the first proposal on a fresh snapshot; approved -> a ticket."""
+        first, *rest = state["proposals"]
+        thread_id = config["configurable"]["thread_id"]
+        provenance = {"mode": state.get("mode"), "model": state.get("model"),
+                      "prompt_hash": prompt_hash(), "request": last_human_text(state),
+                      "tool_call_id": first.get("tool_call_id")}
+        ticket = None
+        try:
+            intent = deps.desk.intent_from(first)
+            decision = deps.desk.evaluate(intent)
+        except CompanionError as exc:
+            decision_view = {"approved": False, "denials": [
+                {"code": exc.code, "message": exc.message}]}
+        else:
+            if decision.approved:
+                ticket = deps.tickets.mint(decision, intent, thread_id=thread_id,
+                                           now=deps.clock(), ttl_s=deps.ticket_ttl_s,
+                                           provenance=provenance)
+                deps.publish(EventType.TICKET_PENDING, {"ticket": ticket.to_dict()})
+            else:
+                deps.tickets.record_denial(decision, intent, thread_id=thread_id,
+                                           now=deps.clock(), provenance=provenance)
+            decision_view = decision.to_dict()
+        ticket_view = ({**ticket.to_dict(), "tool_call_id": first.get("tool_call_id"),
+                        "verdicts": decision_view.get("verdicts", [])} if ticket else None)
+        text = render_decision(decision_view, ticket_view)
+        messages = []
+        if first.get("tool_call_id"):
+            messages.append(ToolMessage(text, tool_call_id=first["tool_call_id"],
+                                        id=f"proposal-{first['tool_call_id']}"))
+        for other in rest:
+            if other.get("tool_call_id"):
+                messages.append(ToolMessage(
+                    "Not submitted: propose one order at a time.",
+                    tool_call_id=other["tool_call_id"], id=f"proposal-{other['tool_call_id']}"))
+        return {"proposals": None, "decision": decision_view, "messages": messages,
+                "ticket": ticket_view,
+                "gate_rounds": state.get("gate_rounds", 0) + 1}
+    return risk_gate
+
+
+def make_confirm(deps: GraphDeps) -> Node:
+    def confirm(state: AgentState) -> dict[str, Any]:
+        """Wait for the trader's answer on this exact ticket, from any channel."""
+        ticket = state["ticket"]
+        answer = interrupt({"type": "ticket", "ticket": ticket})
+        while not (isinstance(answer, dict) and answer.get("ticket_id") == ticket["id"]
+                   and answer.get("decision") in ("approve", "reject")):
+            answer = interrupt({"type": "ticket", "ticket": ticket,
+                                "error": "That answer was not for this ticket."})
+        by = str(answer.get("by", "unknown"))
+        if answer["decision"] == "approve":
+            return {"outcome": {"status": "approved", "by": by}}
+        try:
+            deps.tickets.reject(ticket["id"], by=by, now=deps.clock())
+        except CompanionError as exc:
+            return {"outcome": {"status": "refused", "code": exc.code, "message": exc.message}}
+        deps.publish(EventType.TICKET_REJECTED, {"ticket_id": ticket["id"], "by": by})
+        return {"outcome": {"status": "rejected", "by": by}}
+    return confirm
+
+
+def make_execute(deps: GraphDeps) -> Node:
+    def execute(state: AgentState) -> dict[str, Any]:
+        """Claim the ticket, re-check it on a fresh quote, send once, journal the result."""
+        ticket = state["ticket"]
+        outcome = deps.executor.execute(ticket["id"], expected_hash=ticket["order_hash"],
+                                        by=state["outcome"].get("by", "unknown"))
+        return {"outcome": outcome}
+    return execute
+
+
+def make_respond(deps: GraphDeps) -> Node:
+    def respond(state: AgentState) -> dict[str, Any]:
+        """Tell the trader what became of the proposal, in plain words, from the facts."""
+        outcome, ticket = state.get("outcome"), state.get("ticket")
+        if outcome is None:  # denied (or a gate error): the decision speaks
+            text = render_decision(state.get("decision") or {}, None)
+        else:
+            text = render_outcome(outcome, ticket)
+        messages: list = [AIMessage(text, additional_kwargs={
+            "outcome": outcome, "ticket": ticket, "decision": state.get("decision")})]
+        call_id = (ticket or {}).get("tool_call_id")
+        if call_id and outcome is not None:  # keep the model's view of its proposal true
+            messages.append(ToolMessage(text, tool_call_id=call_id, id=f"proposal-{call_id}"))
+        return {"messages": messages, "ticket": None}
+    return respond

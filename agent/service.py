@@ -1,0 +1,185 @@
+"""The service core: the only API the channels (CLI, web, Telegram, REST) call.
+
+It returns plain data; formatting lives in the channels. Chat goes through the graph (one
+thread per conversation, SQLite checkpointer); tickets are resolved by resuming the thread
+that is waiting on them, from whichever channel the trader answers on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from agent.domain import CompanionError
+from agent.risk.tickets import TicketBook
+from agent.tools.commands import CommandRunner, ParsedCommand
+from agent.tools.desk import Desk
+from agent.tools.jsonable import to_jsonable
+
+
+@dataclass(frozen=True, slots=True)
+class ChatEvent:
+    """One thing a channel may show while a turn runs.
+
+    kind: "token" (text delta), "tool_start", "tool_end", "message" (a complete reply with
+    optional structured data), "ticket" (awaiting confirmation), "error".
+    """
+
+    kind: str
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Reply:
+    """Everything one turn produced, for channels that do not stream."""
+
+    thread_id: str
+    messages: list[str] = field(default_factory=list)
+    data: list[dict[str, Any]] = field(default_factory=list)
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    ticket: dict[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.messages)
+
+
+class CompanionService:
+    """Chat, tickets and read-only data, over one graph and one desk."""
+
+    def __init__(self, graph: CompiledStateGraph, desk: Desk, commands: CommandRunner,
+                 tickets: TicketBook) -> None:
+        self.graph = graph
+        self.desk = desk
+        self.commands = commands
+        self.tickets = tickets
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    # -- chat -------------------------------------------------------------------------------
+
+    async def stream(self, thread_id: str, text: str) -> AsyncIterator[ChatEvent]:
+        """Run one turn of the conversation, yielding what happens as it happens."""
+        text = text.strip()
+        if not text:
+            raise CompanionError("empty_message", "Type a question or a command (try /help).")
+        async with self._locks[thread_id]:
+            if await self._pending_ticket(thread_id):
+                raise CompanionError(
+                    "ticket_pending", "A ticket is waiting for your answer in this "
+                    "conversation: approve or reject it first.")
+            async for event in self._run({"messages": [HumanMessage(text)]}, thread_id):
+                yield event
+
+    async def send(self, thread_id: str, text: str) -> Reply:
+        """One turn, collected."""
+        return await _collect(thread_id, self.stream(thread_id, text))
+
+    # -- commands and data ------------------------------------------------------------------
+
+    async def command(self, name: str, **args: Any) -> Any:
+        """Run a read-only (or halt/resume) command; plain data out."""
+        cmd = ParsedCommand(name, args)
+        if cmd.proposes_order:
+            raise CompanionError("use_chat", "Orders go through a conversation: send /buy ...")
+        return await asyncio.to_thread(self.commands.run, cmd)
+
+    # -- tickets ----------------------------------------------------------------------------
+
+    async def resolve_ticket(self, ticket_id: str, decision: str, *, by: str) -> Reply:
+        """Approve or reject a pending ticket; resumes the conversation waiting on it."""
+        if decision not in ("approve", "reject"):
+            raise CompanionError("bad_decision", "Answer a ticket with approve or reject.")
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            raise CompanionError("ticket_unknown", f"There is no ticket {ticket_id}.")
+        thread_id = ticket.thread_id
+        async with self._locks[thread_id]:
+            pending = await self._pending_ticket(thread_id)
+            if pending is None or pending["id"] != ticket_id:
+                raise CompanionError(
+                    f"ticket_{ticket.status}" if ticket.status != "pending" else "ticket_stale",
+                    f"Ticket {ticket_id} is no longer waiting for an answer "
+                    f"(it is {ticket.status}).")
+            resume = Command(resume={"ticket_id": ticket_id, "decision": decision, "by": by})
+            return await _collect(thread_id, self._run(resume, thread_id))
+
+    async def pending_tickets(self) -> list[dict[str, Any]]:
+        """Tickets still waiting for the trader, newest first."""
+        return [to_jsonable(t) for t in self.tickets.pending(now=self.desk.clock())]
+
+    async def _pending_ticket(self, thread_id: str) -> dict[str, Any] | None:
+        state = await self.graph.aget_state(_config(thread_id))
+        for interrupt in state.interrupts:
+            if isinstance(interrupt.value, dict) and interrupt.value.get("type") == "ticket":
+                return interrupt.value["ticket"]
+        return None
+
+    # -- running the graph --------------------------------------------------------------------
+
+    async def _run(self, graph_input: Any, thread_id: str) -> AsyncIterator[ChatEvent]:
+        streamed = False
+        async for mode, chunk in self.graph.astream(
+                graph_input, _config(thread_id), stream_mode=["messages", "updates"]):
+            if mode == "messages":
+                message, meta = chunk
+                if isinstance(message, AIMessageChunk) and message.content and \
+                        meta.get("langgraph_node") == "assistant":
+                    streamed = True
+                    yield ChatEvent("token", _text(message.content))
+                continue
+            for node, update in chunk.items():
+                if node == "__interrupt__":
+                    for interrupt in update:
+                        yield ChatEvent("ticket", data=interrupt.value["ticket"])
+                    continue
+                for message in (update or {}).get("messages", []):
+                    for event in _events_for(node, message, streamed):
+                        yield event
+                streamed = False if node != "assistant" else streamed
+
+
+def _events_for(node: str, message: Any, streamed: bool) -> list[ChatEvent]:
+    if isinstance(message, AIMessage) and message.tool_calls:
+        return [ChatEvent("tool_start", tc["name"], {"id": tc["id"], "args": tc["args"]})
+                for tc in message.tool_calls]
+    if isinstance(message, ToolMessage):
+        if node == "respond":  # the proposal's tool message rewritten with the outcome
+            return []
+        return [ChatEvent("tool_end", message.name or "", {"id": message.tool_call_id,
+                                                           "output": _text(message.content)})]
+    if isinstance(message, AIMessage):
+        return [ChatEvent("message", _text(message.content),
+                          {**message.additional_kwargs, "streamed": streamed})]
+    return []
+
+
+async def _collect(thread_id: str, events: AsyncIterator[ChatEvent]) -> Reply:
+    reply = Reply(thread_id)
+    async for event in events:
+        if event.kind == "message":
+            reply.messages.append(event.text)
+            reply.data.append(event.data)
+        elif event.kind in ("tool_start", "tool_end"):
+            reply.tools.append({"kind": event.kind, "name": event.text, **event.data})
+        elif event.kind == "ticket":
+            reply.ticket = event.data
+    return reply
+
+
+def _config(thread_id: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": thread_id}}
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") if isinstance(part, dict) else str(part)
+                   for part in content)

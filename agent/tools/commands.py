@@ -1,0 +1,242 @@
+"""Explicit commands (`/price EURUSD`, `/buy EURUSD 0.10 sl 1.0750 tp 1.0900`, ...).
+
+They work with no model at all and go through the same graph and risk gate as the agent's
+proposals. Parsing is strict: anything malformed is a `CompanionError` with a usage line, and
+nothing is done.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agent.domain import CompanionError
+from agent.tools.jsonable import to_jsonable
+
+if TYPE_CHECKING:
+    from agent.tools.desk import Desk
+
+USAGE: dict[str, str] = {
+    "price": "/price SYMBOL",
+    "bars": "/bars SYMBOL [TF] [N]",
+    "analyze": "/analyze SYMBOL [TF]",
+    "sentiment": "/sentiment SYMBOL",
+    "size": "/size SYMBOL RISK% sl PRICE [buy|sell]",
+    "buy": "/buy SYMBOL LOTS sl PRICE [tp PRICE] [at PRICE]",
+    "sell": "/sell SYMBOL LOTS sl PRICE [tp PRICE] [at PRICE]",
+    "close": "/close TICKET [LOTS]",
+    "positions": "/positions",
+    "account": "/account",
+    "history": "/history [DAYS]",
+    "status": "/status",
+    "halt": "/halt [REASON]",
+    "resume": "/resume",
+    "alerts": "/alerts",
+    "alert": "/alert SYMBOL above|below PRICE  or  /alert SYMBOL rsi<30 [TF]",
+    "cancelalert": "/cancelalert ID",
+    "help": "/help",
+}
+ALIASES = {"quote": "price", "p": "price", "pos": "positions", "acc": "account"}
+_SYMBOL = re.compile(r"^[A-Z][A-Z0-9._#-]{1,19}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedCommand:
+    """A command name and its validated arguments."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def proposes_order(self) -> bool:
+        return self.name in ("buy", "sell", "close")
+
+
+def is_command(text: str) -> bool:
+    return text.lstrip().startswith("/")
+
+
+def help_text() -> str:
+    return "Commands:\n" + "\n".join(f"  {usage}" for usage in USAGE.values())
+
+
+def parse_command(text: str) -> ParsedCommand:
+    """Parse one slash command; raise CompanionError('bad_command', ...) when malformed."""
+    words = text.strip().split()
+    if not words or not words[0].startswith("/"):
+        raise CompanionError("bad_command", "Commands start with '/'. Try /help.")
+    name = words[0][1:].split("@", 1)[0].lower()  # Telegram sends /price@BotName
+    name = ALIASES.get(name, name)
+    if name not in USAGE:
+        raise CompanionError("bad_command", f"Unknown command /{name}. Try /help.")
+    parse = _PARSERS.get(name, _no_args)
+    try:
+        return ParsedCommand(name, parse(words[1:]))
+    except CompanionError:
+        raise
+    except (ValueError, IndexError) as exc:
+        raise CompanionError("bad_command", f"Usage: {USAGE[name]}") from exc
+
+
+def symbol(word: str) -> str:
+    """Validate a symbol name (letters and digits, as brokers spell them)."""
+    sym = word.upper()
+    if not _SYMBOL.match(sym):
+        raise CompanionError("bad_symbol", f"'{word}' is not a symbol name.")
+    return sym
+
+
+def number(word: str) -> float:
+    """A finite, positive number, or ValueError."""
+    value = float(word.rstrip("%"))
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(word)
+    return value
+
+
+def _keyed(words: list[str], keys: tuple[str, ...]) -> dict[str, float]:
+    """Parse trailing `key value` pairs such as `sl 1.0750 tp 1.0900`."""
+    if len(words) % 2:
+        raise ValueError("pairs")
+    out: dict[str, float] = {}
+    for key, value in zip(words[::2], words[1::2], strict=True):
+        key = key.lower()
+        if key not in keys or key in out:
+            raise ValueError(key)
+        out[key] = number(value)
+    return out
+
+
+def _no_args(words: list[str]) -> dict[str, Any]:
+    if words:
+        raise ValueError("no arguments expected")
+    return {}
+
+
+def _symbol_only(words: list[str]) -> dict[str, Any]:
+    (sym,) = words
+    return {"symbol": symbol(sym)}
+
+
+def _bars(words: list[str]) -> dict[str, Any]:
+    if not 1 <= len(words) <= 3:
+        raise ValueError("arity")
+    args: dict[str, Any] = {"symbol": symbol(words[0]), "timeframe": "H1", "count": 20}
+    if len(words) > 1:
+        args["timeframe"] = words[1].upper()
+    if len(words) > 2:
+        args["count"] = int(words[2])
+        if not 1 <= args["count"] <= 5000:
+            raise ValueError("count")
+    return args
+
+
+def _analyze(words: list[str]) -> dict[str, Any]:
+    if not 1 <= len(words) <= 2:
+        raise ValueError("arity")
+    return {"symbol": symbol(words[0]),
+            "timeframe": words[1].upper() if len(words) == 2 else "H1"}
+
+
+def _size(words: list[str]) -> dict[str, Any]:
+    sym, risk, *rest = words
+    side = None
+    if rest and rest[-1].lower() in ("buy", "sell"):
+        side = rest.pop().lower()
+    keyed = _keyed(rest, ("sl",))
+    if "sl" not in keyed:
+        raise ValueError("sl")
+    return {"symbol": symbol(sym), "risk_pct": number(risk), "sl": keyed["sl"], "side": side}
+
+
+def _order(side: str):
+    def parse(words: list[str]) -> dict[str, Any]:
+        sym, volume, *rest = words
+        keyed = _keyed(rest, ("sl", "tp", "at"))
+        return {"symbol": symbol(sym), "side": side, "volume": number(volume),
+                "sl": keyed.get("sl"), "tp": keyed.get("tp"), "price": keyed.get("at")}
+    return parse
+
+
+def _close(words: list[str]) -> dict[str, Any]:
+    if not 1 <= len(words) <= 2:
+        raise ValueError("arity")
+    ticket = int(words[0])
+    if ticket <= 0:
+        raise ValueError("ticket")
+    return {"ticket": ticket, "volume": number(words[1]) if len(words) == 2 else None}
+
+
+def _history(words: list[str]) -> dict[str, Any]:
+    if len(words) > 1:
+        raise ValueError("arity")
+    days = int(words[0]) if words else 7
+    if not 1 <= days <= 3650:
+        raise ValueError("days")
+    return {"days": days}
+
+
+def _halt(words: list[str]) -> dict[str, Any]:
+    return {"reason": " ".join(words) or "manual halt"}
+
+
+def _alert(words: list[str]) -> dict[str, Any]:
+    if len(words) < 2:
+        raise ValueError("arity")
+    return {"symbol": symbol(words[0]), "condition": " ".join(words[1:])}
+
+
+def _cancel_alert(words: list[str]) -> dict[str, Any]:
+    (alert_id,) = words
+    return {"alert_id": alert_id}
+
+
+_PARSERS = {
+    "price": _symbol_only, "sentiment": _symbol_only, "bars": _bars, "analyze": _analyze,
+    "size": _size, "buy": _order("buy"), "sell": _order("sell"), "close": _close,
+    "history": _history, "halt": _halt, "alert": _alert, "cancelalert": _cancel_alert,
+}
+
+
+class CommandRunner:
+    """Runs read-only commands against the desk and turns order commands into proposals."""
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+
+    def intent_for(self, cmd: ParsedCommand) -> dict[str, Any]:
+        """The proposal an order command makes (the risk gate evaluates it)."""
+        if cmd.name == "close":
+            return {"kind": "close", "position_ticket": cmd.args["ticket"],
+                    "volume": cmd.args["volume"]}
+        return {"kind": "open", **cmd.args}
+
+    def run(self, cmd: ParsedCommand) -> Any:
+        """Plain JSON-able data for a read-only command."""
+        desk, a = self.desk, cmd.args
+        match cmd.name:
+            case "price":
+                return to_jsonable(desk.quote(a["symbol"]))
+            case "bars":
+                return desk.bars_table(a["symbol"], a["timeframe"], a["count"])
+            case "analyze":
+                return desk.analyze(a["symbol"], a["timeframe"])
+            case "sentiment":
+                return desk.sentiment(a["symbol"])
+            case "size":
+                return to_jsonable(desk.size(a["symbol"], a["risk_pct"], a["sl"], a["side"]))
+            case "positions":
+                return to_jsonable(desk.positions())
+            case "account" | "status":
+                return desk.account_status()
+            case "history":
+                return to_jsonable(desk.history(a["days"]))
+            case "halt":
+                return desk.risk_state.halt(a["reason"], by="command", now=desk.clock()).to_dict()
+            case "resume":
+                return desk.risk_state.resume(by="command", now=desk.clock()).to_dict()
+            case "help":
+                return {"help": help_text()}
+        raise CompanionError("not_available", f"/{cmd.name} is not available here yet.")

@@ -1,0 +1,247 @@
+"""The `companion` command: a thin channel over the service (parse, call, render).
+
+Every command takes `--json` for scripts. Errors are one sentence on stderr and a non-zero
+exit code (1 for a refused request, 2 for bad usage); nothing is changed by a failed command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from agent.domain import CompanionError
+from channels import cli_render as render
+
+T = TypeVar("T")
+app = typer.Typer(help="Trading AI Companion for MetaTrader 5.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+risk_app = typer.Typer(help="Trading state: status, halt, resume.", no_args_is_help=True)
+paper_app = typer.Typer(help="The paper terminal's replay clock.", no_args_is_help=True)
+data_app = typer.Typer(help="Market data files.", no_args_is_help=True)
+app.add_typer(risk_app, name="risk")
+app.add_typer(paper_app, name="paper")
+app.add_typer(data_app, name="data")
+
+out = Console()
+err = Console(stderr=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def run(job: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the companion, run one job with it, close it; map domain errors to exit codes."""
+    from agent.app import open_companion
+
+    async def main() -> T:
+        async with open_companion() as companion:
+            return await job(companion)
+
+    try:
+        return asyncio.run(main())
+    except CompanionError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from None
+
+
+def emit(data: Any, as_json: bool, human: Callable[[Any], Any]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
+    else:
+        out.print(human(data))
+
+
+def command(name: str, as_json: bool, **args: Any) -> None:
+    data = run(lambda c: c.service.command(name, **args))
+    emit(data, as_json, lambda d: render.command(name, d))
+
+
+@app.command()
+def doctor(as_json: JsonOpt = False) -> None:
+    """Broker in use, account, symbols, journal path, models found."""
+    data = run(lambda c: c.doctor())
+    emit(data, as_json, render.doctor)
+
+
+@app.command()
+def quote(symbol: str, as_json: JsonOpt = False) -> None:
+    """Bid, ask, spread in points and time."""
+    command("price", as_json, symbol=symbol.upper())
+
+
+@app.command()
+def bars(symbol: str, timeframe: str = typer.Argument("H1"),
+         n: Annotated[int, typer.Option("-n", min=1, max=5000)] = 20,
+         as_json: JsonOpt = False) -> None:
+    """The last N bars as a table."""
+    command("bars", as_json, symbol=symbol.upper(), timeframe=timeframe.upper(), count=n)
+
+
+@app.command()
+def analyze(symbol: str, timeframe: str = typer.Argument("H1"), as_json: JsonOpt = False) -> None:
+    """Indicator pack and a short deterministic market summary."""
+    command("analyze", as_json, symbol=symbol.upper(), timeframe=timeframe.upper())
+
+
+@app.command()
+def size(symbol: str,
+         risk: Annotated[str, typer.Option("--risk", help="Risk per trade, e.g. 1%")],
+         sl: Annotated[float, typer.Option("--sl", help="Stop-loss price")],
+         side: Annotated[str | None, typer.Option("--side")] = None,
+         as_json: JsonOpt = False) -> None:
+    """Lots from risk %, SL distance, tick value and lot step."""
+    try:
+        risk_pct = float(risk.rstrip("%"))
+    except ValueError:
+        err.print(f"[red]'{risk}' is not a percentage such as 1%.[/red]")
+        raise typer.Exit(2) from None
+    command("size", as_json, symbol=symbol.upper(), risk_pct=risk_pct, sl=sl, side=side)
+
+
+@app.command()
+def order(side: str, symbol: str, volume: float,
+          sl: Annotated[float | None, typer.Option("--sl")] = None,
+          tp: Annotated[float | None, typer.Option("--tp")] = None,
+          at: Annotated[float | None, typer.Option("--at", help="Pending entry price")] = None,
+          as_json: JsonOpt = False) -> None:
+    """Propose an order: the risk decision with every rule's verdict, then y/N to send."""
+    if side.lower() not in ("buy", "sell"):
+        err.print("[red]Side must be buy or sell.[/red]")
+        raise typer.Exit(2)
+    text = f"/{side.lower()} {symbol} {volume}"
+    text += "".join(f" {k} {v}" for k, v in (("sl", sl), ("tp", tp), ("at", at)) if v)
+    thread = f"cli-{uuid.uuid4().hex[:8]}"
+
+    async def propose_then_ask(c: Any) -> tuple[Any, Any]:
+        reply = await c.service.send(thread, text)
+        if as_json or reply.ticket is None:
+            return reply, None
+        out.print(render.ticket_card(reply.ticket))
+        try:
+            approve = await asyncio.to_thread(typer.confirm, "Send this order?", default=False)
+        except typer.Abort:  # no answer (no terminal, Ctrl-C): the ticket is rejected
+            approve = False
+        decision = "approve" if approve else "reject"
+        return reply, await c.service.resolve_ticket(reply.ticket["id"], decision, by="cli")
+
+    reply, result = run(propose_then_ask)
+    if result is None:
+        emit(render.reply_json(reply), as_json, lambda _: render.reply(reply))
+        raise typer.Exit(0 if reply.ticket else 1)
+    out.print(render.reply(result))
+    raise typer.Exit(0 if render.filled(result) else 1)
+
+
+def _resolve(ticket_id: str, decision: str, as_json: bool) -> None:
+    result = run(lambda c: c.service.resolve_ticket(ticket_id, decision, by="cli"))
+    emit(render.reply_json(result), as_json, lambda _: render.reply(result))
+
+
+@app.command()
+def confirm(ticket_id: str, as_json: JsonOpt = False) -> None:
+    """Approve a pending ticket: it is re-checked and sent once."""
+    _resolve(ticket_id, "approve", as_json)
+
+
+@app.command()
+def reject(ticket_id: str, as_json: JsonOpt = False) -> None:
+    """Reject a pending ticket: nothing is sent."""
+    _resolve(ticket_id, "reject", as_json)
+
+
+@app.command()
+def tickets(as_json: JsonOpt = False) -> None:
+    """Tickets waiting for confirmation."""
+    data = run(lambda c: c.service.pending_tickets())
+    emit(data, as_json, render.tickets)
+
+
+@app.command()
+def positions(as_json: JsonOpt = False) -> None:
+    """Open positions."""
+    command("positions", as_json)
+
+
+@app.command()
+def account(as_json: JsonOpt = False) -> None:
+    """Balance, equity, margin and the trading state."""
+    command("account", as_json)
+
+
+@app.command()
+def history(days: Annotated[int, typer.Option("--days", min=1, max=3650)] = 7,
+            as_json: JsonOpt = False) -> None:
+    """Closed deals."""
+    command("history", as_json, days=days)
+
+
+@app.command()
+def chat(message: Annotated[str | None, typer.Option("-m", "--message")] = None,
+         thread: Annotated[str | None, typer.Option("--thread")] = None,
+         as_json: JsonOpt = False) -> None:
+    """Chat with the agent in the terminal, or send one message with -m."""
+    from channels.cli_chat import chat_loop, one_message
+
+    thread_id = thread or f"cli-{uuid.uuid4().hex[:8]}"
+    if message is None:
+        run(lambda c: chat_loop(c.service, thread_id, out))
+        return
+    reply = run(lambda c: one_message(c.service, thread_id, message))
+    emit(render.reply_json(reply), as_json, lambda _: render.reply(reply))
+
+
+@risk_app.command("status")
+def risk_status(as_json: JsonOpt = False) -> None:
+    """Trading state and limits in force."""
+    data = run(lambda c: c.risk_status())
+    emit(data, as_json, render.risk_status)
+
+
+@risk_app.command("halt")
+def risk_halt(reason: Annotated[str, typer.Option("--reason")] = "manual halt",
+              as_json: JsonOpt = False) -> None:
+    """Stop new risk: only closes are allowed until resume."""
+    command("halt", as_json, reason=reason)
+
+
+@risk_app.command("resume")
+def risk_resume(as_json: JsonOpt = False) -> None:
+    """Allow trading again (refused while a daily-loss halt is in force)."""
+    command("resume", as_json)
+
+
+@paper_app.command("status")
+def paper_status(as_json: JsonOpt = False) -> None:
+    """The replay clock: simulated time, speed, bars left."""
+    data = run(lambda c: c.paper().status())
+    emit(data, as_json, render.mapping)
+
+
+@paper_app.command("step")
+def paper_step(bars_: Annotated[int, typer.Argument(min=1, max=10_000)] = 1,
+               as_json: JsonOpt = False) -> None:
+    """Move the replay clock forward by N bars (SL/TP and pending orders trigger)."""
+    data = run(lambda c: c.paper().step(bars_))
+    emit(data, as_json, render.mapping)
+
+
+@data_app.command("import")
+def data_import(path: str, symbol: Annotated[str | None, typer.Option("--symbol")] = None,
+                timeframe: Annotated[str | None, typer.Option("--timeframe")] = None,
+                as_json: JsonOpt = False) -> None:
+    """Import an MT5 bar export (or a copy_rates CSV) into the paper terminal's data."""
+    data = run(lambda c: c.import_bars(path, symbol, timeframe))
+    emit(data, as_json, render.mapping)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

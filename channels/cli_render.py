@@ -1,0 +1,108 @@
+"""Rich renderings for the terminal: tables and cards from the service's plain data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from agent.graph.render import render_command
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*("-" if v is None else str(v) for v in row))
+    return table
+
+
+def mapping(data: dict[str, Any]) -> Table:
+    return _table("", ["field", "value"], [[k, v] for k, v in data.items()])
+
+
+def command(name: str, data: Any) -> RenderableType:
+    match name:
+        case "bars":
+            return _table(f"{data['symbol']} {data['timeframe']}",
+                          ["time (UTC)", "open", "high", "low", "close", "tick vol"],
+                          [[b["time"][:16].replace("T", " "), b["open"], b["high"], b["low"],
+                            b["close"], b["tick_volume"]] for b in data["bars"]])
+        case "positions":
+            return _table("Open positions",
+                          ["ticket", "symbol", "side", "lots", "open", "SL", "TP", "P/L"],
+                          [[p["ticket"], p["symbol"], p["side"], p["volume"], p["price_open"],
+                            p["sl"], p["tp"], f"{p['profit']:.2f}"] for p in data]) \
+                if data else Text("No open positions.")
+        case "history":
+            return _table("Closed deals",
+                          ["time (UTC)", "symbol", "side", "entry", "lots", "price", "P/L",
+                           "reason"],
+                          [[d["time"][:16].replace("T", " "), d["symbol"], d["side"], d["entry"],
+                            d["volume"], d["price"], f"{d['profit']:.2f}", d["reason"]]
+                           for d in data]) if data else Text("No closed deals in that period.")
+        case "analyze":
+            return Panel(Group(*(Text(f"- {fact}") for fact in data.get("facts", []))),
+                         title=f"{data.get('symbol', '')} {data.get('timeframe', '')}")
+    return Text(render_command(name, data))
+
+
+def doctor(data: dict[str, Any]) -> Table:
+    rows = [[k, v if not isinstance(v, list | dict) else ", ".join(map(str, v)) or "none"]
+            for k, v in data.items()]
+    return _table("Companion doctor", ["check", "result"], rows)
+
+
+def ticket_card(ticket: dict[str, Any]) -> Panel:
+    order, figures = ticket["order"], ticket.get("figures", {})
+    head = Text(f"{order['side'].upper()} {order['volume']} {order['symbol']}  "
+                f"SL {order.get('sl') or '-'}  TP {order.get('tp') or '-'}", style="bold")
+    facts = _table("", ["figure", "value"], [[k, v] for k, v in figures.items()])
+    verdicts = _table("Risk rules", ["rule", "verdict", "why"],
+                      [[v["code"], "pass" if v["passed"] else "DENY", v["message"]]
+                       for v in ticket.get("verdicts", [])])
+    return Panel(Group(head, facts, verdicts),
+                 title=f"Ticket {ticket['id']} (expires {ticket['expires_at'][11:19]} UTC)")
+
+
+def reply(result: Any) -> RenderableType:
+    parts: list[RenderableType] = [Text(m) for m in result.messages]
+    for data in result.data:
+        decision = data.get("decision") or {}
+        if decision.get("verdicts") and not decision.get("approved"):
+            parts.append(_table("Risk rules", ["rule", "verdict", "why"],
+                                [[v["code"], "pass" if v["passed"] else "DENY", v["message"]]
+                                 for v in decision["verdicts"]]))
+    if result.ticket:
+        parts.append(ticket_card(result.ticket))
+    return Group(*parts)
+
+
+def reply_json(result: Any) -> dict[str, Any]:
+    return asdict(result)
+
+
+def filled(result: Any) -> bool:
+    return any((d.get("outcome") or {}).get("status") in ("filled", "partial", "placed")
+               for d in result.data)
+
+
+def tickets(data: list[dict[str, Any]]) -> RenderableType:
+    if not data:
+        return Text("No tickets waiting.")
+    return _table("Pending tickets", ["ticket", "order", "expires (UTC)"],
+                  [[t["id"], f"{t['order']['side']} {t['order']['volume']} "
+                    f"{t['order']['symbol']}", t["expires_at"][11:19]] for t in data])
+
+
+def risk_status(data: dict[str, Any]) -> RenderableType:
+    state = data["state"]
+    limits = _table("Limits", ["limit", "value"], [[k, v] for k, v in data["limits"].items()])
+    return Group(Text(f"Trading state: {state['trading_state']}"
+                      + (f" ({state['reason']})" if state.get("reason") else ""), style="bold"),
+                 limits)
