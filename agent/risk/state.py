@@ -1,0 +1,202 @@
+"""The persisted side of risk: trading state, day-start equity, equity peak, losing streak,
+recent order times. All of it lives in the journal's kv table (namespace "risk"), so every
+process (CLI, web, bot) sees the same state.
+
+Each read-modify-write runs inside one journal transaction, so two processes halting at once
+record one change. Every state change is journaled as a `risk_state_changed` event.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.config import RiskLimits
+from agent.domain import CompanionError, TradingState
+from agent.risk.checks import RATE_WINDOW, stricter
+from agent.risk.engine import Decision
+from agent.risk.snapshot import RiskState
+from agent.store.journal import Journal
+
+NAMESPACE = "risk"
+STATE_CHANGED = "risk_state_changed"
+_SEEN_DEALS = 500  # closed deals remembered so a deal is never counted twice
+
+
+@dataclass(frozen=True, slots=True)
+class RiskInputs:
+    """The `RiskSnapshot` fields the store keeps between decisions."""
+
+    day_start_equity: float
+    equity_peak: float
+    starting_balance: float
+    recent_order_times: tuple[datetime, ...]
+    consecutive_losses: int
+    last_loss_time: datetime | None
+
+
+def _utc(t: datetime) -> datetime:
+    return t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _state_from(record: dict[str, Any] | None) -> RiskState:
+    if not record:
+        return RiskState()
+    since = record.get("since")
+    return RiskState(TradingState(record["trading_state"]), bool(record.get("manual")),
+                     record.get("reason", ""), datetime.fromisoformat(since) if since else None,
+                     record.get("cause", ""))
+
+
+class RiskStateStore:
+    """Trading state and the running figures the risk snapshot needs, persisted in the journal."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    # -- kv plumbing ---------------------------------------------------------------------------
+
+    def _update(self, changes: dict[str, Callable[[Any], Any]]) -> dict[str, tuple[Any, Any]]:
+        """Atomically replace each kv[key] by change(old); a change returning None writes
+        nothing. Returns (old, new) per key."""
+        out: dict[str, tuple[Any, Any]] = {}
+        with self.journal.transaction() as db:
+            for key, change in changes.items():
+                row = db.execute("SELECT value FROM kv WHERE namespace = ? AND key = ?",
+                                 [NAMESPACE, key]).fetchone()
+                old = json.loads(row[0]) if row else None
+                new = change(old)
+                if new is not None:
+                    db["kv"].upsert({"namespace": NAMESPACE, "key": key,
+                                     "value": json.dumps(new),
+                                     "updated_at": datetime.now(UTC).isoformat()},
+                                    pk=("namespace", "key"))
+                out[key] = (old, new)
+        return out
+
+    def _get(self, key: str, default: Any = None) -> Any:
+        return self.journal.kv_get(NAMESPACE, key, default)
+
+    # -- trading state -------------------------------------------------------------------------
+
+    def current(self) -> RiskState:
+        """The trading state now in force."""
+        return _state_from(self._get("state"))
+
+    def _set_state(self, change: Callable[[RiskState, dict[str, Any]], dict[str, Any] | None],
+                   *, by: str) -> RiskState:
+        def wrapped(old: dict[str, Any] | None) -> dict[str, Any] | None:
+            return change(_state_from(old), old or {})
+
+        old, new = self._update({"state": wrapped})["state"]
+        if new is None:
+            return _state_from(old)
+        before = _state_from(old)
+        after = _state_from(new)
+        self.journal.record_event(STATE_CHANGED, {
+            "from": before.trading_state.value, **after.to_dict(), "by": by})
+        return after
+
+    def halt(self, reason: str, *, by: str, now: datetime) -> RiskState:
+        """Halt trading by hand (only closes allowed). Halting a halted account changes nothing."""
+        def change(state: RiskState, _: dict[str, Any]) -> dict[str, Any] | None:
+            if state.trading_state is TradingState.HALTED:
+                return None
+            return RiskState(TradingState.HALTED, True, reason, _utc(now), "manual").to_dict()
+
+        return self._set_state(change, by=by)
+
+    def resume(self, *, by: str, now: datetime, limits: RiskLimits | None = None) -> RiskState:
+        """Back to ACTIVE. A halt the daily loss limit caused cannot be resumed the same UTC day
+        unless that limit was changed (pass the limits now in force); a manual halt always can.
+        """
+        def change(state: RiskState, record: dict[str, Any]) -> dict[str, Any] | None:
+            if state.trading_state is TradingState.ACTIVE:
+                return None
+            same_day = state.since is not None and _utc(state.since).date() == _utc(now).date()
+            limit = record.get("daily_loss_limit_pct")
+            limit_changed = limits is not None and limits.max_daily_loss_pct != limit
+            if (state.trading_state is TradingState.HALTED and not state.manual
+                    and state.cause == "daily_loss" and same_day and not limit_changed):
+                raise CompanionError(
+                    "resume_refused", f"Trading halted today at your {limit}% daily loss limit; "
+                    "it can resume after 00:00 UTC, or after you change that limit.")
+            return RiskState(TradingState.ACTIVE, True, "", _utc(now), "").to_dict()
+
+        return self._set_state(change, by=by)
+
+    def apply(self, decision: Decision, now: datetime) -> RiskState:
+        """Record the automatic switch a decision's numbers imply (never relaxes the state)."""
+        target = decision.state_after
+
+        def change(state: RiskState, _: dict[str, Any]) -> dict[str, Any] | None:
+            if stricter(state.trading_state, target) is state.trading_state:
+                return None
+            figures, limits = decision.figures, decision.limits
+            if decision.state_cause == "drawdown":
+                reason = (f"drawdown of {figures.drawdown_pct:.2f}% reached your "
+                          f"{limits.max_drawdown_pct:.2f}% limit")
+            else:
+                reason = f"down {figures.daily_loss_pct:.2f}% today"
+            return {**RiskState(target, False, reason, _utc(now),
+                                decision.state_cause).to_dict(),
+                    "daily_loss_limit_pct": limits.max_daily_loss_pct}
+
+        return self._set_state(change, by="risk_engine")
+
+    # -- running figures -----------------------------------------------------------------------
+
+    def observe(self, equity: float, now: datetime, *, balance: float | None = None
+                ) -> RiskInputs:
+        """Track equity at `now` and return the figures this store owns for a `RiskSnapshot`.
+
+        The day-start equity rolls over at 00:00 UTC (to the first equity seen on a new day);
+        the peak only rises; the starting balance is the first balance (else equity) ever seen.
+        """
+        today = _utc(now).date().isoformat()
+        if math.isfinite(equity) and equity > 0:  # a broken reading never becomes a baseline
+            self._update({
+                "day": lambda d: None if d and d["date"] == today else
+                {"date": today, "start_equity": equity},
+                "equity_peak": lambda p: None if p is not None and p >= equity else equity,
+                "starting_balance": lambda b: None if b is not None else (balance or equity),
+            })
+        losses = self._get("losses") or {"count": 0, "last_loss_time": None}
+        last = losses["last_loss_time"]
+        day = self._get("day") or {}
+        return RiskInputs(  # NaN where nothing valid was seen yet: the engine then denies
+            day_start_equity=day["start_equity"] if day.get("date") == today else math.nan,
+            equity_peak=self._get("equity_peak", math.nan),
+            starting_balance=self._get("starting_balance", math.nan),
+            recent_order_times=tuple(datetime.fromisoformat(x) for x in self._get("orders", [])),
+            consecutive_losses=losses["count"],
+            last_loss_time=datetime.fromisoformat(last) if last else None,
+        )
+
+    def record_closed_trade(self, profit: float, time: datetime, *,
+                            deal: int | None = None) -> int:
+        """Count a closed trade into the losing streak; returns the streak. A loss extends it, a
+        win resets it, a break-even leaves it. A deal id already counted is ignored."""
+        def change(old: dict[str, Any] | None) -> dict[str, Any] | None:
+            rec = old or {"count": 0, "last_loss_time": None, "seen": []}
+            if deal is not None and deal in rec["seen"]:
+                return None
+            seen = [*rec["seen"], deal][-_SEEN_DEALS:] if deal is not None else rec["seen"]
+            if profit < 0:
+                return {"count": rec["count"] + 1, "last_loss_time": _utc(time).isoformat(),
+                        "seen": seen}
+            return {**rec, "count": 0 if profit > 0 else rec["count"], "seen": seen}
+
+        old, new = self._update({"losses": change})["losses"]
+        return (new or old)["count"]
+
+    def record_order(self, now: datetime) -> None:
+        """Remember that an order was sent now (for the per-minute rate limit)."""
+        t = _utc(now)
+        self._update({"orders": lambda times: [
+            *(x for x in times or [] if datetime.fromisoformat(x) > t - RATE_WINDOW),
+            t.isoformat()]})
