@@ -164,5 +164,5 @@ def last_error_sentence(code: int, description: str | None = None) -> str:
     """
     known = _LAST_ERRORS.get(code)
     if known is None:
-        return f"the terminal reported error {code}" + (f" ({description})" if description else "")
-    return known + (f" (terminal says: {description})" if description else "")
+        return f"the terminal reported error {code}" + (f": {description}" if description else "")
+    return known + (f": {description}" if description else "")

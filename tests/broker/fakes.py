@@ -121,6 +121,7 @@ class FakeTerminal:
             self.error = (mt5_constants.RES_E_INTERNAL_FAIL_TIMEOUT, "Terminal: timeout")
             return None
         if not rows and self.none_when_empty:
+            self.error = (mt5_constants.RES_S_OK, "Success")
             return None
         return tuple(rows)
 
