@@ -2,9 +2,10 @@
 
 Ranking, in order: the trader's explicit choice; then models the monitor finds failing (error
 rate or p95 latency over the policy's limits) go last; then eval scores for the task when the
-evals hook gives any; then the task's preferences (local, fast, large context, capable); then
-the name, so the order is stable. A model known to lack a required trait (e.g. tool calling
-for tool planning) is left out; one whose traits are unknown is kept, after the known ones.
+evals hook gives any (measured beats assumed); then models known to meet the task's
+requirements before those whose server did not say; then the task's preferences (local, fast,
+large context, capable); then the name, so the order is stable. A model known to lack a
+required trait (e.g. tool calling for tool planning) is left out.
 """
 
 from __future__ import annotations
@@ -109,8 +110,8 @@ class ModelSelector:
             return (
                 model.name != self.user_choice and model.key != self.user_choice,
                 self._failing(stats),
-                rules.requires_tool_calling and model.tool_calling is None,
                 score is None, -(score or 0.0),
+                _unknown_requirement(model, rules),
                 *(_preference_key(p, model, stats) for p in rules.prefer),
                 model.name, model.provider,
             )
@@ -130,6 +131,12 @@ def _meets(model: ModelInfo, rules: TaskPolicy) -> bool:
         return False
     return not (rules.min_context and model.context_length
                 and model.context_length < rules.min_context)
+
+
+def _unknown_requirement(model: ModelInfo, rules: TaskPolicy) -> bool:
+    """True when the model may lack what the task requires (its server did not say)."""
+    return bool((rules.requires_tool_calling and model.tool_calling is None)
+                or (rules.min_context and model.context_length is None))
 
 
 def _preference_key(preference: Preference, model: ModelInfo,
