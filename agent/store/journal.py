@@ -181,6 +181,16 @@ class Journal:
                 pk=("namespace", "key"),
             )
 
+    def kv_set_many(self, namespace: str, items: dict[str, Any]) -> None:
+        """Set several keys of `namespace` in one atomic write."""
+        now = utcnow_iso()
+        with self.transaction() as db:
+            db["kv"].upsert_all(
+                [{"namespace": namespace, "key": k, "value": json.dumps(v), "updated_at": now}
+                 for k, v in items.items()],
+                pk=("namespace", "key"),
+            )
+
     # -- events -------------------------------------------------------------------------------
 
     def record_event(self, type_: str, payload: dict[str, Any]) -> str:
