@@ -85,32 +85,34 @@ async def _bounded(probe: Any, url: str, limit: float) -> list[ModelInfo]:
     try:
         async with asyncio.timeout(limit):
             return await probe
-    except (TimeoutError, httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever an endpoint does, start-up goes on
         log.info("no models at %s (%s)", safe_url(url), type(exc).__name__)
         return []
 
 
 async def _probe_ollama(host: str, limit: float) -> list[ModelInfo]:
-    deadline = time.monotonic() + limit
+    # the per-model details must be in before the whole probe's limit, or the list is lost too
+    details_deadline = time.monotonic() + 0.9 * limit
     base = host.rstrip("/")
     if "://" not in base:
         base = f"http://{base}"
-    local = is_local(base)
     async with httpx.AsyncClient(timeout=limit) as client:
         response = await client.get(f"{base}/api/tags")
         response.raise_for_status()
         tags = response.json().get("models") or []
         names = [t.get("model") or t.get("name") for t in tags]
         shows = [asyncio.ensure_future(_ollama_show(client, base, name)) for name in names]
+        done: set[asyncio.Future[Any]] = set()
         if shows:  # the details are a bonus: whatever is late stays unknown
-            await asyncio.wait(shows, timeout=max(deadline - time.monotonic(), 0))
-    models = []
-    for tag, name, show in zip(tags, names, shows, strict=True):
-        details = show.result() if show.done() and not show.exception() else None
-        if not show.done():
-            show.cancel()
-        models.append(_ollama_info(base, name, tag, details, local))
-    return models
+            done, pending = await asyncio.wait(
+                shows, timeout=max(details_deadline - time.monotonic(), 0))
+            for show in pending:
+                show.cancel()
+    local = is_local(base)
+    return [_ollama_info(base, name, tag,
+                         show.result() if show in done and show.exception() is None else None,
+                         local)
+            for tag, name, show in zip(tags, names, shows, strict=True)]
 
 
 async def _ollama_show(client: httpx.AsyncClient, base: str, name: str) -> dict[str, Any] | None:

@@ -127,3 +127,14 @@ def test_size_class_from_parameter_size_or_name(text: str | None, expected: str 
 ])
 def test_is_local_for_loopback_and_private_hosts(url: str, local: bool) -> None:
     assert is_local(url) is local
+
+
+def test_detect_keeps_ollama_models_when_show_is_too_slow() -> None:
+    with OllamaServer(models=[ServedModel("qwen2.5:7b")], show_delay_s=5) as ollama:
+        started = time.perf_counter()
+        found = detect(_settings(ollama.base_url), timeout=0.4)
+        elapsed = time.perf_counter() - started
+
+    assert [(m.name, m.tool_calling, m.size_class) for m in found] == [
+        ("qwen2.5:7b", None, "small")]
+    assert elapsed < 1.0

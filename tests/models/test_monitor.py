@@ -134,3 +134,12 @@ def test_stats_since_keeps_only_recent_calls(journal: Journal) -> None:
     _row(journal, "a", 20, time=now)
     [recent] = stats(journal, since=now - timedelta(hours=1))
     assert (recent.calls, recent.p50_latency_ms) == (1, 20)
+
+
+async def test_async_call_is_recorded(journal: Journal) -> None:
+    with OpenAIServer([ScriptedReply.text("async", tokens_in=3, tokens_out=1)]) as server:
+        answer = await _monitored(server, journal).ainvoke("hi")
+
+    assert answer.content == "async"
+    [row] = journal.rows("model_calls")
+    assert (row["tokens_in"], row["tokens_out"], row["error"]) == (3, 1, None)

@@ -1,4 +1,4 @@
-"""The real ChatOllama / ChatOpenAI clients built by `chat_model`, over the wire to local servers."""
+"""The real ChatOllama / ChatOpenAI clients from `chat_model`, over the wire to local servers."""
 
 from __future__ import annotations
 

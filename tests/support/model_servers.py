@@ -341,10 +341,16 @@ class OllamaServer(_ScriptedServer):
     """Ollama's API: `GET /api/tags`, `POST /api/show`, `POST /api/chat` (NDJSON stream or not).
 
     `base_url` is the host a client uses (`OLLAMA_HOST`, `ChatOllama(base_url=...)`).
+    `show_delay_s` slows every `/api/show` answer (a busy server loading model metadata).
     """
 
     _default_model = "qwen2.5:7b"
     _chat_path = "/api/chat"
+
+    def __init__(self, script: Script = (), *, models: Sequence[ServedModel] | None = None,
+                 port: int = 0, show_delay_s: float = 0.0) -> None:
+        super().__init__(script, models=models, port=port)
+        self.show_delay_s = show_delay_s
 
     def _route(self, request: ReceivedRequest, handler: _Handler) -> None:
         route = (request.method, request.path)
@@ -352,6 +358,7 @@ class OllamaServer(_ScriptedServer):
             handler.send_json(200, {"models": [_ollama_tag(m) for m in self.models]})
         elif route == ("POST", "/api/show"):
             model = self._served((request.body or {}).get("model"))
+            self._wait(self.show_delay_s)
             if model is None:
                 self._send_error(handler, 404, "model not found")
             else:
