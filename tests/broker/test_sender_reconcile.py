@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from agent.broker import mt5_constants as C
 from agent.broker.mt5_api import TradeOrder
+from agent.broker.sender import OrderSender
 from agent.domain import OrderIntent, OrderOutcome, Side
 from tests.broker.fakes import NOW, FakeTerminal, Lost, record
 from tests.broker.test_sender_orders import BUY, KEY, make_sender
@@ -187,3 +190,41 @@ def _appears_after_send(term, lookup):
             return ()
         return lookup(*args, **kwargs)
     return call
+
+
+# -- a terminal that misbehaves while we look ----------------------------------------------
+
+
+@pytest.mark.parametrize("history", [lambda *a, **k: (),
+                                     lambda *a, **k: (_ for _ in ()).throw(TypeError())])
+def test_fill_when_deal_not_yet_in_history_then_result_price_and_no_position_guess(history):
+    term = FakeTerminal()
+    term.history_deals_get = history
+    sender, _ = make_sender(term)
+
+    result = sender.send(BUY, idempotency_key=KEY, price_bound=None)
+
+    assert result.outcome is OrderOutcome.FILLED
+    assert (result.price, result.position) == (1.10012, 0)
+
+
+def test_lookup_when_terminal_raises_then_treated_as_unchecked_and_nothing_sent():
+    term = FakeTerminal()
+    term.orders_get = lambda **k: (_ for _ in ()).throw(ConnectionResetError())
+    term.last_error = lambda: (_ for _ in ()).throw(EOFError())
+    sender, _ = make_sender(term)
+
+    result = sender.send(BUY, idempotency_key=KEY, price_bound=None)
+
+    assert result.outcome is OrderOutcome.REJECTED and term.count("order_send") == 0
+    assert "(the terminal is not reachable)" in result.message
+
+
+def test_sender_with_real_clock_then_history_window_around_now():
+    term = FakeTerminal()
+    OrderSender(term, magic=1, deviation_points=5).send(BUY, idempotency_key=KEY,
+                                                        price_bound=None)
+
+    since, until = next(c[1] for c in term.calls if c[0] == "history_deals_get" and c[1])
+    now = datetime.now(UTC)
+    assert since < now - timedelta(days=2) and now < until < now + timedelta(days=2)
