@@ -81,8 +81,17 @@ def _m1_core(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m2_bridge_idempotency(db: sqlite_utils.Database) -> None:
+    """The REST bridge's memory of `order_send` idempotency keys and their first result."""
+    db["bridge_idempotency"].create(
+        {"key": str, "request_hash": str, "status": str, "result": str, "created_at": str,
+         "completed_at": str},
+        pk="key",
+    )
+
+
 #: Ordered; the journal's `user_version` counts how many have run. Append only.
-MIGRATIONS: list[Migration] = [_m1_core]
+MIGRATIONS: list[Migration] = [_m1_core, _m2_bridge_idempotency]
 
 
 class Journal:
