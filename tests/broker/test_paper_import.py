@@ -1,0 +1,84 @@
+"""Importing the trader's own MT5 bar exports into the paper terminal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from agent.broker.paper import PaperTerminal, import_bars
+from agent.config import PaperSettings
+from agent.domain import CompanionError
+
+# The first bars of the bundled EURUSD H1 data, in the MT5 terminal's export format.
+MT5_EXPORT = (
+    "<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>\n"
+    "2017.04.19\t09:00:00\t1.07160\t1.07220\t1.07083\t1.07219\t1413\t0\t9\n"
+    "2017.04.19\t10:00:00\t1.07214\t1.07296\t1.07170\t1.07280\t1241\t0\t8\n"
+    "2017.04.19\t11:00:00\t1.07282\t1.07319\t1.07240\t1.07304\t1025\t0\t9\n"
+)
+
+
+def test_mt5_export_is_imported_with_symbol_and_timeframe_from_its_name(tmp_path) -> None:
+    source = tmp_path / "GBPUSD_H1_201704190900_201704191100.csv"
+    source.write_text(MT5_EXPORT, encoding="utf-16")
+    report = import_bars(source, dest_dir=tmp_path / "bars")
+    assert (report.symbol, report.timeframe, report.bars) == ("GBPUSD", "H1", 3)
+    assert report.first == datetime(2017, 4, 19, 9, tzinfo=UTC) and not report.replaced
+    assert report.path == tmp_path / "bars" / "GBPUSD_H1.csv"
+
+
+def test_imported_symbol_trades_in_the_paper_terminal(tmp_path, wall, paper_journal) -> None:
+    source = tmp_path / "export.csv"
+    source.write_text(MT5_EXPORT.replace("1.07", "1.28"))
+    import_bars(source, "GBPUSD", "H1", dest_dir=tmp_path / "bars")
+    term = PaperTerminal(paper_journal, PaperSettings(speed=0, data_dir=tmp_path / "bars"),
+                         now=wall)
+    term.initialize()
+    assert sorted(s.name for s in term.symbols_get()) == ["EURUSD", "GBPUSD"]
+    rates = term.copy_rates_range("GBPUSD", term.TIMEFRAME_H1, 0, 2e9)
+    assert list(rates["close"]) == [1.28219, 1.2828, 1.28304] and list(rates["spread"]) == [9, 8, 9]
+
+
+def test_copy_rates_csv_is_imported(tmp_path) -> None:
+    source = tmp_path / "EURUSD_H4.csv"
+    source.write_text("time,open,high,low,close,tick_volume,spread,real_volume\n"
+                      "1492588800,1.0716,1.0730,1.0708,1.0728,5000,10,0\n"
+                      "1492603200,1.0728,1.0735,1.0720,1.0722,4000,10,0\n")
+    report = import_bars(source, dest_dir=tmp_path / "bars")
+    assert (report.symbol, report.timeframe, report.bars) == ("EURUSD", "H4", 2)
+
+
+@pytest.mark.parametrize(("rows", "says"), [
+    ("2017.04.19\t10:00:00\t1.07\t1.08\t1.06\t1.07\t1\t0\t9\n"
+     "2017.04.19\t09:00:00\t1.07\t1.08\t1.06\t1.07\t1\t0\t9\n", "sorted and unique"),
+    ("2017.04.19\t09:00:00\t1.07\t1.06\t1.05\t1.07\t1\t0\t9\n", "high is below"),
+    ("2017.04.19\t09:00:00\t1.07\t1.08\t1.075\t1.07\t1\t0\t9\n", "low is above"),
+    ("2017.04.19\t09:00:00\t-1.07\t1.08\t1.06\t1.07\t1\t0\t9\n", "positive"),
+    ("2017.04.19\t09:30:00\t1.07\t1.08\t1.06\t1.07\t1\t0\t9\n", "H1 grid"),
+])
+def test_bad_file_is_refused_with_one_sentence_and_nothing_written(tmp_path, rows: str,
+                                                                   says: str) -> None:
+    source = tmp_path / "EURUSD_H1.csv"
+    source.write_text(MT5_EXPORT.splitlines(keepends=True)[0] + rows)
+    with pytest.raises(CompanionError) as error:
+        import_bars(source, dest_dir=tmp_path / "bars")
+    assert says in error.value.message and error.value.message.count(". ") == 0
+    assert not (tmp_path / "bars").exists()
+
+
+def test_file_without_symbol_or_known_spec_is_refused(tmp_path) -> None:
+    source = tmp_path / "bars.csv"
+    source.write_text(MT5_EXPORT)
+    with pytest.raises(CompanionError, match="symbol and timeframe"):
+        import_bars(source, dest_dir=tmp_path)
+    with pytest.raises(CompanionError, match="no contract specification"):
+        import_bars(source, "BTCUSD", "H1", dest_dir=tmp_path)
+    with pytest.raises(CompanionError, match="not a timeframe"):
+        import_bars(source, "EURUSD", "MN1", dest_dir=tmp_path)
+
+
+def test_bundled_data_file_names_its_source() -> None:
+    bundled = Path(__file__).resolve().parents[2] / "agent" / "broker" / "data" / "EURUSD_H1.csv"
+    assert "Source:" in bundled.read_text().splitlines()[1]
