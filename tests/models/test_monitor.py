@@ -107,7 +107,8 @@ def _row(journal: Journal, model: str, latency: float, *, error: str | None = No
          ttft: float | None = None, calls: int = 0, valid: int = 0,
          time: datetime = datetime(2025, 1, 6, 12, tzinfo=UTC)) -> None:
     journal.insert("model_calls", {
-        "id": f"mc_{len(journal.rows('model_calls'))}", "time": time.isoformat(),
+        "id": f"mc_{len(journal.rows('model_calls'))}",
+        "time": time.isoformat(timespec="microseconds"),
         "model": model, "provider": "ollama", "task": "quick_reply", "latency_ms": latency,
         "ttft_ms": ttft, "tokens_in": 1, "tokens_out": 1, "tool_calls": calls,
         "tool_calls_valid": valid, "error": error})

@@ -242,7 +242,7 @@ class _ScriptedServer:
             self._server = _HTTPServer(self, self._port)
             self._port = self._server.server_address[1]
             self._thread = threading.Thread(target=self._server.serve_forever,
-                                            kwargs={"poll_interval": 0.05}, daemon=True)
+                                            kwargs={"poll_interval": 0.01}, daemon=True)
             self._thread.start()
         return self.base_url
 
