@@ -159,7 +159,7 @@ class BarCache:
         return value
 
     def new_bar(self, symbol: str, timeframe: str) -> int:
-        """A new bar arrived on (symbol, timeframe): drop its bars and results. Returns the count."""
+        """A new bar arrived on (symbol, timeframe): drop its bars and results; returns how many."""
         tf = timeframes.parse(timeframe)
         match = lambda k: k[0] == symbol and k[1] == tf  # noqa: E731
         return self._bars.invalidate(match) + self._computed.invalidate(match)

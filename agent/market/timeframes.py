@@ -27,7 +27,7 @@ _BY_MINUTES = {minutes: name for name, minutes in MINUTES.items()}
 
 
 def parse(name: str) -> str:
-    """The canonical timeframe for `name`: "h1", "1h", "60m" -> "H1"; "1d" -> "D1"; "mn" -> "MN1"."""
+    """Canonical timeframe of `name`: "h1", "1h", "60m" -> "H1"; "1d" -> "D1"; "mn" -> "MN1"."""
     text = str(name).strip().upper()
     if text in MINUTES:
         return text

@@ -1,3 +1,4 @@
+import json
 import re
 
 import pandas as pd
@@ -58,6 +59,7 @@ def test_every_number_in_the_facts_is_a_value_of_the_summary(eurusd):
         for token in NUMBER.findall(LABELS.sub("", DATE.sub("", fact))):
             assert any(abs(float(token) - v) < 1e-9 for v in values), (token, fact)
     assert s.summary_text == " ".join(s.facts)
+    assert json.loads(json.dumps(data)) == data
 
 
 def test_facts_show_prices_at_the_symbol_digits(eurusd):

@@ -65,7 +65,8 @@ def test_support_is_below_and_resistance_above_the_close(eurusd):
     assert sr.supports and sr.resistances
     assert all(lv.price < close for lv in sr.supports)
     assert all(lv.price > close for lv in sr.resistances)
-    assert [lv.price for lv in sr.supports] == sorted((lv.price for lv in sr.supports), reverse=True)
+    prices = [lv.price for lv in sr.supports]
+    assert prices == sorted(prices, reverse=True)
     assert sr.nearest_support == sr.supports[0]
 
 

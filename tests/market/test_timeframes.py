@@ -31,6 +31,9 @@ def test_every_timeframe_round_trips_and_durations_grow():
 
 
 def test_next_bar_time_steps_calendar_months_for_mn1():
-    assert next_bar_time("MN1", datetime(2024, 12, 1, tzinfo=UTC)) == datetime(2025, 1, 1, tzinfo=UTC)
-    assert next_bar_time("MN1", datetime(2024, 1, 1, tzinfo=UTC)) == datetime(2024, 2, 1, tzinfo=UTC)
-    assert next_bar_time("h1", datetime(2024, 1, 1, 23, tzinfo=UTC)) == datetime(2024, 1, 2, tzinfo=UTC)
+    def utc(*args: int) -> datetime:
+        return datetime(*args, tzinfo=UTC)
+
+    assert next_bar_time("MN1", utc(2024, 12, 1)) == utc(2025, 1, 1)
+    assert next_bar_time("MN1", utc(2024, 1, 1)) == utc(2024, 2, 1)
+    assert next_bar_time("h1", utc(2024, 1, 1, 23)) == utc(2024, 1, 2)
