@@ -55,12 +55,18 @@ class RiskCode(StrEnum):
 
 
 class Verdict(NamedTuple):
-    """One rule's answer about one order."""
+    """One rule's answer about one order: its code, whether it passed, the figures, and a
+    sentence for the trader. The sentence is `template` filled from `details`, formatted only
+    when read, so the hot path never formats text nobody reads."""
 
     code: RiskCode
     passed: bool
-    message: str
+    template: str
     details: dict[str, Any]
+
+    @property
+    def message(self) -> str:
+        return self.template.format_map(self.details)
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code.value, "passed": self.passed, "message": self.message,
@@ -80,6 +86,17 @@ def _positive(x: object) -> bool:
     return _finite(x) and x > 0  # type: ignore[operator]
 
 
+def _all_positive(values: tuple[Any, ...], non_negative: tuple[Any, ...] = ()) -> bool:
+    """Fast path: every value a finite positive number (zero allowed among `non_negative`).
+    A NaN or inf makes the sum non-finite; anything not a number raises TypeError."""
+    try:
+        return (min(values) > 0 and math.isfinite(sum(values))
+                and (not non_negative or (min(non_negative) >= 0
+                                          and math.isfinite(sum(non_negative)))))
+    except TypeError:  # not a number: the slow path names the field
+        return False
+
+
 def _utc(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
@@ -90,7 +107,8 @@ class Context:
     __slots__ = ("intent", "snap", "limits", "state", "now", "is_close", "entry", "sl_distance",
                  "money_at_risk", "risk_pct", "reward_risk", "spread_points", "margin_after",
                  "margin_used_pct", "margin_level_after", "daily_loss_pct", "drawdown_pct",
-                 "net_symbol_volume", "reduces_exposure", "implied_state", "implied_cause")
+                 "net_symbol_volume", "symbol_positions", "reduces_exposure", "implied_state",
+                 "implied_cause")
 
     def __init__(self, intent: OrderIntent, snap: RiskSnapshot, limits: RiskLimits,
                  state: RiskState, now: datetime) -> None:
@@ -98,7 +116,7 @@ class Context:
         self.snap = snap
         self.limits = limits
         self.state = state
-        self.now = _utc(now)
+        self.now = now.astimezone(UTC) if now.tzinfo is not None else now.replace(tzinfo=UTC)
         self.is_close = intent.kind is IntentKind.CLOSE
 
     def measure(self) -> None:
@@ -126,11 +144,12 @@ class Context:
         base = (max(snap.equity_peak, equity) if limits.drawdown_mode == "peak"
                 else snap.starting_balance)
         self.drawdown_pct = (base - equity) / base * 100
-        net = 0.0
+        net, count = 0.0, 0
         for p in snap.positions:
             if p.symbol == intent.symbol:
                 net += p.side.sign * p.volume
-        self.net_symbol_volume = net
+                count += 1
+        self.net_symbol_volume, self.symbol_positions = net, count
         self.reduces_exposure = self.is_close or (
             net * intent.side.sign < 0 and intent.volume <= abs(net) * (1 + _TOLERANCE))
         if self.daily_loss_pct >= limits.max_daily_loss_pct:
@@ -143,12 +162,8 @@ class Context:
             self.implied_state, self.implied_cause = TradingState.ACTIVE, ""
 
 
-def _pass(code: RiskCode, message: str, **details: Any) -> Verdict:
-    return Verdict(code, True, message, details)
-
-
-def _deny(code: RiskCode, message: str, **details: Any) -> Verdict:
-    return Verdict(code, False, message, details)
+PASS, DENY = True, False
+_NONE: dict[str, Any] = {}
 
 
 # -- guards: run first; when the inputs are unusable nothing else can be measured ---------------
@@ -157,60 +172,72 @@ def check_broker_connected(intent: OrderIntent, ctx: Context) -> Verdict:
     """The terminal is connected and the account may trade."""
     code = RiskCode.BROKER_CONNECTED
     if not ctx.snap.broker_connected:
-        return _deny(code, "The trading terminal is not connected, so no order can be checked "
-                     "against live prices.")
+        return Verdict(code, DENY, "The trading terminal is not connected, so no order can be "
+                       "checked against live prices.", _NONE)
     if not ctx.snap.account.trade_allowed:
-        return _deny(code, "Trading is disabled on this account.")
-    return _pass(code, "The terminal is connected and the account may trade.")
+        return Verdict(code, DENY, "Trading is disabled on this account.", _NONE)
+    return Verdict(code, PASS, "The terminal is connected and the account may trade.", _NONE)
 
 
 def check_input_valid(intent: OrderIntent, ctx: Context) -> Verdict:
     """The order's own numbers are finite and positive, and it names the snapshot's symbol."""
     code = RiskCode.INPUT_VALID
-    bad = [] if _positive(intent.volume) else ["volume"]
-    bad += [name for name in ("sl", "tp", "price")
-            if getattr(intent, name) is not None and not _positive(getattr(intent, name))]
+    if _all_positive(tuple(v for v in (intent.volume, intent.sl, intent.tp, intent.price)
+                           if v is not None)):
+        bad = []
+    else:
+        bad = [name for name, v in (("volume", intent.volume), ("sl", intent.sl),
+                                    ("tp", intent.tp), ("price", intent.price))
+               if not (_positive(v) or (v is None and name != "volume"))]
     if bad:
-        return _deny(code, f"The order has an invalid {', '.join(bad)}: every number must be a "
-                     "finite positive value.", fields=bad)
+        return Verdict(code, DENY, "The order has an invalid {names}: every number must be a "
+                       "finite positive value.", {"fields": bad, "names": ", ".join(bad)})
     if not isinstance(intent.side, Side) or not isinstance(intent.kind, IntentKind):
-        return _deny(code, "The order has no valid side or kind.", fields=["side", "kind"])
+        return Verdict(code, DENY, "The order has no valid side or kind.",
+                       {"fields": ["side", "kind"]})
     if intent.kind is IntentKind.CLOSE and intent.position_ticket is None:
-        return _deny(code, "A close must name the position it closes.", fields=["position"])
-    symbols = {intent.symbol, ctx.snap.quote.symbol, ctx.snap.spec.name}
-    if len(symbols) != 1:
-        return _deny(code, f"The order is for {intent.symbol} but the prices are for "
-                     f"{ctx.snap.quote.symbol}; nothing was checked.", fields=["symbol"])
-    return _pass(code, "The order's numbers are valid.")
+        return Verdict(code, DENY, "A close must name the position it closes.",
+                       {"fields": ["position_ticket"]})
+    if not intent.symbol == ctx.snap.quote.symbol == ctx.snap.spec.name:
+        return Verdict(code, DENY, "The order is for {symbol} but the prices are for {quoted}; "
+                       "nothing was checked.", {"fields": ["symbol"], "symbol": intent.symbol,
+                                                "quoted": ctx.snap.quote.symbol})
+    return Verdict(code, PASS, "The order's numbers are valid.", _NONE)
+
+
+_POSITIVE_FIELDS = ("bid", "ask", "point", "tick_size", "tick_value", "contract_size",
+                    "volume_min", "volume_max", "volume_step", "equity", "day_start_equity",
+                    "equity_peak", "starting_balance")
 
 
 def check_market_data_valid(intent: OrderIntent, ctx: Context) -> Verdict:
     """Prices, symbol spec and account figures are finite and usable."""
     snap = ctx.snap
     q, spec, acc = snap.quote, snap.spec, snap.account
-    positive = {"bid": q.bid, "ask": q.ask, "point": spec.point, "tick_size": spec.tick_size,
-                "tick_value": spec.tick_value, "contract_size": spec.contract_size,
-                "volume_min": spec.volume_min, "volume_max": spec.volume_max,
-                "volume_step": spec.volume_step, "equity": acc.equity,
-                "day_start_equity": snap.day_start_equity, "equity_peak": snap.equity_peak,
-                "starting_balance": snap.starting_balance}
-    bad = [k for k, v in positive.items() if not _positive(v)]
-    bad += [k for k, v in (("margin", acc.margin), ("margin_required", snap.margin_required))
-            if not (_finite(v) and v >= 0)]
+    values = (q.bid, q.ask, spec.point, spec.tick_size, spec.tick_value, spec.contract_size,
+              spec.volume_min, spec.volume_max, spec.volume_step, acc.equity,
+              snap.day_start_equity, snap.equity_peak, snap.starting_balance)
+    if _all_positive(values, non_negative=(acc.margin, snap.margin_required)):
+        bad = []
+    else:
+        bad = [k for k, v in zip(_POSITIVE_FIELDS, values, strict=True) if not _positive(v)]
+        bad += [k for k, v in (("margin", acc.margin), ("margin_required", snap.margin_required))
+                if not (_finite(v) and v >= 0)]
     if not bad and not q.ask >= q.bid:
         bad.append("ask_below_bid")
     if not bad and not spec.volume_max >= spec.volume_min:
         bad.append("volume_max_below_min")
-    if not (isinstance(spec.stops_level, int) and spec.stops_level >= 0):
+    if not (type(spec.stops_level) is int and spec.stops_level >= 0):
         bad.append("stops_level")
-    if not (isinstance(snap.consecutive_losses, int) and snap.consecutive_losses >= 0):
+    if not (type(snap.consecutive_losses) is int and snap.consecutive_losses >= 0):
         bad.append("consecutive_losses")
-    if any(not (_positive(p.volume) and isinstance(p.side, Side)) for p in snap.positions):
+    if not all(_positive(p.volume) and isinstance(p.side, Side) for p in snap.positions):
         bad.append("positions")
     if bad:
-        return _deny(RiskCode.MARKET_DATA_VALID, "The account or market data is incomplete or "
-                     f"invalid ({', '.join(bad)}), so the order cannot be checked.", fields=bad)
-    return _pass(RiskCode.MARKET_DATA_VALID, "Account and market data are valid.")
+        return Verdict(RiskCode.MARKET_DATA_VALID, DENY, "The account or market data is "
+                       "incomplete or invalid ({names}), so the order cannot be checked.",
+                       {"fields": bad, "names": ", ".join(bad)})
+    return Verdict(RiskCode.MARKET_DATA_VALID, PASS, "Account and market data are valid.", _NONE)
 
 
 # -- session and state --------------------------------------------------------------------------
@@ -218,10 +245,11 @@ def check_market_data_valid(intent: OrderIntent, ctx: Context) -> Verdict:
 def check_symbol_allowed(intent: OrderIntent, ctx: Context) -> Verdict:
     """The symbol is on the allow-list (an empty list allows every symbol)."""
     allowed = ctx.limits.allowed_symbols
+    details = {"symbol": intent.symbol, "allowed": allowed}
     if allowed and intent.symbol.upper() not in allowed:
-        return _deny(RiskCode.SYMBOL_ALLOWED, f"{intent.symbol} is not on your list of allowed "
-                     f"symbols ({', '.join(allowed)}).", allowed=list(allowed))
-    return _pass(RiskCode.SYMBOL_ALLOWED, f"{intent.symbol} may be traded.")
+        return Verdict(RiskCode.SYMBOL_ALLOWED, DENY, "{symbol} is not on your list of allowed "
+                       "symbols.", details)
+    return Verdict(RiskCode.SYMBOL_ALLOWED, PASS, "{symbol} may be traded.", details)
 
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -229,47 +257,51 @@ _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Su
 
 def check_trading_day(intent: OrderIntent, ctx: Context) -> Verdict:
     """Today (UTC) is one of the allowed weekdays."""
-    day = ctx.now.astimezone(UTC).weekday()
+    day = ctx.now.weekday()
+    details = {"weekday": day, "day": _DAYS[day]}
     if day not in ctx.limits.trading_weekdays:
-        return _deny(RiskCode.TRADING_DAY, f"You do not trade on {_DAYS[day]}s (UTC).",
-                     weekday=day)
-    return _pass(RiskCode.TRADING_DAY, f"{_DAYS[day]} is a trading day.", weekday=day)
+        return Verdict(RiskCode.TRADING_DAY, DENY, "You do not trade on {day}s (UTC).", details)
+    return Verdict(RiskCode.TRADING_DAY, PASS, "{day} is a trading day.", details)
 
 
 @lru_cache(maxsize=64)
-def _window(spec: str) -> tuple[int, int]:
-    start, end = spec.split("-")
-    return tuple(int(a) * 60 + int(b) for a, b in (start.split(":"), end.split(":")))  # type: ignore[return-value]
+def _window(hours: str) -> tuple[int, int]:
+    start, end = (int(h) * 60 + int(m) for h, m in (t.split(":") for t in hours.split("-")))
+    return start, end
 
 
 def check_trading_hours(intent: OrderIntent, ctx: Context) -> Verdict:
-    """Now (UTC) is inside the trading window; a window may wrap past midnight."""
+    """Now (UTC) is inside the trading window [start, end); a window may wrap past midnight,
+    and a window that starts where it ends spans the whole day."""
     hours = ctx.limits.trading_hours_utc
     if hours is None:
-        return _pass(RiskCode.TRADING_HOURS, "No trading-hours limit is set.")
+        return Verdict(RiskCode.TRADING_HOURS, PASS, "No trading-hours limit is set.", _NONE)
     start, end = _window(hours)
-    t = ctx.now.astimezone(UTC)
+    t = ctx.now
     minute = t.hour * 60 + t.minute
-    inside = start <= minute < end if start < end else (minute >= start or minute < end)
+    inside = start <= minute < end if start < end else (minute >= start or minute < end
+                                                         or start == end)
+    details = {"window": hours, "hour": t.hour, "minute": t.minute}
     if not inside:
-        return _deny(RiskCode.TRADING_HOURS, f"It is {t:%H:%M} UTC, outside your trading hours "
-                     f"({hours} UTC).", window=hours)
-    return _pass(RiskCode.TRADING_HOURS, f"{t:%H:%M} UTC is inside your trading hours.",
-                 window=hours)
+        return Verdict(RiskCode.TRADING_HOURS, DENY, "It is {hour:02d}:{minute:02d} UTC, outside "
+                       "your trading hours ({window} UTC).", details)
+    return Verdict(RiskCode.TRADING_HOURS, PASS, "{hour:02d}:{minute:02d} UTC is inside your "
+                   "trading hours ({window} UTC).", details)
 
 
 def check_trading_state(intent: OrderIntent, ctx: Context) -> Verdict:
     """HALTED allows only closes; REDUCING only closes and orders that shrink net exposure."""
     state = ctx.state.trading_state
     code = RiskCode.TRADING_STATE
-    why = f" ({ctx.state.reason})" if ctx.state.reason else ""
+    details = {"state": state.value, "reason": ctx.state.reason or "no reason given",
+               "symbol": intent.symbol}
     if state is TradingState.HALTED and not ctx.is_close:
-        return _deny(code, f"Trading is halted{why}; only closing positions is allowed.",
-                     state=state.value)
+        return Verdict(code, DENY, "Trading is halted ({reason}); only closing positions is "
+                       "allowed.", details)
     if state is TradingState.REDUCING and not ctx.reduces_exposure:
-        return _deny(code, f"Trading is reducing{why}; only orders that shrink your "
-                     f"{intent.symbol} position are allowed.", state=state.value)
-    return _pass(code, f"Trading state is {state.value}.", state=state.value)
+        return Verdict(code, DENY, "Trading is reducing ({reason}); only orders that shrink "
+                       "your {symbol} position are allowed.", details)
+    return Verdict(code, PASS, "Trading state is {state}.", details)
 
 
 def check_position_to_close(intent: OrderIntent, ctx: Context) -> Verdict:
@@ -277,26 +309,30 @@ def check_position_to_close(intent: OrderIntent, ctx: Context) -> Verdict:
     code = RiskCode.POSITION_TO_CLOSE
     for p in ctx.snap.positions:
         if p.ticket == intent.position_ticket:
+            details = {"position": p.ticket, "symbol": p.symbol, "side": p.side.value,
+                       "held": p.volume, "volume": intent.volume}
             if p.symbol != intent.symbol or intent.side is not p.side.opposite:
-                return _deny(code, f"Position {p.ticket} is a {p.side.value} of {p.symbol}; this "
-                             f"close does not match it.", position=p.ticket)
+                return Verdict(code, DENY, "Position {position} is a {side} of {symbol}; this "
+                               "close does not match it.", details)
             if not intent.volume <= p.volume * (1 + _TOLERANCE):
-                return _deny(code, f"You asked to close {intent.volume:g} lots but position "
-                             f"{p.ticket} holds {p.volume:g}.", position=p.ticket)
-            return _pass(code, f"Closes {intent.volume:g} of {p.volume:g} lots of position "
-                         f"{p.ticket}.", position=p.ticket)
-    return _deny(code, f"There is no open position {intent.position_ticket} to close.",
-                 position=intent.position_ticket)
+                return Verdict(code, DENY, "You asked to close {volume:g} lots but position "
+                               "{position} holds {held:g}.", details)
+            return Verdict(code, PASS, "Closes {volume:g} of {held:g} lots of position "
+                           "{position}.", details)
+    return Verdict(code, DENY, "There is no open position {position} to close.",
+                   {"position": intent.position_ticket})
 
 
 # -- the order's shape ---------------------------------------------------------------------------
 
 def check_stop_loss_required(intent: OrderIntent, ctx: Context) -> Verdict:
     """A stop-loss is set when the limits require one."""
-    if ctx.limits.require_stop_loss and intent.sl is None:
-        return _deny(RiskCode.STOP_LOSS_REQUIRED, "Every order needs a stop-loss; add one.")
-    return _pass(RiskCode.STOP_LOSS_REQUIRED, "A stop-loss is set." if intent.sl is not None
-                 else "No stop-loss is set, and your limits allow that.")
+    code = RiskCode.STOP_LOSS_REQUIRED
+    if intent.sl is not None:
+        return Verdict(code, PASS, "A stop-loss is set.", _NONE)
+    if ctx.limits.require_stop_loss:
+        return Verdict(code, DENY, "Every order needs a stop-loss; add one.", _NONE)
+    return Verdict(code, PASS, "No stop-loss is set, and your limits allow that.", _NONE)
 
 
 def _stop_distance_points(intent: OrderIntent, ctx: Context, level: float, loss: bool) -> float:
@@ -312,79 +348,79 @@ def check_stop_loss_placement(intent: OrderIntent, ctx: Context) -> Verdict:
     """The SL is on the losing side of the entry and at least the stops level away."""
     code = RiskCode.STOP_LOSS_PLACEMENT
     if intent.sl is None:
-        return _pass(code, "No stop-loss to place.")
-    entry, sl = ctx.entry, intent.sl
-    if not intent.side.sign * (entry - sl) > 0:
-        where = "below" if intent.side is Side.BUY else "above"
-        return _deny(code, f"For a {intent.side.value} the stop-loss must be {where} the entry "
-                     f"price {entry:g}; it is {sl:g}.", entry=entry, sl=sl)
-    distance, level = _stop_distance_points(intent, ctx, sl, True), ctx.snap.spec.stops_level
-    if not (distance > 0 and distance + 1e-6 >= level):
-        return _deny(code, f"The stop-loss is {max(distance, 0):.1f} points from the price; the "
-                     f"broker needs at least {level} points.", distance_points=distance,
-                     stops_level=level)
-    return _pass(code, f"The stop-loss is {distance:.1f} points away, beyond the stops level.",
-                 distance_points=distance)
+        return Verdict(code, PASS, "No stop-loss to place.", _NONE)
+    buy = intent.side is Side.BUY
+    details = {"entry": ctx.entry, "sl": intent.sl, "side": intent.side.value,
+               "where": "below" if buy else "above", "stops_level": ctx.snap.spec.stops_level}
+    if not intent.side.sign * (ctx.entry - intent.sl) > 0:
+        return Verdict(code, DENY, "For a {side} the stop-loss must be {where} the entry price "
+                       "{entry:g}; it is {sl:g}.", details)
+    distance = details["distance_points"] = _stop_distance_points(intent, ctx, intent.sl, True)
+    if not (distance > 0 and distance + 1e-6 >= ctx.snap.spec.stops_level):
+        return Verdict(code, DENY, "The stop-loss is {distance_points:.1f} points from the "
+                       "price; the broker needs at least {stops_level} points.", details)
+    return Verdict(code, PASS, "The stop-loss is {distance_points:.1f} points away, beyond the "
+                   "stops level.", details)
 
 
 def check_take_profit_placement(intent: OrderIntent, ctx: Context) -> Verdict:
     """The TP is on the winning side of the entry and at least the stops level away."""
     code = RiskCode.TAKE_PROFIT_PLACEMENT
     if intent.tp is None:
-        return _pass(code, "No take-profit to place.")
-    entry, tp = ctx.entry, intent.tp
-    if not intent.side.sign * (tp - entry) > 0:
-        where = "above" if intent.side is Side.BUY else "below"
-        return _deny(code, f"For a {intent.side.value} the take-profit must be {where} the entry "
-                     f"price {entry:g}; it is {tp:g}.", entry=entry, tp=tp)
-    distance, level = _stop_distance_points(intent, ctx, tp, False), ctx.snap.spec.stops_level
-    if not distance + 1e-6 >= level:
-        return _deny(code, f"The take-profit is {distance:.1f} points from the price; the broker "
-                     f"needs at least {level} points.", distance_points=distance,
-                     stops_level=level)
-    return _pass(code, f"The take-profit is {distance:.1f} points away, beyond the stops level.",
-                 distance_points=distance)
+        return Verdict(code, PASS, "No take-profit to place.", _NONE)
+    buy = intent.side is Side.BUY
+    details = {"entry": ctx.entry, "tp": intent.tp, "side": intent.side.value,
+               "where": "above" if buy else "below", "stops_level": ctx.snap.spec.stops_level}
+    if not intent.side.sign * (intent.tp - ctx.entry) > 0:
+        return Verdict(code, DENY, "For a {side} the take-profit must be {where} the entry "
+                       "price {entry:g}; it is {tp:g}.", details)
+    distance = details["distance_points"] = _stop_distance_points(intent, ctx, intent.tp, False)
+    if not distance + 1e-6 >= ctx.snap.spec.stops_level:
+        return Verdict(code, DENY, "The take-profit is {distance_points:.1f} points from the "
+                       "price; the broker needs at least {stops_level} points.", details)
+    return Verdict(code, PASS, "The take-profit is {distance_points:.1f} points away, beyond "
+                   "the stops level.", details)
 
 
 def check_volume_range(intent: OrderIntent, ctx: Context) -> Verdict:
     """The volume is within the symbol's minimum and maximum."""
     spec, v = ctx.snap.spec, intent.volume
+    details = {"volume": v, "minimum": spec.volume_min, "maximum": spec.volume_max,
+               "symbol": spec.name}
     if not v >= spec.volume_min * (1 - _TOLERANCE):
-        return _deny(RiskCode.VOLUME_RANGE, f"{v:g} lots is below the smallest order for "
-                     f"{spec.name}, {spec.volume_min:g} lots.", minimum=spec.volume_min)
+        return Verdict(RiskCode.VOLUME_RANGE, DENY, "{volume:g} lots is below the smallest "
+                       "order for {symbol}, {minimum:g} lots.", details)
     if not v <= spec.volume_max * (1 + _TOLERANCE):
-        return _deny(RiskCode.VOLUME_RANGE, f"{v:g} lots is above the largest order for "
-                     f"{spec.name}, {spec.volume_max:g} lots.", maximum=spec.volume_max)
-    return _pass(RiskCode.VOLUME_RANGE, f"{v:g} lots is within {spec.volume_min:g}-"
-                 f"{spec.volume_max:g} lots.")
+        return Verdict(RiskCode.VOLUME_RANGE, DENY, "{volume:g} lots is above the largest "
+                       "order for {symbol}, {maximum:g} lots.", details)
+    return Verdict(RiskCode.VOLUME_RANGE, PASS, "{volume:g} lots is within {minimum:g}-"
+                   "{maximum:g} lots.", details)
 
 
 def on_step(volume: float, step: float) -> bool:
     """True when `volume` is a whole number of `step`s, up to float error (0.3 / 0.01 -> 30)."""
     steps = volume / step
-    if not math.isfinite(steps):
-        return False
-    return abs(steps - round(steps)) <= 1e-6 * max(1.0, steps) ** 0.5
+    return math.isfinite(steps) and abs(steps - round(steps)) <= 1e-6
 
 
 def check_volume_step(intent: OrderIntent, ctx: Context) -> Verdict:
     """The volume is a whole number of volume steps."""
-    step = ctx.snap.spec.volume_step
-    if not on_step(intent.volume, step):
-        return _deny(RiskCode.VOLUME_STEP, f"{intent.volume:g} lots is not a multiple of the "
-                     f"lot step {step:g}.", step=step)
-    return _pass(RiskCode.VOLUME_STEP, f"{intent.volume:g} lots is on the {step:g} lot step.",
-                 step=step)
+    details = {"volume": intent.volume, "step": ctx.snap.spec.volume_step}
+    if not on_step(intent.volume, ctx.snap.spec.volume_step):
+        return Verdict(RiskCode.VOLUME_STEP, DENY, "{volume:g} lots is not a multiple of the "
+                       "lot step {step:g}.", details)
+    return Verdict(RiskCode.VOLUME_STEP, PASS, "{volume:g} lots is on the {step:g} lot step.",
+                   details)
 
 
 def check_volume_cap(intent: OrderIntent, ctx: Context) -> Verdict:
     """The volume is at most your own lot cap per order."""
-    cap = ctx.limits.max_volume_lots
-    if not intent.volume <= cap:
-        return _deny(RiskCode.VOLUME_CAP, f"{intent.volume:g} lots is above your cap of "
-                     f"{cap:g} lots per order.", cap=cap)
-    return _pass(RiskCode.VOLUME_CAP, f"{intent.volume:g} lots is within your {cap:g} lot cap.",
-                 cap=cap)
+    details = {"volume": intent.volume, "cap": ctx.limits.max_volume_lots}
+    if not intent.volume <= ctx.limits.max_volume_lots:
+        return Verdict(RiskCode.VOLUME_CAP, DENY, "{volume:g} lots is above your cap of {cap:g} "
+                       "lots per order.", details)
+    return Verdict(RiskCode.VOLUME_CAP, PASS, "{volume:g} lots is within your {cap:g} lot cap.",
+                   details)
 
 
 # -- money ---------------------------------------------------------------------------------------
@@ -393,185 +429,203 @@ def check_risk_per_trade(intent: OrderIntent, ctx: Context) -> Verdict:
     """Money lost at the stop-loss is at most the risk limit, as % of equity."""
     code, limit = RiskCode.RISK_PER_TRADE, ctx.limits.max_risk_per_trade_pct
     if ctx.risk_pct is None:
-        return _pass(code, "No stop-loss, so the risk at the stop cannot be measured.",
-                     measured=False)
-    details = {"risk_pct": ctx.risk_pct, "money_at_risk": ctx.money_at_risk, "limit_pct": limit}
+        return Verdict(code, PASS, "No stop-loss, so the risk at the stop cannot be measured.",
+                       {"measured": False})
+    details = {"risk_pct": ctx.risk_pct, "money_at_risk": ctx.money_at_risk, "limit_pct": limit,
+               "currency": ctx.snap.account.currency}
     if not ctx.risk_pct <= limit:
-        return _deny(code, f"Risk at the stop is {ctx.risk_pct:.2f}% of equity "
-                     f"({ctx.money_at_risk:,.2f} {ctx.snap.account.currency}); your limit is "
-                     f"{limit:.2f}%.", **details)
-    return _pass(code, f"Risk at the stop is {ctx.risk_pct:.2f}% of equity, within your "
-                 f"{limit:.2f}% limit.", **details)
+        return Verdict(code, DENY, "Risk at the stop is {risk_pct:.2f}% of equity "
+                       "({money_at_risk:,.2f} {currency}); your limit is {limit_pct:.2f}%.",
+                       details)
+    return Verdict(code, PASS, "Risk at the stop is {risk_pct:.2f}% of equity, within your "
+                   "{limit_pct:.2f}% limit.", details)
 
 
 def check_reward_risk(intent: OrderIntent, ctx: Context) -> Verdict:
     """With a TP, reward:risk is at least the minimum (0 disables the rule)."""
     code, minimum = RiskCode.REWARD_RISK, ctx.limits.min_reward_risk
     if ctx.reward_risk is None or minimum == 0:
-        return _pass(code, "No reward:risk minimum applies to this order.")
+        return Verdict(code, PASS, "No reward:risk minimum applies to this order.", _NONE)
+    details = {"reward_risk": ctx.reward_risk, "minimum": minimum}
     if not ctx.reward_risk >= minimum * (1 - _TOLERANCE):
-        return _deny(code, f"Reward:risk is {ctx.reward_risk:.2f}; your minimum is "
-                     f"{minimum:.2f}.", reward_risk=ctx.reward_risk, minimum=minimum)
-    return _pass(code, f"Reward:risk is {ctx.reward_risk:.2f}, at least your {minimum:.2f}.",
-                 reward_risk=ctx.reward_risk, minimum=minimum)
+        return Verdict(code, DENY, "Reward:risk is {reward_risk:.2f}; your minimum is "
+                       "{minimum:.2f}.", details)
+    return Verdict(code, PASS, "Reward:risk is {reward_risk:.2f}, at least your "
+                   "{minimum:.2f}.", details)
 
 
 def check_open_positions(intent: OrderIntent, ctx: Context) -> Verdict:
     """Open positions after this order are at most the total limit."""
-    after, limit = len(ctx.snap.positions) + 1, ctx.limits.max_open_positions
-    if not after <= limit:
-        return _deny(RiskCode.OPEN_POSITIONS, f"This would be open position number {after}; "
-                     f"your limit is {limit}.", after=after, limit=limit)
-    return _pass(RiskCode.OPEN_POSITIONS, f"{after} of {limit} open positions.", after=after)
+    details = {"after": len(ctx.snap.positions) + 1, "limit": ctx.limits.max_open_positions}
+    if not details["after"] <= details["limit"]:
+        return Verdict(RiskCode.OPEN_POSITIONS, DENY, "This would be open position number "
+                       "{after}; your limit is {limit}.", details)
+    return Verdict(RiskCode.OPEN_POSITIONS, PASS, "{after} of {limit} open positions.", details)
 
 
 def check_symbol_positions(intent: OrderIntent, ctx: Context) -> Verdict:
     """Open positions in this symbol after this order are at most the per-symbol limit."""
-    after = 1 + sum(1 for p in ctx.snap.positions if p.symbol == intent.symbol)
-    limit = ctx.limits.max_positions_per_symbol
-    if not after <= limit:
-        return _deny(RiskCode.SYMBOL_POSITIONS, f"This would be {intent.symbol} position number "
-                     f"{after}; your limit is {limit} per symbol.", after=after, limit=limit)
-    return _pass(RiskCode.SYMBOL_POSITIONS, f"{after} of {limit} {intent.symbol} positions.",
-                 after=after)
+    details = {"after": ctx.symbol_positions + 1, "limit": ctx.limits.max_positions_per_symbol,
+               "symbol": intent.symbol}
+    if not details["after"] <= details["limit"]:
+        return Verdict(RiskCode.SYMBOL_POSITIONS, DENY, "This would be {symbol} position number "
+                       "{after}; your limit is {limit} per symbol.", details)
+    return Verdict(RiskCode.SYMBOL_POSITIONS, PASS, "{after} of {limit} {symbol} positions.",
+                   details)
 
 
 def check_margin_used(intent: OrderIntent, ctx: Context) -> Verdict:
     """Margin in use after the order is at most the limit, as % of equity."""
-    used, limit = ctx.margin_used_pct, ctx.limits.max_margin_used_pct
-    details = {"margin_used_pct": used, "margin_required": ctx.snap.margin_required}
-    if not used <= limit:
-        return _deny(RiskCode.MARGIN_USED, f"Margin in use would be {used:.1f}% of equity; your "
-                     f"limit is {limit:.1f}%.", **details)
-    return _pass(RiskCode.MARGIN_USED, f"Margin in use would be {used:.1f}% of equity, within "
-                 f"{limit:.1f}%.", **details)
+    details = {"margin_used_pct": ctx.margin_used_pct, "limit_pct": ctx.limits.max_margin_used_pct,
+               "margin_required": ctx.snap.margin_required}
+    if not ctx.margin_used_pct <= ctx.limits.max_margin_used_pct:
+        return Verdict(RiskCode.MARGIN_USED, DENY, "Margin in use would be {margin_used_pct:.1f}% "
+                       "of equity; your limit is {limit_pct:.1f}%.", details)
+    return Verdict(RiskCode.MARGIN_USED, PASS, "Margin in use would be {margin_used_pct:.1f}% "
+                   "of equity, within {limit_pct:.1f}%.", details)
 
 
 def check_margin_level(intent: OrderIntent, ctx: Context) -> Verdict:
     """Margin level (equity / margin) after the order is at least the minimum."""
     level, minimum = ctx.margin_level_after, ctx.limits.min_margin_level_pct
+    if level == math.inf:
+        return Verdict(RiskCode.MARGIN_LEVEL, PASS, "No margin would be in use.",
+                       {"minimum": minimum})
+    details = {"margin_level": level, "minimum": minimum}
     if not level >= minimum:
-        return _deny(RiskCode.MARGIN_LEVEL, f"Margin level would fall to {level:.0f}%; your "
-                     f"minimum is {minimum:.0f}%.", margin_level=level, minimum=minimum)
-    return _pass(RiskCode.MARGIN_LEVEL, f"Margin level would be {level:.0f}%, above "
-                 f"{minimum:.0f}%.", margin_level=None if math.isinf(level) else level)
+        return Verdict(RiskCode.MARGIN_LEVEL, DENY, "Margin level would fall to "
+                       "{margin_level:.0f}%; your minimum is {minimum:.0f}%.", details)
+    return Verdict(RiskCode.MARGIN_LEVEL, PASS, "Margin level would be {margin_level:.0f}%, "
+                   "above {minimum:.0f}%.", details)
 
 
 def check_daily_loss(intent: OrderIntent, ctx: Context) -> Verdict:
     """Today's loss (incl. floating) is under the halt level, and under the reduce level unless
     the order shrinks exposure."""
     loss, limits = ctx.daily_loss_pct, ctx.limits
-    details = {"daily_loss_pct": loss, "reduce_at_pct": limits.reduce_at_daily_loss_pct,
+    details = {"daily_loss_pct": loss, "result_pct": 0.0 - loss + 0.0,
+               "reduce_at_pct": limits.reduce_at_daily_loss_pct,
                "halt_at_pct": limits.max_daily_loss_pct}
     if not loss < limits.max_daily_loss_pct:
-        return _deny(RiskCode.DAILY_LOSS, f"You are down {loss:.2f}% today; at your "
-                     f"{limits.max_daily_loss_pct:.2f}% daily limit trading halts.", **details)
+        return Verdict(RiskCode.DAILY_LOSS, DENY, "You are down {daily_loss_pct:.2f}% today; at "
+                       "your {halt_at_pct:.2f}% daily limit trading halts.", details)
     if not (loss < limits.reduce_at_daily_loss_pct or ctx.reduces_exposure):
-        return _deny(RiskCode.DAILY_LOSS, f"You are down {loss:.2f}% today, past "
-                     f"{limits.reduce_at_daily_loss_pct:.2f}%; only orders that shrink a "
-                     "position are allowed.", **details)
-    return _pass(RiskCode.DAILY_LOSS, f"Today's result is {0.0 - loss + 0.0:+.2f}%, within your daily "
-                 "loss limits.", **details)
+        return Verdict(RiskCode.DAILY_LOSS, DENY, "You are down {daily_loss_pct:.2f}% today, "
+                       "past {reduce_at_pct:.2f}%; only orders that shrink a position are "
+                       "allowed.", details)
+    return Verdict(RiskCode.DAILY_LOSS, PASS, "Today's result is {result_pct:+.2f}%, within "
+                   "your daily loss limits.", details)
 
 
 def check_drawdown(intent: OrderIntent, ctx: Context) -> Verdict:
     """Drawdown from the equity peak (or the starting balance) is under the limit."""
-    dd, limit, mode = ctx.drawdown_pct, ctx.limits.max_drawdown_pct, ctx.limits.drawdown_mode
-    origin = "your equity peak" if mode == "peak" else "your starting balance"
-    if not dd < limit:
-        return _deny(RiskCode.DRAWDOWN, f"You are {dd:.2f}% below {origin}; at your "
-                     f"{limit:.2f}% drawdown limit trading halts.", drawdown_pct=dd, limit=limit)
-    return _pass(RiskCode.DRAWDOWN, f"Drawdown is {max(dd, 0):.2f}% from {origin}, within "
-                 f"{limit:.2f}%.", drawdown_pct=dd, limit=limit)
+    peak = ctx.limits.drawdown_mode == "peak"
+    details = {"drawdown_pct": ctx.drawdown_pct, "shown_pct": max(ctx.drawdown_pct, 0.0),
+               "limit": ctx.limits.max_drawdown_pct,
+               "origin": "your equity peak" if peak else "your starting balance"}
+    if not ctx.drawdown_pct < ctx.limits.max_drawdown_pct:
+        return Verdict(RiskCode.DRAWDOWN, DENY, "You are {drawdown_pct:.2f}% below {origin}; at "
+                       "your {limit:.2f}% drawdown limit trading halts.", details)
+    return Verdict(RiskCode.DRAWDOWN, PASS, "Drawdown is {shown_pct:.2f}% from {origin}, within "
+                   "{limit:.2f}%.", details)
 
 
 def check_spread(intent: OrderIntent, ctx: Context) -> Verdict:
     """The spread is at most the widest allowed, in points."""
-    spread, limit = ctx.spread_points, ctx.limits.max_spread_points
-    if not spread <= limit * (1 + _TOLERANCE):
-        return _deny(RiskCode.SPREAD, f"The spread is {spread:.1f} points; your limit is "
-                     f"{limit:.1f}.", spread_points=spread, limit=limit)
-    return _pass(RiskCode.SPREAD, f"The spread is {spread:.1f} points, within {limit:.1f}.",
-                 spread_points=spread)
+    details = {"spread_points": ctx.spread_points, "limit": ctx.limits.max_spread_points}
+    if not ctx.spread_points <= ctx.limits.max_spread_points:
+        return Verdict(RiskCode.SPREAD, DENY, "The spread is {spread_points:.1f} points; your "
+                       "limit is {limit:.1f}.", details)
+    return Verdict(RiskCode.SPREAD, PASS, "The spread is {spread_points:.1f} points, within "
+                   "{limit:.1f}.", details)
 
 
 def check_order_rate(intent: OrderIntent, ctx: Context) -> Verdict:
     """Orders in the last 60 seconds, this one included, are at most the rate limit."""
     since = ctx.now - RATE_WINDOW
     count = 1 + sum(1 for t in ctx.snap.recent_order_times if _utc(t) > since)
-    limit = ctx.limits.max_orders_per_minute
-    if not count <= limit:
-        return _deny(RiskCode.ORDER_RATE, f"This would be order {count} in the last minute; your "
-                     f"limit is {limit} per minute.", count=count, limit=limit)
-    return _pass(RiskCode.ORDER_RATE, f"{count} of {limit} orders this minute.", count=count)
+    details = {"count": count, "limit": ctx.limits.max_orders_per_minute}
+    if not count <= ctx.limits.max_orders_per_minute:
+        return Verdict(RiskCode.ORDER_RATE, DENY, "This would be order {count} in the last "
+                       "minute; your limit is {limit} per minute.", details)
+    return Verdict(RiskCode.ORDER_RATE, PASS, "{count} of {limit} orders this minute.", details)
 
 
 def check_loss_cooldown(intent: OrderIntent, ctx: Context) -> Verdict:
     """After N losing trades in a row, no new order until the cooldown has passed."""
-    limits, snap = ctx.limits, ctx.snap
+    limits, snap, code = ctx.limits, ctx.snap, RiskCode.LOSS_COOLDOWN
     n, minutes = limits.max_consecutive_losses, limits.loss_cooldown_minutes
+    details: dict[str, Any] = {"losses": snap.consecutive_losses, "limit": n}
     if n == 0 or minutes == 0 or snap.consecutive_losses < n:
-        return _pass(RiskCode.LOSS_COOLDOWN, f"{snap.consecutive_losses} losing trades in a row; "
-                     "no cooldown.", losses=snap.consecutive_losses)
+        return Verdict(code, PASS, "{losses} losing trades in a row; no cooldown.", details)
     if snap.last_loss_time is None:
-        return _deny(RiskCode.LOSS_COOLDOWN, f"{snap.consecutive_losses} losing trades in a row "
-                     "and the time of the last one is unknown; wait for the cooldown.",
-                     losses=snap.consecutive_losses)
+        return Verdict(code, DENY, "{losses} losing trades in a row and the time of the last "
+                       "one is unknown; wait for the cooldown.", details)
     ends = _utc(snap.last_loss_time) + timedelta(minutes=minutes)
+    details["until"] = ends.isoformat()
     if ctx.now < ends:
-        left = math.ceil((ends - ctx.now).total_seconds() / 60)
-        return _deny(RiskCode.LOSS_COOLDOWN, f"{snap.consecutive_losses} losing trades in a row; "
-                     f"take a break for {left} more minutes.", losses=snap.consecutive_losses,
-                     until=ends.isoformat())
-    return _pass(RiskCode.LOSS_COOLDOWN, "The cooldown after your losing streak is over.",
-                 losses=snap.consecutive_losses)
+        details["minutes_left"] = math.ceil((ends - ctx.now).total_seconds() / 60)
+        return Verdict(code, DENY, "{losses} losing trades in a row; take a break for "
+                       "{minutes_left} more minutes.", details)
+    return Verdict(code, PASS, "The cooldown after your losing streak is over.", details)
 
 
-def currency_exposure(ctx: Context, include_order: bool) -> dict[str, float] | None:
-    """Net notional per currency in the account currency; None if a price or rate is missing.
+def _legs(symbol: str, signed_lots: float, price: float | None, ctx: Context
+          ) -> tuple[tuple[str, float], ...] | None:
+    """What holding `signed_lots` of `symbol` means per currency, in the account currency.
 
-    A long of BASE/QUOTE adds volume*contract_size units of BASE and takes away that times the
-    price in QUOTE, so long EURUSD + long EURGBP counts EUR twice.
+    A long of BASE/QUOTE adds lots*contract_size units of BASE and takes away that times the
+    price in QUOTE (so long EURUSD + long EURGBP counts EUR twice). None: a spec, price or rate
+    is missing. A CFD quoted in its own currency carries no FX exposure.
     """
-    snap, intent = ctx.snap, ctx.intent
-    fx = snap.fx_to_account
-    account_ccy = snap.account.currency
-    legs = [(p.symbol, p.side.sign * p.volume, None) for p in snap.positions]
-    if include_order:
-        legs.append((intent.symbol, intent.side.sign * intent.volume, ctx.entry))
+    snap = ctx.snap
+    own = symbol == snap.spec.name
+    spec = snap.spec if own else snap.specs.get(symbol)
+    if price is None:
+        price = snap.quote.mid if own else snap.prices.get(symbol)
+    if spec is None or price is None:
+        return None
+    base, quote = spec.currency_base, spec.currency_profit
+    if base == quote:
+        return ()
+    account_ccy, fx = snap.account.currency, snap.fx_to_account
+    rate_b = 1.0 if base == account_ccy else fx.get(base)
+    rate_q = 1.0 if quote == account_ccy else fx.get(quote)
+    if rate_b is None or rate_q is None:
+        return None
+    units = signed_lots * spec.contract_size
+    return (base, units * rate_b), (quote, -units * price * rate_q)
+
+
+def currency_exposure(ctx: Context) -> dict[str, float] | None:
+    """Net notional per currency of the open positions, in the account currency."""
     out: dict[str, float] = {}
-    for symbol, signed_lots, price in legs:
-        spec = snap.spec if symbol == snap.spec.name else snap.specs.get(symbol)
-        if price is None:
-            price = snap.quote.mid if symbol == snap.spec.name else snap.prices.get(symbol)
-        if spec is None or price is None:
+    for p in ctx.snap.positions:
+        legs = _legs(p.symbol, p.side.sign * p.volume, None, ctx)
+        if legs is None:
             return None
-        base, quote = spec.currency_base, spec.currency_profit
-        if base == quote:  # a CFD quoted in its own currency carries no FX exposure
-            continue
-        rate_b = 1.0 if base == account_ccy else fx.get(base)
-        rate_q = 1.0 if quote == account_ccy else fx.get(quote)
-        if rate_b is None or rate_q is None:
-            return None
-        units = signed_lots * spec.contract_size
-        out[base] = out.get(base, 0.0) + units * rate_b
-        out[quote] = out.get(quote, 0.0) - units * price * rate_q
+        for ccy, amount in legs:
+            out[ccy] = out.get(ccy, 0.0) + amount
     return out
 
 
 def check_currency_exposure(intent: OrderIntent, ctx: Context) -> Verdict:
     """No currency's net notional grows past the cap (a multiple of equity)."""
     code, cap = RiskCode.CURRENCY_EXPOSURE, ctx.limits.max_currency_exposure_x
-    before, after = currency_exposure(ctx, False), currency_exposure(ctx, True)
-    if before is None or after is None:
-        return _deny(code, "A price or exchange rate for a currency you hold is missing, so "
-                     "currency exposure cannot be measured.")
+    before = currency_exposure(ctx)
+    order = _legs(intent.symbol, intent.side.sign * intent.volume, ctx.entry, ctx)
+    if before is None or order is None:
+        return Verdict(code, DENY, "A price or exchange rate for a currency you hold is missing, "
+                       "so currency exposure cannot be measured.", _NONE)
     equity = ctx.snap.account.equity
-    for ccy, value in after.items():
+    after = dict(before)
+    for ccy, amount in order:
+        value = after[ccy] = before.get(ccy, 0.0) + amount
         ratio = abs(value) / equity
         if not (ratio <= cap or abs(value) <= abs(before.get(ccy, 0.0))):
-            return _deny(code, f"Your net {ccy} exposure would be {ratio:.1f}x equity; your cap "
-                         f"is {cap:.1f}x.", currency=ccy, exposure_x=ratio, cap=cap)
-    worst = max((abs(v) / equity for v in after.values()), default=0.0)
-    return _pass(code, f"Largest net currency exposure would be {worst:.1f}x equity, within "
-                 f"{cap:.1f}x.", exposure_x=worst)
+            return Verdict(code, DENY, "Your net {currency} exposure would be {exposure_x:.1f}x "
+                           "equity; your cap is {cap:.1f}x.",
+                           {"currency": ccy, "exposure_x": ratio, "cap": cap})
+    worst = max((abs(v) for v in after.values()), default=0.0) / equity
+    return Verdict(code, PASS, "Largest net currency exposure would be {exposure_x:.1f}x "
+                   "equity, within {cap:.1f}x.", {"exposure_x": worst, "cap": cap})
