@@ -29,6 +29,9 @@ from agent.domain import CompanionError, IntentKind, OrderIntent, OrderOutcome, 
 
 log = logging.getLogger(__name__)
 
+#: Arguments of a history query (`history_deals_get(*args, **kwargs)`) that would hold our order.
+HistoryQuery = tuple[tuple[Any, ...], dict[str, Any]]
+
 #: MT5 keeps at most 31 characters of an order comment; the key must survive whole.
 MAX_KEY_LENGTH = 31
 
@@ -104,7 +107,8 @@ class OrderSender:
             if getattr(intent, name) is not None:
                 _check_positive(name, getattr(intent, name))
         info = self._symbol_info(intent.symbol)
-        prior = self._already_sent(idempotency_key)
+        scope = self._recent(info.name)
+        prior = self._already_sent(idempotency_key, scope)
         if prior is not None:
             return prior
         pending = intent.price is not None
@@ -117,14 +121,15 @@ class OrderSender:
             "type_time": self._term.ORDER_TIME_GTC, "type_filling": self.filling_for(info),
         }
         if pending:
-            tick = self._term.symbol_info_tick(info.name)
+            tick = self._tick(info.name)
             if tick is None:
                 return self._no_price(info.name, idempotency_key, 0, 0)
             base["type"] = self._pending_type(side, intent.price, tick)
             base["price"] = round(intent.price, info.digits)
         else:
             base["type"] = self._market_type(side)
-        return self._submit(base, side, info, idempotency_key, price_bound, market=not pending)
+        return self._submit(base, side, info, idempotency_key, price_bound, scope,
+                            market=not pending)
 
     def close(self, position_ticket: int, volume: float | None, *, idempotency_key: str,
               price_bound: float | None) -> OrderResult:
@@ -143,11 +148,11 @@ class OrderSender:
     # -- the send loop ------------------------------------------------------------------------
 
     def _submit(self, base: dict[str, Any], side: Side, info: Any, key: str,
-                bound: float | None, *, market: bool) -> OrderResult:
+                bound: float | None, scope: HistoryQuery, *, market: bool) -> OrderResult:
         attempts, last_retcode = 0, 0
         while True:
             if market:
-                tick = self._term.symbol_info_tick(info.name)
+                tick = self._tick(info.name)
                 if tick is None:
                     return self._no_price(info.name, key, attempts, last_retcode)
                 price = tick.ask if side is Side.BUY else tick.bid
@@ -165,13 +170,15 @@ class OrderSender:
             attempts += 1
             sent = self._order_send(request)
             if sent is None:
-                return self._reconcile(key, request, attempts, 0, self._no_answer_sentence())
+                return self._reconcile(key, scope, request, attempts, 0,
+                                       self._no_answer_sentence())
             code = describe_retcode(sent.retcode)
             last_retcode = sent.retcode
             log.info("order %s attempt %d: retcode %d (%s)", key, attempts, sent.retcode,
                      code.name)
             if code.kind is RetcodeKind.UNKNOWN:
-                return self._reconcile(key, request, attempts, sent.retcode, code.sentence)
+                return self._reconcile(key, scope, request, attempts, sent.retcode,
+                                       code.sentence)
             if code.kind is RetcodeKind.RETRY and market and attempts <= self._max_retries:
                 self._sleep(self._retry_delay_s)
                 continue
@@ -214,17 +221,22 @@ class OrderSender:
             sentence += f" Gave up after {attempts} attempts."
         position, price = request.get("position", 0), sent.price
         if sent.deal:
-            position, price = self._deal_details(sent.deal, position, price)
+            position, price = self._deal_details(sent.order, sent.deal, position, price)
         return OrderResult(outcome, sent.retcode, sentence, key, order=sent.order, deal=sent.deal,
                            position=position, volume=sent.volume, price=price, attempts=attempts,
                            raw={"request": request, "result": _record(sent)})
 
-    def _deal_details(self, deal: int, position: int, price: float) -> tuple[int, float]:
-        """Position id and fill price of a deal, from the history; the given values if absent."""
+    def _deal_details(self, order: int, deal: int, position: int,
+                      price: float) -> tuple[int, float]:
+        """Position id and fill price of a deal, from the history; the given values if absent.
+
+        (`history_deals_get(ticket=...)` takes the *order* ticket and returns its deals.)
+        """
         try:
-            found = self._term.history_deals_get(ticket=deal)
+            found = [d for d in self._term.history_deals_get(ticket=order) or ()
+                     if d.ticket == deal]
         except Exception:
-            found = None
+            found = []
         if not found:
             return position, price
         return found[0].position_id or position, found[0].price or price
@@ -233,7 +245,8 @@ class OrderSender:
 
     def _close(self, ticket: int, volume: float | None, key: str, bound: float | None,
                expect: tuple[str, Side] | None) -> OrderResult:
-        prior = self._already_sent(key)
+        scope: HistoryQuery = ((), {"position": ticket})
+        prior = self._already_sent(key, scope)
         if prior is not None:
             return prior
         found = self._term.positions_get(ticket=ticket)
@@ -256,13 +269,25 @@ class OrderSender:
                 "volume": float(volume), "type": self._market_type(side), "position": ticket,
                 "magic": self._magic, "comment": key, "type_time": self._term.ORDER_TIME_GTC,
                 "type_filling": self.filling_for(info)}
-        return self._submit(base, side, info, key, bound, market=True)
+        return self._submit(base, side, info, key, bound, scope, market=True)
 
     # -- reconciliation -----------------------------------------------------------------------
 
-    def _already_sent(self, key: str) -> OrderResult | None:
+    def _recent(self, symbol: str) -> HistoryQuery:
+        """A history window around now, by our clock and by the terminal's.
+
+        The terminal's clock is its last tick time: servers run hours off UTC, and the paper
+        terminal replays the past. The window runs a day past the later of the two.
+        """
+        moments = [self._clock()]
+        tick = self._tick(symbol)
+        if tick is not None and tick.time:
+            moments.append(datetime.fromtimestamp(tick.time, UTC))
+        return (min(moments) - self._window, max(moments) + timedelta(days=1)), {}
+
+    def _already_sent(self, key: str, scope: HistoryQuery) -> OrderResult | None:
         """The earlier result of `key` if an order with it exists; REJECTED if nobody can tell."""
-        found, complete = self._lookup(key)
+        found, complete = self._lookup(key, scope)
         if found is not None:
             outcome, fields = found
             return OrderResult(outcome, 0, "An order with this key was sent before; nothing new "
@@ -274,13 +299,13 @@ class OrderSender:
                                "sent.", key, attempts=0)
         return None
 
-    def _reconcile(self, key: str, request: dict[str, Any], attempts: int, retcode: int,
-                   cause: str) -> OrderResult:
+    def _reconcile(self, key: str, scope: HistoryQuery, request: dict[str, Any], attempts: int,
+                   retcode: int, cause: str) -> OrderResult:
         """After an unknown outcome: look the order up by its comment; never send again."""
         complete = True
         for wait in self._reconcile_waits_s:
             self._sleep(wait)
-            found, complete = self._lookup(key)
+            found, complete = self._lookup(key, scope)
             if found is not None:
                 outcome, fields = found
                 return OrderResult(outcome, retcode, f"{cause} {_FOUND[outcome]}", key,
@@ -293,14 +318,14 @@ class OrderSender:
         return OrderResult(OrderOutcome.UNKNOWN, retcode, f"{cause} {tail}", key,
                            attempts=attempts, raw={"request": request})
 
-    def _lookup(self, key: str) -> tuple[tuple[OrderOutcome, dict[str, Any]] | None, bool]:
+    def _lookup(self, key: str, scope: HistoryQuery
+                ) -> tuple[tuple[OrderOutcome, dict[str, Any]] | None, bool]:
         """What the terminal knows of the order commented `key`: (found, every lookup worked).
 
         Deals first (they carry the fill), then open positions, active orders, and finished
-        orders. The history window runs a day past now: server clocks run ahead of UTC.
+        orders; the history is searched within `scope`.
         """
-        now = self._clock()
-        since, until = now - self._window, now + timedelta(days=1)
+        args, kwargs = scope
         complete = True
 
         def mine(call: Callable[[], Any]) -> list[Any]:
@@ -313,7 +338,7 @@ class OrderSender:
                 complete = False
             return [r for r in rows or () if r.comment == key]
 
-        deals = mine(lambda: self._term.history_deals_get(since, until))
+        deals = mine(lambda: self._term.history_deals_get(*args, **kwargs))
         if deals:
             volume = sum(d.volume for d in deals)
             first = deals[0]
@@ -336,7 +361,7 @@ class OrderSender:
                   self._term.ORDER_STATE_CANCELED: OrderOutcome.REJECTED,
                   self._term.ORDER_STATE_REJECTED: OrderOutcome.REJECTED,
                   self._term.ORDER_STATE_EXPIRED: OrderOutcome.REJECTED}
-        for o in mine(lambda: self._term.history_orders_get(since, until)):
+        for o in mine(lambda: self._term.history_orders_get(*args, **kwargs)):
             if o.state in states:
                 return (states[o.state], {"order": o.ticket, "position": o.position_id,
                                           "volume": o.volume_initial - o.volume_current,
@@ -351,6 +376,14 @@ class OrderSender:
             raise CompanionError("unknown_symbol", f"'{symbol}' is not a symbol this terminal "
                                  "knows. Nothing was sent.")
         return info
+
+    def _tick(self, symbol: str) -> Any:
+        """The symbol's last tick; None when the terminal has none or cannot be asked."""
+        try:
+            return self._term.symbol_info_tick(symbol)
+        except Exception as exc:
+            log.warning("symbol_info_tick raised %s for %s", type(exc).__name__, symbol)
+            return None
 
     def _market_type(self, side: Side) -> int:
         return self._term.ORDER_TYPE_BUY if side is Side.BUY else self._term.ORDER_TYPE_SELL

@@ -1,7 +1,9 @@
 """A scripted fake terminal with the MetaTrader5 module API, for broker-layer tests.
 
 Constants are the real module's (`mt5_constants`); records are the real record types
-(`mt5_api`). `order_send` answers from a script, one entry per call:
+(`mt5_api`). `symbol_info_tick` answers the first tick of the symbol's queue; each `order_send` moves the
+market on to the next one (the last one stays). `order_send` answers from a script, one entry
+per call:
 
 - an int: that retcode; DONE / DONE_PARTIAL / PLACED also change the terminal's state
   (a position and a deal, or a pending order) the way a trade server would;
@@ -167,9 +169,7 @@ class FakeTerminal:
     def symbol_info_tick(self, symbol: str) -> Tick | None:
         self._log("symbol_info_tick", symbol)
         queue = self.ticks.get(symbol)
-        if not queue:
-            return None
-        return queue.pop(0) if len(queue) > 1 else queue[0]
+        return queue[0] if queue else None
 
     def copy_rates_from_pos(self, symbol: str, timeframe: int, start_pos: int,
                             count: int) -> Any:
@@ -209,6 +209,13 @@ class FakeTerminal:
     def order_send(self, request: dict[str, Any]) -> OrderSendResult | None:
         self._log("order_send", dict(request))
         step = self.sends.pop(0) if self.sends else self.TRADE_RETCODE_DONE
+        result = self._answer(step, request)
+        queue = self.ticks[request["symbol"]]
+        if len(queue) > 1:  # the market moves on while the order travels
+            queue.pop(0)
+        return result
+
+    def _answer(self, step: int | Lost, request: dict[str, Any]) -> OrderSendResult | None:
         if isinstance(step, Lost):
             if step.executed:
                 self._execute(request)
@@ -279,9 +286,12 @@ class FakeTerminal:
 
     def history_deals_get(self, *args: Any, **kwargs: Any) -> tuple[TradeDeal, ...] | None:
         self._log("history_deals_get", *args, **kwargs)
-        rows = [d for d in self.deals if kwargs.get("ticket") in (None, d.ticket)]
+        rows = [d for d in self.deals if kwargs.get("ticket") in (None, d.order)
+                and kwargs.get("position") in (None, d.position_id)]
         return self._rows(rows)
 
     def history_orders_get(self, *args: Any, **kwargs: Any) -> tuple[TradeOrder, ...] | None:
         self._log("history_orders_get", *args, **kwargs)
-        return self._rows(list(self.history_orders))
+        rows = [o for o in self.history_orders
+                if kwargs.get("position") in (None, o.position_id)]
+        return self._rows(rows)

@@ -254,6 +254,19 @@ def test_order_when_no_price_then_rejected_and_nothing_sent(pending):
     assert result.message.startswith("No price for EURUSD right now")
 
 
+def test_order_when_price_feed_raises_then_rejected_and_nothing_sent():
+    term = FakeTerminal()
+    term.symbol_info_tick = lambda symbol: (_ for _ in ()).throw(EOFError("stream closed"))
+    term.last_error = lambda: (_ for _ in ()).throw(EOFError("stream closed"))
+    sender, _ = make_sender(term)
+
+    result = sender.send(BUY, idempotency_key=KEY, price_bound=None)
+
+    assert result.outcome is OrderOutcome.REJECTED and term.count("order_send") == 0
+    assert result.message == ("No price for EURUSD right now: the terminal is not reachable. "
+                              "Nothing was filled.")
+
+
 @pytest.mark.parametrize("key", ["", "x" * 32, "clé-non-ascii", "tab\there", None])
 def test_send_when_key_unusable_as_comment_then_error_and_nothing_sent(key):
     term = FakeTerminal()
