@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from agent.config import RiskLimits
-from agent.domain import IntentKind, OrderIntent, Side, TradingState
+from agent.domain import IntentKind, OrderIntent, Side, SymbolSpec, TradingState
 from agent.risk.snapshot import RiskSnapshot, RiskState
 
 RATE_WINDOW = timedelta(seconds=60)
@@ -101,10 +101,21 @@ def _utc(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
+def points_between(a: float, b: float, point: float) -> float:
+    """|a - b| in points, rid of binary float error (1.0801 - 1.0781 is 200 points, not
+    200.00000000000017), so the engine and the sizer agree to the cent."""
+    return round(abs(a - b) / point, 6)
+
+
+def money_at_risk(sl_points: float, volume: float, spec: SymbolSpec) -> float:
+    """Money lost at the stop: points * point / tick_size * tick_value * volume."""
+    return sl_points * spec.point / spec.tick_size * spec.tick_value * volume
+
+
 class Context:
     """The inputs of one evaluation and the figures every rule shares, measured once."""
 
-    __slots__ = ("intent", "snap", "limits", "state", "now", "is_close", "entry", "sl_distance",
+    __slots__ = ("intent", "snap", "limits", "state", "now", "is_close", "entry", "sl_points",
                  "money_at_risk", "risk_pct", "reward_risk", "spread_points", "margin_after",
                  "margin_used_pct", "margin_level_after", "daily_loss_pct", "drawdown_pct",
                  "net_symbol_volume", "symbol_positions", "reduces_exposure", "implied_state",
@@ -128,14 +139,13 @@ class Context:
             snap.quote.price_for(intent.side))
         self.spread_points = round((snap.quote.ask - snap.quote.bid) / spec.point, 6)
         if intent.sl is None:
-            self.sl_distance = self.money_at_risk = self.risk_pct = self.reward_risk = None
+            self.sl_points = self.money_at_risk = self.risk_pct = self.reward_risk = None
         else:
-            self.sl_distance = abs(entry - intent.sl)
-            self.money_at_risk = (self.sl_distance / spec.tick_size * spec.tick_value
-                                  * intent.volume)
+            self.sl_points = sl_points = points_between(entry, intent.sl, spec.point)
+            self.money_at_risk = money_at_risk(sl_points, intent.volume, spec)
             self.risk_pct = self.money_at_risk / equity * 100
-            self.reward_risk = (abs(intent.tp - entry) / self.sl_distance
-                                if intent.tp is not None and self.sl_distance > 0 else None)
+            self.reward_risk = (points_between(intent.tp, entry, spec.point) / sl_points
+                                if intent.tp is not None and sl_points > 0 else None)
         self.margin_after = account.margin + snap.margin_required
         self.margin_used_pct = self.margin_after / equity * 100
         self.margin_level_after = (equity / self.margin_after * 100

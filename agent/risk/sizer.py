@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from agent.config import RiskLimits
 from agent.domain import CompanionError, SymbolSpec
+from agent.risk.checks import money_at_risk, points_between
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +37,6 @@ def floor_to_step(volume: float, step: float) -> float:
     return round(steps * step, _step_decimals(step))
 
 
-def _money_at_risk(volume: float, distance: float, spec: SymbolSpec) -> float:
-    return distance / spec.tick_size * spec.tick_value * volume
-
-
 def size_position(*, equity: float, risk_pct: float, entry: float, sl: float, spec: SymbolSpec,
                   limits: RiskLimits) -> SizeResult:
     """Largest volume on the lot step whose loss at `sl` is at most `risk_pct` % of `equity`.
@@ -55,27 +52,26 @@ def size_position(*, equity: float, risk_pct: float, entry: float, sl: float, sp
     if bad:
         raise CompanionError("invalid_input", f"Cannot size a position: {', '.join(bad)} must be "
                              "a finite positive number.")
-    distance = abs(entry - sl)
-    if distance == 0:
+    sl_points = points_between(entry, sl, spec.point)
+    if sl_points == 0:
         raise CompanionError("invalid_input", "The stop-loss equals the entry price; move it "
                              "away to size a position.")
-    sl_points = distance / spec.point
     pct = min(risk_pct, limits.max_risk_per_trade_pct)
     budget = equity * pct / 100
-    per_lot = _money_at_risk(1.0, distance, spec)
+    per_lot = money_at_risk(sl_points, 1.0, spec)
     raw = budget / per_lot if per_lot > 0 else math.inf
     cap = min(spec.volume_max, limits.max_volume_lots)
     volume = floor_to_step(min(raw, cap), spec.volume_step)
-    while volume > 0 and _money_at_risk(volume, distance, spec) > budget:
+    while volume > 0 and money_at_risk(sl_points, volume, spec) > budget:
         volume = floor_to_step(volume - spec.volume_step, spec.volume_step)
     if volume < spec.volume_min - 1e-12:
-        smallest = _money_at_risk(spec.volume_min, distance, spec)
+        smallest = money_at_risk(sl_points, spec.volume_min, spec)
         return SizeResult(0.0, 0.0, 0.0, sl_points,
                           f"Even the smallest order, {spec.volume_min:g} lots, would risk "
                           f"{smallest:,.2f} ({smallest / equity * 100:.2f}% of equity); your "
                           f"budget is {budget:,.2f} ({pct:.2f}%). Use a closer stop-loss or skip "
                           "this trade.")
-    money = _money_at_risk(volume, distance, spec)
+    money = money_at_risk(sl_points, volume, spec)
     reason = (f"{volume:g} lots risk {money:,.2f} ({money / equity * 100:.2f}% of equity) at a "
               f"stop {sl_points:.0f} points away.")
     if raw > cap:
