@@ -51,8 +51,17 @@ def open_terminal(settings: Settings, journal: Journal) -> Mt5Terminal:
                                  "install '.[mt5linux]', and run its server beside the terminal "
                                  "under Wine.") from None
         return Mt5Linux(host=settings.broker.mt5linux_host, port=settings.broker.mt5linux_port)
+    if kind == "rest":
+        from agent.broker.bridge.client import Mt5RestClient
+
+        token = secret("bridge_token")
+        if token is None:
+            raise CompanionError("no_bridge_token", "broker.kind is 'rest' but no bridge token "
+                                 "is set: put the bridge's token in COMPANION_BRIDGE_TOKEN or "
+                                 "the OS keyring.")
+        return Mt5RestClient(settings.broker.rest_url, token)
     raise CompanionError("not_available", f"The '{kind}' terminal is not available in this "
-                         "version; set broker.kind to 'paper', 'mt5' or 'mt5linux'.")
+                         "version; set broker.kind to 'paper', 'mt5', 'mt5linux' or 'rest'.")
 
 
 class TerminalManager:

@@ -1,0 +1,1 @@
+"""The MT5 REST bridge (`server`, run beside the terminal) and its client (`Mt5RestClient`)."""
