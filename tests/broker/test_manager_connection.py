@@ -242,8 +242,24 @@ def test_open_terminal_when_mt5linux_missing_then_clear_sentence(settings_for, j
     assert err.value.code == "not_installed" and "'.[mt5linux]'" in err.value.message
 
 
-def test_open_terminal_when_rest_then_not_available_yet(settings_for, journal):
+def test_open_terminal_when_rest_without_token_then_clear_sentence(settings_for, journal,
+                                                                   monkeypatch):
+    monkeypatch.delenv("COMPANION_BRIDGE_TOKEN", raising=False)
+    monkeypatch.setattr("agent.broker.manager.secret", lambda name: None)
+
     with pytest.raises(CompanionError) as err:
         open_terminal(settings_for(kind="rest"), journal)
 
-    assert err.value.code == "not_available"
+    assert err.value.code == "no_bridge_token"
+
+
+def test_open_terminal_when_rest_with_token_then_bridge_client(settings_for, journal,
+                                                               monkeypatch):
+    from agent.broker.bridge.client import Mt5RestClient
+
+    monkeypatch.setenv("COMPANION_BRIDGE_TOKEN", "bridge-token-for-test")
+
+    term = open_terminal(settings_for(kind="rest"), journal)
+
+    assert isinstance(term, Mt5RestClient)
+    term.close()
