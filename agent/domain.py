@@ -75,6 +75,11 @@ class Quote:
         """The price a market order of `side` fills at: ask for buys, bid for sells."""
         return self.ask if side is Side.BUY else self.bid
 
+    def to_dict(self) -> dict[str, object]:
+        return {"symbol": self.symbol, "bid": self.bid, "ask": self.ask,
+                "spread_points": self.spread_points, "time": self.time.isoformat(),
+                "digits": self.digits}
+
 
 @dataclass(frozen=True, slots=True)
 class SymbolSpec:

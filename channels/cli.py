@@ -34,12 +34,15 @@ err = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def run(job: Callable[[Any], Awaitable[T]]) -> T:
-    """Open the companion, run one job with it, close it; map domain errors to exit codes."""
+def run(job: Callable[[Any], Awaitable[T]], *, models: bool = False) -> T:
+    """Open the companion, run one job with it, close it; map domain errors to exit codes.
+
+    `models`: detect reachable models first (chat, doctor); other commands need none.
+    """
     from agent.app import open_companion
 
     async def main() -> T:
-        async with open_companion() as companion:
+        async with open_companion(detect_models=models) as companion:
             return await job(companion)
 
     try:
@@ -64,7 +67,7 @@ def command(name: str, as_json: bool, **args: Any) -> None:
 @app.command()
 def doctor(as_json: JsonOpt = False) -> None:
     """Broker in use, account, symbols, journal path, models found."""
-    data = run(lambda c: c.doctor())
+    data = run(lambda c: c.doctor(), models=True)
     emit(data, as_json, render.doctor)
 
 
@@ -189,9 +192,9 @@ def chat(message: Annotated[str | None, typer.Option("-m", "--message")] = None,
 
     thread_id = thread or f"cli-{uuid.uuid4().hex[:8]}"
     if message is None:
-        run(lambda c: chat_loop(c.service, thread_id, out))
+        run(lambda c: chat_loop(c.service, thread_id, out), models=True)
         return
-    reply = run(lambda c: one_message(c.service, thread_id, message))
+    reply = run(lambda c: one_message(c.service, thread_id, message), models=True)
     emit(render.reply_json(reply), as_json, lambda _: render.reply(reply))
 
 

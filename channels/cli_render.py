@@ -53,8 +53,14 @@ def command(name: str, data: Any) -> RenderableType:
 
 
 def doctor(data: dict[str, Any]) -> Table:
-    rows = [[k, v if not isinstance(v, list | dict) else ", ".join(map(str, v)) or "none"]
-            for k, v in data.items()]
+    def show(v: Any) -> str:
+        if isinstance(v, dict):
+            return ", ".join(f"{k}={x}" for k, x in v.items())
+        if isinstance(v, list):
+            return ", ".join(map(str, v)) or "none"
+        return str(v)
+
+    rows = [[k, show(v)] for k, v in data.items()]
     return _table("Companion doctor", ["check", "result"], rows)
 
 

@@ -1,0 +1,157 @@
+"""Assembling the companion: journal, terminal, broker, desk, risk, models, graph, service.
+
+`open_companion()` is the one place where the order sender is created, and it is handed to
+the `Executor` (the graph's execute step) and to nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from agent.broker.broker import MT5Broker
+from agent.broker.manager import TerminalManager, open_terminal
+from agent.broker.sender import OrderSender
+from agent.broker.serialized import SerializedTerminal
+from agent.config import Settings, get_settings
+from agent.domain import CompanionError
+from agent.events import EventBus
+from agent.graph.context import GraphDeps
+from agent.graph.execute import Executor
+from agent.graph.graph import build_graph
+from agent.graph.routing import ModelRouter, SelectorRouter, StaticRouter
+from agent.market.sentiment import HeadlineSource
+from agent.risk.state import RiskStateStore
+from agent.risk.tickets import TicketBook
+from agent.service import CompanionService
+from agent.store import Journal
+from agent.tools.commands import CommandRunner
+from agent.tools.desk import Desk
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Companion:
+    """The assembled companion. Channels use `service`; the rest is for doctor and tests."""
+
+    settings: Settings
+    journal: Journal
+    terminal: Any
+    broker: MT5Broker
+    desk: Desk
+    events: EventBus
+    service: CompanionService
+    router: ModelRouter
+    models: list[Any]
+
+    def paper(self) -> Any:
+        """The paper terminal's clock controls; refused on a live terminal."""
+        terminal = getattr(self.terminal, "wrapped", self.terminal)
+        if not hasattr(terminal, "clock_status"):
+            raise CompanionError("not_paper", "This command only works on the paper terminal.")
+        return PaperControls(terminal)
+
+    async def doctor(self) -> dict[str, Any]:
+        account = self.broker.account()
+        return {
+            "broker": self.settings.broker.kind,
+            "terminal": self.broker.terminal_state(),
+            "account": f"{account.login} {account.server} ({'demo' if account.is_demo else 'REAL'})",
+            "equity": f"{account.equity:.2f} {account.currency}",
+            "symbols": self.broker.symbols(),
+            "journal": str(self.journal.path),
+            "trading_state": self.desk.risk_state.current().trading_state.value,
+            "models": [f"{m.name} ({m.provider})" for m in self.models],
+        }
+
+    async def risk_status(self) -> dict[str, Any]:
+        return {"state": self.desk.risk_state.current().to_dict(),
+                "limits": self.settings.risk.model_dump(mode="json")}
+
+    async def import_bars(self, path: str, symbol: str | None,
+                          timeframe: str | None) -> dict[str, Any]:
+        from agent.broker.paper import import_bars
+
+        dest = self.settings.paper.data_dir or self.settings.data_dir / "bars"
+        report = import_bars(path, symbol=symbol, timeframe=timeframe, dest_dir=dest)
+        return {**report.to_dict(), "note": "Add this folder as paper.data_dir to use it."
+                if self.settings.paper.data_dir is None else "Restart to replay it."}
+
+
+@dataclass(frozen=True)
+class PaperControls:
+    terminal: Any
+
+    def status(self) -> dict[str, Any]:
+        return self.terminal.clock_status().to_dict()
+
+    def step(self, bars: int) -> dict[str, Any]:
+        return self.terminal.step(bars).to_dict()
+
+
+async def model_router(settings: Settings, journal: Journal) -> tuple[ModelRouter, list[Any]]:
+    """Detect reachable models and route tasks among them (empty: command mode)."""
+    from agent.models.detector import adetect
+    from agent.models.monitor import ModelCallMonitor
+    from agent.models.providers import chat_model
+    from agent.models.selector import ModelSelector
+
+    models = await adetect(settings.models)
+    if not models:
+        return StaticRouter(), []
+    selector = ModelSelector(models, user_choice=settings.models.preferred)
+
+    def monitor(info: Any, task: str) -> ModelCallMonitor:
+        return ModelCallMonitor(journal, model=info.name, provider=info.provider, task=task)
+
+    return SelectorRouter(selector, chat_model, monitor), models
+
+
+@asynccontextmanager
+async def open_companion(settings: Settings | None = None, *, router: ModelRouter | None = None,
+                         terminal: Any = None, detect_models: bool = True,
+                         clock: Callable[[], datetime] = _utcnow) -> AsyncIterator[Companion]:
+    """Open everything the companion needs; close it all on exit.
+
+    Without `router`, reachable models are detected (`detect_models`), else command mode.
+    """
+    settings = settings or get_settings()
+    journal = Journal(settings.journal_path)
+    raw = terminal if terminal is not None else open_terminal(settings, journal)
+    term = SerializedTerminal(raw)
+    manager = TerminalManager(term, settings.broker, journal=journal)
+    try:
+        manager.connect()
+        broker = MT5Broker(term)
+        risk_state = RiskStateStore(journal)
+        desk = Desk(broker, risk_state, settings.risk, clock=clock,
+                    headlines=HeadlineSource())
+        tickets = TicketBook(journal)
+        events = EventBus(journal)
+        sender = OrderSender(term, magic=settings.broker.magic,
+                             deviation_points=settings.broker.deviation_points)
+        executor = Executor(desk, tickets, sender, journal, events=events, clock=clock)
+        models: list[Any] = []
+        if router is None:
+            router, models = (await model_router(settings, journal) if detect_models
+                              else (StaticRouter(), []))
+        commands = CommandRunner(desk)
+        deps = GraphDeps(desk=desk, commands=commands, tickets=tickets, executor=executor,
+                         router=router, events=events, clock=clock,
+                         ticket_ttl_s=settings.risk.ticket_ttl_seconds)
+        checkpoints = settings.journal_path.with_name("checkpoints.db")
+        async with AsyncSqliteSaver.from_conn_string(str(checkpoints)) as saver:
+            graph = build_graph(deps, saver)
+            yield Companion(settings, journal, term, broker, desk, events,
+                            CompanionService(graph, desk, commands, tickets), router, models)
+    finally:
+        manager.shutdown()
+        journal.close()
