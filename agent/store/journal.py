@@ -194,10 +194,11 @@ class Journal:
         """Set several keys of `namespace` in one atomic write."""
         now = utcnow_iso()
         with self.transaction() as db:
-            db["kv"].upsert_all(
-                [{"namespace": namespace, "key": k, "value": json.dumps(v), "updated_at": now}
-                 for k, v in items.items()],
-                pk=("namespace", "key"),
+            db.conn.executemany(
+                "INSERT INTO kv (namespace, key, value, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, "
+                "updated_at = excluded.updated_at",
+                [(namespace, k, json.dumps(v), now) for k, v in items.items()],
             )
 
     # -- events -------------------------------------------------------------------------------

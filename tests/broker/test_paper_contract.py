@@ -13,8 +13,14 @@ import pytest
 
 from agent.broker import mt5_api
 from agent.broker.paper import PaperTerminal
-from tests.broker.strict_fake import StrictTerminal, constants, records, real_signatures, \
-    signatures, stub_source
+from tests.broker.strict_fake import (
+    StrictTerminal,
+    constants,
+    real_signatures,
+    records,
+    signatures,
+    stub_source,
+)
 
 STUB = stub_source()
 STUB_FUNCTIONS = signatures(STUB)
@@ -48,7 +54,7 @@ def test_records_have_the_stub_fields_in_order(record: str) -> None:
 
 
 def test_request_fields_match_the_stub_typed_dict() -> None:
-    from agent.broker.paper.terminal import REQUEST_FIELDS
+    from agent.broker.paper.validation import REQUEST_FIELDS
 
     assert list(REQUEST_FIELDS) == records(STUB)["TradeRequest"]
 

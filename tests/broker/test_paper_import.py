@@ -51,8 +51,8 @@ def test_copy_rates_csv_is_imported(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(("rows", "says"), [
-    ("2017.04.19\t10:00:00\t1.07\t1.08\t1.06\t1.07\t1\t0\t9\n"
-     "2017.04.19\t09:00:00\t1.07\t1.08\t1.06\t1.07\t1\t0\t9\n", "sorted and unique"),
+    (("2017.04.19\t10:00:00\t1.07\t1.08\t1.06\t1.07\t1\t0\t9\n"
+      "2017.04.19\t09:00:00\t1.07\t1.08\t1.06\t1.07\t1\t0\t9\n"), "sorted and unique"),
     ("2017.04.19\t09:00:00\t1.07\t1.06\t1.05\t1.07\t1\t0\t9\n", "high is below"),
     ("2017.04.19\t09:00:00\t1.07\t1.08\t1.075\t1.07\t1\t0\t9\n", "low is above"),
     ("2017.04.19\t09:00:00\t-1.07\t1.08\t1.06\t1.07\t1\t0\t9\n", "positive"),

@@ -1,4 +1,4 @@
-"""Real bars for the paper terminal: loaded from CSV, kept in numpy, aggregated to higher timeframes.
+"""Real bars for the paper terminal: loaded from CSV, kept in numpy, aggregated upwards.
 
 Only recorded bars are ever returned; higher timeframes are built from the data's own timeframe
 and a lower timeframe than the data's is refused. Inside a bar the price follows a simulated,
@@ -8,6 +8,7 @@ bar that is still forming shows only the part of that path elapsed so far (no lo
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -158,6 +159,7 @@ class BarSeries:
         self.seconds = TIMEFRAME_SECONDS[timeframe]
         self.rates = rates
         self.time = rates["time"]
+        self._time_list = self.time.tolist()  # bisect on a list beats numpy for one scalar
         self._open, self._high = rates["open"], rates["high"]
         self._low, self._close = rates["low"], rates["close"]
         self._aggregates: dict[int, _Aggregate] = {}
@@ -172,7 +174,7 @@ class BarSeries:
 
     def index_at(self, t: float) -> int:
         """Index of the last bar that opened at or before `t` (-1 before the data)."""
-        return int(np.searchsorted(self.time, t, side="right")) - 1
+        return bisect.bisect_right(self._time_list, t) - 1
 
     def is_trading(self, index: int, t: float) -> bool:
         """True when bar `index` is open at `t` (False in weekends and gaps)."""
@@ -212,8 +214,8 @@ class BarSeries:
             return tuple(row)
         _, low, high, last = self.path_range(index, 0.0, f)
         return (row["time"], row["open"], high, low, last,
-                int(round(int(row["tick_volume"]) * f)), row["spread"],
-                int(round(int(row["real_volume"]) * f)))
+                round(int(row["tick_volume"]) * f), row["spread"],
+                round(int(row["real_volume"]) * f))
 
     def aggregate(self, timeframe: int) -> _Aggregate:
         """All bars of `timeframe` built from the data (cached); caller checks `can_build`."""

@@ -20,7 +20,11 @@ import pandas as pd
 
 from agent.broker import mt5_constants as C
 from agent.broker.paper.bars import (
-    TIMEFRAME_BY_NAME, TIMEFRAME_NAME, TIMEFRAME_SECONDS, frame_to_rates, validate_rates,
+    TIMEFRAME_BY_NAME,
+    TIMEFRAME_NAME,
+    TIMEFRAME_SECONDS,
+    frame_to_rates,
+    validate_rates,
 )
 from agent.broker.paper.specs import spec_for
 from agent.domain import CompanionError

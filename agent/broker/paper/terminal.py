@@ -24,64 +24,44 @@ import numpy as np
 
 from agent.broker import mt5_constants as C
 from agent.broker.mt5_api import (
-    TICKS_DTYPE, AccountInfo, OrderCheckResult, OrderSendResult, SymbolInfo, TerminalInfo, Tick,
-    TradeDeal, TradeOrder, TradePosition, TradeRequest, trade_request,
+    TICKS_DTYPE,
+    AccountInfo,
+    OrderCheckResult,
+    OrderSendResult,
+    SymbolInfo,
+    TerminalInfo,
+    Tick,
+    TradeDeal,
+    TradeOrder,
+    TradePosition,
+    TradeRequest,
+    trade_request,
 )
 from agent.broker.paper import specs
 from agent.broker.paper.bars import TIMEFRAME_NAME, BarSeries, can_build, discover, load_rates
 from agent.broker.paper.clock import ClockStatus, PaperClock, utcnow
 from agent.broker.paper.ledger import Ledger
+from agent.broker.paper.replay import MARGIN_SO_CALL, MARGIN_SO_SO, Replay
+from agent.broker.paper.validation import (
+    BUY_TYPES,
+    EPS,
+    RETCODE_TEXT,
+    Rejected,
+    RequestValidation,
+    finite,
+    iso_time,
+    trade_request_of,
+)
 from agent.config import PaperSettings
 from agent.domain import CompanionError
 from agent.store.journal import Journal
 
 BUNDLED_DATA = Path(__file__).resolve().parent.parent / "data"
 PAPER_LOGIN = 5_000_001
-COMMENT_LIMIT = 31
-MARGIN_SO_CALL = 100.0
-MARGIN_SO_SO = 50.0
 _OK = (C.RES_S_OK, "Success")
 _NO_IPC = (C.RES_E_INTERNAL_FAIL_CONNECT, "No IPC connection")
-_EPS = 1e-9
-
-#: Field types of a trade request, as the real module checks them (a float field given an int
-#: is refused: the real module answers `Invalid "volume" argument`).
-REQUEST_FIELDS: dict[str, type] = {
-    "action": int, "magic": int, "order": int, "symbol": str, "volume": float, "price": float,
-    "stoplimit": float, "sl": float, "tp": float, "deviation": int, "type": int,
-    "type_filling": int, "type_time": int, "expiration": int, "comment": str, "position": int,
-    "position_by": int,
-}
-
-RETCODE_TEXT = {
-    C.TRADE_RETCODE_REQUOTE: "Requote", C.TRADE_RETCODE_PLACED: "Order placed",
-    C.TRADE_RETCODE_DONE: "Request executed", C.TRADE_RETCODE_INVALID: "Invalid request",
-    C.TRADE_RETCODE_INVALID_VOLUME: "Invalid volume", C.TRADE_RETCODE_INVALID_PRICE:
-    "Invalid price", C.TRADE_RETCODE_INVALID_STOPS: "Invalid stops",
-    C.TRADE_RETCODE_MARKET_CLOSED: "Market closed", C.TRADE_RETCODE_NO_MONEY: "No money",
-    C.TRADE_RETCODE_INVALID_EXPIRATION: "Invalid expiration",
-    C.TRADE_RETCODE_NO_CHANGES: "No changes", C.TRADE_RETCODE_INVALID_FILL: "Unsupported filling mode",
-    C.TRADE_RETCODE_POSITION_CLOSED: "Position already closed",
-    C.TRADE_RETCODE_INVALID_CLOSE_VOLUME: "Invalid close volume", 0: "Done",
-}
-
-_BUY_TYPES = (C.ORDER_TYPE_BUY, C.ORDER_TYPE_BUY_LIMIT, C.ORDER_TYPE_BUY_STOP)
-_PENDING_TYPES = (C.ORDER_TYPE_BUY_LIMIT, C.ORDER_TYPE_SELL_LIMIT, C.ORDER_TYPE_BUY_STOP,
-                  C.ORDER_TYPE_SELL_STOP)
-_FILLING_FLAG = {C.ORDER_FILLING_FOK: 1, C.ORDER_FILLING_IOC: 2}
 _ORDER_MODE = 1 | 2 | 4 | 16 | 32  # market, limit, stop, sl, tp (no stop-limit, no close-by)
-
-
-class Rejected(Exception):
-    """A trade request refused with a retcode (internal: becomes a result record)."""
-
-    def __init__(self, retcode: int, detail: str = "", bid: float = 0.0, ask: float = 0.0):
-        text = RETCODE_TEXT.get(retcode, "Rejected")
-        super().__init__(f"{text}: {detail}" if detail else text)
-        self.retcode, self.bid, self.ask = retcode, bid, ask
-
-
-class PaperTerminal:
+class PaperTerminal(RequestValidation, Replay):
     """An embedded MT5-compatible paper terminal over real bars (see the module docstring).
 
     Constants of the MetaTrader5 module are attributes (`term.TRADE_RETCODE_DONE`). Beyond the
@@ -89,7 +69,7 @@ class PaperTerminal:
     `reset()` for the CLI.
     """
 
-    def __init__(self, journal: Journal, settings: PaperSettings = PaperSettings(), *,
+    def __init__(self, journal: Journal, settings: PaperSettings = PaperSettings(), *,  # noqa: B008 (frozen)
                  now: Callable[[], datetime] | None = None) -> None:
         self._journal = journal
         self._settings = settings
@@ -316,7 +296,7 @@ class PaperTerminal:
         """Margin in the account currency for `volume` lots of `symbol` at `price`."""
         if not self._ready() or not self._known(symbol):
             return None
-        if action not in (C.ORDER_TYPE_BUY, C.ORDER_TYPE_SELL) or not _finite(volume, price):
+        if action not in (C.ORDER_TYPE_BUY, C.ORDER_TYPE_SELL) or not finite(volume, price):
             return self._bad_args()
         try:
             return self._ok(round(self._margin(symbol, volume, price, self.clock.time()), 2))
@@ -328,7 +308,7 @@ class PaperTerminal:
         """Profit in the account currency of `volume` lots from `price_open` to `price_close`."""
         if not self._ready() or not self._known(symbol):
             return None
-        if action not in (C.ORDER_TYPE_BUY, C.ORDER_TYPE_SELL) or not _finite(
+        if action not in (C.ORDER_TYPE_BUY, C.ORDER_TYPE_SELL) or not finite(
                 volume, price_open, price_close):
             return self._bad_args()
         try:
@@ -439,7 +419,7 @@ class PaperTerminal:
         """A trade result; last_error says so when the replay data has ended."""
         if self.clock.ended:
             return self._fail(result, (C.RES_E_FAIL, (
-                f"The paper replay data ended at {_iso(self.clock.end)}; "
+                f"The paper replay data ended at {iso_time(self.clock.end)}; "
                 "reset the paper clock to start over")))
         return self._ok(result)
 
@@ -464,8 +444,9 @@ class PaperTerminal:
     def _known(self, symbol: Any) -> bool:
         if isinstance(symbol, str) and symbol in self._series:
             return True
-        self._error = (C.RES_E_NOT_FOUND, f"Unknown symbol {symbol!r}; the paper terminal has "
-                       f"data for {', '.join(sorted(self._series))}")
+        known = ", ".join(sorted(self._series))
+        self._error = (C.RES_E_NOT_FOUND,
+                       f"Unknown symbol {symbol!r}; the paper terminal has data for {known}")
         return False
 
     def _rates_series(self, symbol: str, timeframe: int) -> BarSeries | None:
@@ -490,12 +471,10 @@ class PaperTerminal:
             return None
         if not isinstance(request, dict):
             return self._bad_args()
-        for key, value in request.items():
-            kind = REQUEST_FIELDS.get(key)
-            if kind is None or not isinstance(value, kind):
-                return self._fail(None, (C.RES_E_INVALID_PARAMS, f'Invalid "{key}" argument'))
-        req = trade_request(**request)
-        return req._replace(comment=req.comment[:COMMENT_LIMIT])
+        req = trade_request_of(request)
+        if isinstance(req, str):
+            return self._fail(None, (C.RES_E_INVALID_PARAMS, f'Invalid "{req}" argument'))
+        return req
 
     # -- internals: prices and money ---------------------------------------------------------
 
@@ -514,7 +493,7 @@ class PaperTerminal:
     def _close_price(self, symbol: str, order_type: int, t: float) -> float:
         """Price a position of `order_type` closes at now: bid for buys, ask for sells."""
         bid, ask = self._bid_ask(symbol, t)
-        return bid if order_type in _BUY_TYPES else ask
+        return bid if order_type in BUY_TYPES else ask
 
     def _rate(self, ccy: str, t: float, own: tuple[str, float] | None = None) -> float:
         """Account-currency value of one unit of `ccy` at `t`."""
@@ -540,7 +519,7 @@ class PaperTerminal:
     def _profit(self, symbol: str, order_type: int, volume: float, price_open: float,
                 price_close: float, t: float) -> float:
         spec = self._specs[symbol]
-        sign = 1 if order_type in _BUY_TYPES else -1
+        sign = 1 if order_type in BUY_TYPES else -1
         raw = (price_close - price_open) * sign * spec.contract_size * volume
         return raw * self._rate(spec.profit, t, own=(symbol, price_close))
 
@@ -562,137 +541,6 @@ class PaperTerminal:
         return {"profit": round(profit, 2), "equity": round(equity, 2),
                 "margin": round(margin, 2), "margin_free": round(equity - margin, 2),
                 "margin_level": round(level, 2)}
-
-    # -- internals: validation ---------------------------------------------------------------
-
-    def _market_open(self, symbol: str, t: float) -> tuple[float, float]:
-        """Bid and ask when `symbol` trades at `t`; Rejected(MARKET_CLOSED) otherwise."""
-        series = self._series[symbol]
-        if t >= self.clock.end:
-            raise Rejected(C.TRADE_RETCODE_MARKET_CLOSED,
-                           "the replay data ended (reset the paper clock to start over)")
-        if not series.is_trading(series.index_at(t), t):
-            raise Rejected(C.TRADE_RETCODE_MARKET_CLOSED,
-                           f"no {symbol} bar at {_iso(t)} (weekend or gap in the data)")
-        return self._bid_ask(symbol, t)
-
-    def _validate(self, req: TradeRequest, t: float) -> float:
-        """Check `req` against the market and account; returns the margin it adds."""
-        if not _finite(req.volume, req.price, req.sl, req.tp) or min(
-                req.volume, req.price, req.sl, req.tp, req.deviation) < 0:
-            raise Rejected(C.TRADE_RETCODE_INVALID, "prices, volume and deviation must be "
-                           "finite and not negative")
-        if req.action == C.TRADE_ACTION_DEAL:
-            return self._check_deal(req, t)
-        if req.action == C.TRADE_ACTION_PENDING:
-            self._check_pending(req, t)
-        elif req.action == C.TRADE_ACTION_SLTP:
-            self._check_sltp(req, t)
-        elif req.action in (C.TRADE_ACTION_MODIFY, C.TRADE_ACTION_REMOVE):
-            order = self._ledger.pending.get(req.order)
-            if order is None:
-                raise Rejected(C.TRADE_RETCODE_INVALID, f"no pending order #{req.order}")
-            if req.action == C.TRADE_ACTION_MODIFY:
-                self._check_pending(req._replace(
-                    symbol=order.symbol, type=order.type, volume=order.volume_current,
-                    type_filling=order.type_filling), t)
-        else:
-            raise Rejected(C.TRADE_RETCODE_INVALID, f"action {req.action} is not supported")
-        return 0.0
-
-    def _symbol_of(self, req: TradeRequest) -> str:
-        if req.symbol not in self._series:
-            raise Rejected(C.TRADE_RETCODE_INVALID, f"unknown symbol {req.symbol!r}")
-        return req.symbol
-
-    def _check_volume(self, symbol: str, volume: float) -> None:
-        spec = self._specs[symbol]
-        steps = volume / spec.volume_step
-        if volume < spec.volume_min - _EPS or volume > spec.volume_max + _EPS or abs(
-                steps - round(steps)) > 1e-6:
-            raise Rejected(C.TRADE_RETCODE_INVALID_VOLUME, (
-                f"{volume:g} lots; {symbol} takes {spec.volume_min:g} to {spec.volume_max:g} "
-                f"in steps of {spec.volume_step:g}"))
-
-    def _check_stops(self, symbol: str, buy: bool, ref: float, sl: float, tp: float) -> None:
-        """SL/TP on the right side of `ref` and at least the stops level away from it."""
-        spec = self._specs[symbol]
-        level = max(spec.stops_level, 0)
-        sign = 1 if buy else -1
-        for name, price, side in (("SL", sl, -1), ("TP", tp, 1)):
-            if price and (price - ref) * sign * side / spec.point < max(level, _EPS) - 1e-6:
-                raise Rejected(C.TRADE_RETCODE_INVALID_STOPS, (
-                    f"{name} {price} must be {'below' if sign * side < 0 else 'above'} "
-                    f"{ref:.{spec.digits}f} by at least {level} points"))
-
-    def _check_deal(self, req: TradeRequest, t: float) -> float:
-        closing = None
-        if req.position:
-            closing = self._ledger.positions.get(req.position)
-            if closing is None:
-                raise Rejected(C.TRADE_RETCODE_POSITION_CLOSED,
-                               f"position #{req.position} is not open")
-            req = req._replace(symbol=req.symbol or closing.symbol)
-            if req.symbol != closing.symbol:
-                raise Rejected(C.TRADE_RETCODE_INVALID, "symbol differs from the position's")
-        symbol = self._symbol_of(req)
-        if req.type not in (C.ORDER_TYPE_BUY, C.ORDER_TYPE_SELL):
-            raise Rejected(C.TRADE_RETCODE_INVALID, f"type {req.type} is not a market order")
-        bid, ask = self._market_open(symbol, t)
-        if _FILLING_FLAG.get(req.type_filling, 0) & specs.FILLING_FLAGS == 0:
-            raise Rejected(C.TRADE_RETCODE_INVALID_FILL, f"{symbol} fills FOK or IOC only")
-        self._check_volume(symbol, req.volume)
-        buy = req.type == C.ORDER_TYPE_BUY
-        fill = ask if buy else bid
-        spec = self._specs[symbol]
-        if req.price and abs(req.price - fill) > req.deviation * spec.point + _EPS:
-            raise Rejected(C.TRADE_RETCODE_REQUOTE, f"price is now {bid}/{ask}", bid, ask)
-        if closing is not None:
-            if closing.type == req.type:
-                raise Rejected(C.TRADE_RETCODE_INVALID, "closing needs the opposite type")
-            if req.volume > closing.volume + _EPS:
-                raise Rejected(C.TRADE_RETCODE_INVALID_CLOSE_VOLUME,
-                               f"position #{closing.ticket} holds {closing.volume:g} lots")
-            return 0.0
-        self._check_stops(symbol, buy, bid if buy else ask, req.sl, req.tp)
-        margin = self._margin(symbol, req.volume, fill, t)
-        if self._figures(margin)["margin_free"] < 0:
-            raise Rejected(C.TRADE_RETCODE_NO_MONEY,
-                           f"the margin {margin:.2f} {self._settings.currency} exceeds free margin")
-        return margin
-
-    def _check_pending(self, req: TradeRequest, t: float) -> None:
-        symbol = self._symbol_of(req)
-        if req.type not in _PENDING_TYPES:
-            raise Rejected(C.TRADE_RETCODE_INVALID,
-                           f"type {req.type} is not a limit or stop order the paper terminal takes")
-        bid, ask = self._market_open(symbol, t)
-        if req.type_filling != C.ORDER_FILLING_RETURN and _FILLING_FLAG.get(
-                req.type_filling, 0) & specs.FILLING_FLAGS == 0:
-            raise Rejected(C.TRADE_RETCODE_INVALID_FILL, f"{symbol} fills FOK, IOC or RETURN")
-        self._check_volume(symbol, req.volume)
-        spec = self._specs[symbol]
-        buy = req.type in _BUY_TYPES
-        ref = ask if buy else bid
-        distance = (ref - req.price) if req.type in (
-            C.ORDER_TYPE_BUY_LIMIT, C.ORDER_TYPE_SELL_STOP) else (req.price - ref)
-        if req.price <= 0 or distance / spec.point < max(spec.stops_level, _EPS) - 1e-6:
-            raise Rejected(C.TRADE_RETCODE_INVALID_PRICE, (
-                f"{req.price} is on the wrong side of {ref} or within {spec.stops_level} points"))
-        self._check_stops(symbol, buy, req.price, req.sl, req.tp)
-        if req.type_time in (C.ORDER_TIME_SPECIFIED, C.ORDER_TIME_SPECIFIED_DAY) and (
-                req.expiration <= t):
-            raise Rejected(C.TRADE_RETCODE_INVALID_EXPIRATION, "expiration is in the past")
-
-    def _check_sltp(self, req: TradeRequest, t: float) -> None:
-        p = self._ledger.positions.get(req.position)
-        if p is None:
-            raise Rejected(C.TRADE_RETCODE_POSITION_CLOSED, f"position #{req.position} is not open")
-        bid, ask = self._market_open(p.symbol, t)
-        buy = p.type == C.POSITION_TYPE_BUY
-        self._check_stops(p.symbol, buy, bid if buy else ask, req.sl, req.tp)
-        if (req.sl, req.tp) == (p.sl, p.tp):
-            raise Rejected(C.TRADE_RETCODE_NO_CHANGES, "SL and TP are already set so")
 
     # -- internals: execution ----------------------------------------------------------------
 
@@ -749,7 +597,7 @@ class PaperTerminal:
     def _open(self, ticket: int, req: TradeRequest, price: float, t: float) -> int:
         """Open position `ticket` (its id is the opening order's ticket); returns the deal."""
         ledger = self._ledger
-        buy = req.type in _BUY_TYPES
+        buy = req.type in BUY_TYPES
         ptype = C.POSITION_TYPE_BUY if buy else C.POSITION_TYPE_SELL
         ledger.positions[ticket] = TradePosition(
             ticket, int(t), int(t * 1000), int(t), int(t * 1000), ptype, req.magic, ticket,
@@ -769,7 +617,7 @@ class PaperTerminal:
         profit = round(self._profit(p.symbol, p.type, volume, p.price_open, price, t), 2)
         ledger.balance = round(ledger.balance + profit, 2)
         left = round(p.volume - volume, 8)
-        if left > _EPS:
+        if left > EPS:
             ledger.positions[p.ticket] = p._replace(volume=left, time_update=int(t),
                                                     time_update_msc=int(t * 1000))
         else:
@@ -787,118 +635,6 @@ class PaperTerminal:
             deal, order, int(t), int(t * 1000), close_type, C.DEAL_ENTRY_OUT, magic, p.ticket,
             reason, volume, price, 0.0, 0.0, profit, 0.0, p.symbol, comment, ""))
         return deal, order
-
-    # -- internals: replay (SL/TP, pending orders, stop-out) ---------------------------------
-
-    def _sync(self) -> None:
-        """Process every bar between the last processed time and now."""
-        ledger = self._ledger
-        t1 = self.clock.time()
-        if t1 <= ledger.processed_until:
-            return
-        changed = self._replay(ledger.processed_until, t1)
-        ledger.processed_until = t1
-        if changed:
-            self._save()
-
-    def _replay(self, t0: float, t1: float) -> bool:
-        ledger = self._ledger
-        symbols = sorted({p.symbol for p in ledger.positions.values()}
-                         | {o.symbol for o in ledger.pending.values()})
-        if not symbols:
-            return False
-        cuts = {t1}
-        for s in symbols:
-            times = self._series[s].time
-            lo = int(np.searchsorted(times, t0, side="right"))
-            hi = int(np.searchsorted(times, t1, side="left"))
-            cuts.update(float(x) for x in times[lo:hi])
-        changed, a = False, t0
-        for b in sorted(cuts):
-            for s in symbols:
-                changed |= self._replay_segment(s, a, b)
-            changed |= self._stop_out(b)
-            a = b
-        return changed
-
-    def _replay_segment(self, symbol: str, a: float, b: float) -> bool:
-        series = self._series[symbol]
-        i = series.index_at(a)
-        if not series.is_trading(i, a):
-            return False
-        first, low, high, _ = series.path_range(i, series.fraction(i, a), series.fraction(i, b))
-        spread = self._spread(symbol, i)
-        digits = self._specs[symbol].digits
-        changed = False
-        held = set(self._ledger.positions)
-        for order in [o for o in self._ledger.pending.values() if o.symbol == symbol]:
-            changed |= self._trigger_pending(order, a, first, low, high, spread, digits)
-        for p in [p for p in self._ledger.positions.values()
-                  if p.symbol == symbol and p.ticket in held]:  # not filled in this segment
-            buy = p.type == C.POSITION_TYPE_BUY
-            shift = 0.0 if buy else spread  # buys close at the bid, sells at the ask
-            lo, hi, start = low + shift, high + shift, first + shift
-            sl_hit = p.sl and (lo <= p.sl if buy else hi >= p.sl)
-            tp_hit = p.tp and (hi >= p.tp if buy else lo <= p.tp)
-            if sl_hit:  # both inside one bar: assume the stop-loss came first
-                gapped = start <= p.sl if buy else start >= p.sl
-                price, reason, level = (start if gapped else p.sl), C.DEAL_REASON_SL, "sl"
-            elif tp_hit:
-                gapped = start >= p.tp if buy else start <= p.tp
-                price, reason, level = (start if gapped else p.tp), C.DEAL_REASON_TP, "tp"
-            else:
-                continue
-            price = round(price, digits)
-            self._close(p, p.volume, price, a, reason, f"[{level} {price:.{digits}f}]", p.magic)
-            changed = True
-        return changed
-
-    def _trigger_pending(self, order: TradeOrder, t: float, first: float, low: float,
-                         high: float, spread: float, digits: int) -> bool:
-        ledger = self._ledger
-        expiry = order.time_expiration if order.type_time in (
-            C.ORDER_TIME_SPECIFIED, C.ORDER_TIME_SPECIFIED_DAY) else (
-            order.time_setup // 86400 * 86400 + 86400 if order.type_time == C.ORDER_TIME_DAY
-            else None)
-        if expiry is not None and t >= expiry:
-            del ledger.pending[order.ticket]
-            self._finish_order(order, C.ORDER_STATE_EXPIRED, t)
-            return True
-        buy = order.type in _BUY_TYPES
-        shift = spread if buy else 0.0  # buys fill at the ask, sells at the bid
-        lo, hi, start, level = low + shift, high + shift, first + shift, order.price_open
-        if order.type in (C.ORDER_TYPE_BUY_LIMIT, C.ORDER_TYPE_SELL_STOP):
-            hit, price = lo <= level, min(start, level)
-        else:
-            hit, price = hi >= level, max(start, level)
-        if not hit:
-            return False
-        price = round(price, digits)
-        del ledger.pending[order.ticket]
-        req = trade_request(symbol=order.symbol, type=order.type, volume=order.volume_current,
-                            sl=order.sl, tp=order.tp, magic=order.magic, comment=order.comment)
-        margin = self._margin(order.symbol, order.volume_current, price, t)
-        if self._figures(margin)["margin_free"] < 0:
-            self._finish_order(order, C.ORDER_STATE_REJECTED, t)
-            return True
-        self._open(order.ticket, req, price, t)
-        self._finish_order(order._replace(price_current=price), C.ORDER_STATE_FILLED, t,
-                           order.ticket)
-        return True
-
-    def _stop_out(self, t: float) -> bool:
-        """At margin level <= margin_so_so, close the largest loser until it is above."""
-        changed = False
-        while self._ledger.positions:
-            f = self._figures(t=t)
-            if f["margin"] <= 0 or f["margin_level"] > MARGIN_SO_SO:
-                break
-            worst = min((self._marked(p, t) for p in self._ledger.positions.values()),
-                        key=lambda p: p.profit)
-            self._close(worst, worst.volume, worst.price_current, t, C.DEAL_REASON_SO,
-                        f"[so {f['margin_level']:.2f}%]", worst.magic)
-            changed = True
-        return changed
 
     # -- internals: records ------------------------------------------------------------------
 
@@ -998,10 +734,6 @@ def _epoch(value: Any) -> float | None:
     return None
 
 
-def _finite(*values: float) -> bool:
-    return all(math.isfinite(v) for v in values)
-
-
 def _count_ok(count: Any) -> bool:
     return isinstance(count, int) and not isinstance(count, bool) and count > 0
 
@@ -1024,8 +756,3 @@ def _selects(symbol: str, ticket: int, want_symbol: str | None, group: str | Non
 
 def _echo(request: Any) -> TradeRequest:
     return trade_request(**request) if isinstance(request, dict) else trade_request()
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
