@@ -263,3 +263,12 @@ def test_open_terminal_when_rest_with_token_then_bridge_client(settings_for, jou
 
     assert isinstance(term, Mt5RestClient)
     term.close()
+
+
+def test_open_terminal_when_kind_unknown_then_not_available(journal):
+    settings = Settings.model_construct(broker=BrokerSettings.model_construct(kind="fix-api"))
+
+    with pytest.raises(CompanionError) as err:
+        open_terminal(settings, journal)
+
+    assert err.value.code == "not_available" and "'fix-api'" in err.value.message
