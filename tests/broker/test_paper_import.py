@@ -82,3 +82,18 @@ def test_file_without_symbol_or_known_spec_is_refused(tmp_path) -> None:
 def test_bundled_data_file_names_its_source() -> None:
     bundled = Path(__file__).resolve().parents[2] / "agent" / "broker" / "data" / "EURUSD_H1.csv"
     assert "Source:" in bundled.read_text().splitlines()[1]
+
+
+def test_symbol_whose_data_starts_later_has_no_quote_yet(tmp_path, wall, paper_journal) -> None:
+    source = tmp_path / "GBPUSD_H1.csv"
+    source.write_text("time,open,high,low,close\n2018-01-02 09:00:00,1.35,1.36,1.34,1.355\n")
+    import_bars(source, dest_dir=tmp_path / "bars")
+    term = PaperTerminal(paper_journal, PaperSettings(speed=0, data_dir=tmp_path / "bars"),
+                         now=wall)
+    term.initialize()
+    assert term.symbol_info_tick("GBPUSD") is None
+    assert term.last_error()[0] == term.RES_E_NOT_FOUND
+    assert term.symbol_info("GBPUSD").bid == 0.0  # no price from the future
+    result = term.order_send({"action": term.TRADE_ACTION_DEAL, "symbol": "GBPUSD",
+                              "volume": 0.1, "type": term.ORDER_TYPE_BUY})
+    assert result.retcode == term.TRADE_RETCODE_MARKET_CLOSED

@@ -212,6 +212,9 @@ class PaperTerminal(RequestValidation, Replay):
         t = self.clock.time()
         series = self._series[symbol]
         i = series.index_at(t)
+        if i < 0:
+            return self._fail(None, (C.RES_E_NOT_FOUND,
+                                     f"The {symbol} data starts after {iso_time(t)}"))
         tick_time = min(t, float(series.time[i] + series.seconds - 1))
         bid, ask = self._bid_ask(symbol, t)
         return self._ok(Tick(int(tick_time), bid, ask, 0.0, 0, int(tick_time * 1000),
@@ -484,9 +487,11 @@ class PaperTerminal(RequestValidation, Replay):
         return points * spec.point
 
     def _bid_ask(self, symbol: str, t: float) -> tuple[float, float]:
-        """Bid and ask at `t` (the last close while the market is closed)."""
+        """Bid and ask at `t` (the last close while the market is closed; 0 before the data)."""
         series, digits = self._series[symbol], self._specs[symbol].digits
-        i = max(series.index_at(t), 0)
+        i = series.index_at(t)
+        if i < 0:
+            return 0.0, 0.0
         bid = series.price(i, series.fraction(i, t))
         return round(bid, digits), round(bid + self._spread(symbol, i), digits)
 
@@ -507,7 +512,8 @@ class PaperTerminal(RequestValidation, Replay):
                 price = self._bid_ask(symbol, t)[0]
             else:
                 continue
-            return 1.0 / price if inverse else price
+            if price > 0:
+                return 1.0 / price if inverse else price
         raise Rejected(C.TRADE_RETCODE_INVALID,
                        f"no {ccy}{account} or {account}{ccy} data to convert {ccy} to {account}")
 
@@ -646,7 +652,11 @@ class PaperTerminal(RequestValidation, Replay):
         day = series.bars(C.TIMEFRAME_D1, t, *(2 * [series.forming_index(C.TIMEFRAME_D1, t)]))
         high, low = (float(day["high"][0]), float(day["low"][0])) if len(day) else (bid, bid)
         spread = round((ask - bid) / spec.point)
-        tick_value = spec.point * spec.contract_size * self._rate(spec.profit, t, (symbol, bid))
+        try:
+            tick_value = spec.point * spec.contract_size * self._rate(spec.profit, t,
+                                                                      (symbol, bid))
+        except Rejected:  # no price yet to value a tick in the account currency
+            tick_value = 0.0
         values = dict(_SYMBOL_BLANK)
         values.update(
             select=symbol in self._selected, visible=symbol in self._selected, time=int(t),
