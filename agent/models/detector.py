@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from agent.config import ModelSettings, secret
+from agent.models.local import LOCAL_N_CTX, LOCAL_SERVER_NAME
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ async def adetect(settings: ModelSettings, *, timeout: float | None = None) -> l
     for server in settings.openai_compatible:
         key = os.environ.get(server.api_key_env) if server.api_key_env else None
         probes.append(_bounded(
-            _probe_openai(server.base_url, key, "openai_compatible", server.api_key_env, limit),
+            _probe_openai(server.base_url, key, "openai_compatible", server.api_key_env, limit,
+                          managed=server.name == LOCAL_SERVER_NAME),
             server.base_url, limit))
     found: list[ModelInfo] = []
     for models in await asyncio.gather(*probes):
@@ -139,7 +141,9 @@ def _ollama_info(base: str, name: str, tag: dict[str, Any], show: dict[str, Any]
 
 
 async def _probe_openai(base_url: str, key: str | None, provider: Provider,
-                        api_key_env: str | None, limit: float) -> list[ModelInfo]:
+                        api_key_env: str | None, limit: float,
+                        managed: bool = False) -> list[ModelInfo]:
+    """`managed`: our own llama.cpp server, whose traits we know (a tool-call grammar)."""
     base = base_url.rstrip("/")
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     async with httpx.AsyncClient(timeout=limit) as client:
@@ -153,12 +157,12 @@ async def _probe_openai(base_url: str, key: str | None, provider: Provider,
             continue
         meta = entry.get("meta") or {}
         context = (entry.get("max_model_len") or entry.get("context_length")
-                   or meta.get("n_ctx_train"))
+                   or meta.get("n_ctx_train") or (LOCAL_N_CTX if managed else None))
         params = meta.get("n_params")
         models.append(ModelInfo(
             name=name, provider=provider, base_url=base,
-            tool_calling=True if provider == "openai" and name.startswith(_OPENAI_TOOL_CHAT)
-            else None,
+            tool_calling=True if managed or (provider == "openai"
+                                             and name.startswith(_OPENAI_TOOL_CHAT)) else None,
             context_length=int(context) if context else None,
             size_class=(_size_from_count(params) if params else None) or size_class(name),
             local=local, cost="free" if local else "paid", api_key_env=api_key_env))
