@@ -1,9 +1,9 @@
 """A scripted fake terminal with the MetaTrader5 module API, for broker-layer tests.
 
 Constants are the real module's (`mt5_constants`); records are the real record types
-(`mt5_api`). `symbol_info_tick` answers the first tick of the symbol's queue; each `order_send` moves the
-market on to the next one (the last one stays). `order_send` answers from a script, one entry
-per call:
+(`mt5_api`). `symbol_info_tick` answers the first tick of the symbol's queue; each `order_send`
+moves the market on to the next one (the last one stays). `order_send` answers from a script,
+one entry per call:
 
 - an int: that retcode; DONE / DONE_PARTIAL / PLACED also change the terminal's state
   (a position and a deal, or a pending order) the way a trade server would;
