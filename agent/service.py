@@ -151,8 +151,8 @@ def _events_for(node: str, message: Any, streamed: bool) -> list[ChatEvent]:
         return [ChatEvent("tool_start", tc["name"], {"id": tc["id"], "args": tc["args"]})
                 for tc in message.tool_calls]
     if isinstance(message, ToolMessage):
-        if node == "respond":  # the proposal's tool message rewritten with the outcome
-            return []
+        if node == "respond" or (node == "tools" and (message.id or "").startswith("proposal-")):
+            return []  # a proposal's step ends with the risk gate's answer, not the hand-off
         return [ChatEvent("tool_end", message.name or "", {"id": message.tool_call_id,
                                                            "output": _text(message.content)})]
     if isinstance(message, AIMessage):

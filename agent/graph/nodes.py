@@ -103,8 +103,8 @@ def make_risk_gate(deps: GraphDeps) -> Node:
             intent = deps.desk.intent_from(first)
             decision = deps.desk.evaluate(intent)
         except CompanionError as exc:
-            decision_view = {"approved": False, "denials": [
-                {"code": exc.code, "message": exc.message}]}
+            decision_view = {"approved": False, "verdicts": [
+                {"code": exc.code, "passed": False, "message": exc.message}]}
         else:
             if decision.approved:
                 ticket = deps.tickets.mint(decision, intent, thread_id=thread_id,
@@ -120,7 +120,8 @@ def make_risk_gate(deps: GraphDeps) -> Node:
         text = render_decision(decision_view, ticket_view)
         messages = []
         if first.get("tool_call_id"):
-            messages.append(ToolMessage(text, tool_call_id=first["tool_call_id"],
+            messages.append(ToolMessage(text, name="propose_order",
+                                        tool_call_id=first["tool_call_id"],
                                         id=f"proposal-{first['tool_call_id']}"))
         for other in rest:
             if other.get("tool_call_id"):

@@ -70,7 +70,7 @@ def render_decision(decision: dict[str, Any], ticket: dict[str, Any] | None) -> 
                 f" SL {_num(order.get('sl'))} TP {_num(order.get('tp'))}. It has NOT been sent:"
                 f" it waits for the trader's confirmation until {ticket['expires_at'][11:19]}"
                 " UTC.")
-    denials = decision.get("denials") or []
+    denials = [v for v in decision.get("verdicts", []) if not v["passed"]]
     reasons = " ".join(d["message"] for d in denials) or "The order could not be evaluated."
     return f"DENIED by the risk engine; nothing was sent. {reasons}"
 

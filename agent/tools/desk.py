@@ -147,10 +147,15 @@ class Desk:
             broker_connected=bool(self.broker.terminal_state().get("connected", True)))
 
     def evaluate(self, intent: OrderIntent) -> Decision:
-        """The risk engine's decision on this intent, on a fresh snapshot."""
+        """The risk engine's decision on this intent, on a fresh snapshot.
+
+        The automatic trading-state switch the numbers imply (REDUCING / HALTED) is applied.
+        """
         snapshot = self.snapshot(intent)
-        return evaluate(intent, snapshot, self.limits, self.risk_state.current(),
-                        snapshot.quote.time)
+        now = snapshot.quote.time
+        decision = evaluate(intent, snapshot, self.limits, self.risk_state.current(), now)
+        self.risk_state.apply(decision, now)
+        return decision
 
     def _fx_to_account(self, currency: str, specs: dict[str, Any]) -> dict[str, float]:
         """Rates to the account currency from the terminal's own symbols (EUR -> EURUSD)."""
