@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from agent.broker import mt5_constants as C
 from agent.broker.bridge.wire import (
-    IDEMPOTENCY_HEADER, decode_result, dumps, loads, to_epoch,
+    IDEMPOTENCY_HEADER, decode_result, dumps_request, loads, to_epoch,
 )
 from agent.domain import CompanionError
 
@@ -255,8 +255,8 @@ class Mt5RestClient:
         content = None
         if body is not None:
             try:
-                content = dumps(body)
-            except TypeError:
+                content = dumps_request(body)
+            except (TypeError, ValueError):
                 self._error = (C.RES_E_INVALID_PARAMS, "Invalid arguments")
                 return None
         for attempt in range(retries + 1):

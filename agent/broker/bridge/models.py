@@ -17,7 +17,8 @@ from agent.broker.bridge.wire import from_epoch
 
 Int = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
 Count = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1)]
-Number = Annotated[StrictFloat | StrictInt, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
+#: Prices and volumes pass as given, NaN and inf included: the terminal judges them.
+Number = StrictFloat | StrictInt
 Epoch = Annotated[StrictFloat | StrictInt, Field(allow_inf_nan=False, ge=0, le=32_503_680_000)]
 Text = Annotated[StrictStr, Field(max_length=256)]
 Symbol = Annotated[StrictStr, Field(max_length=64)]

@@ -86,6 +86,7 @@ def create_bridge_app(terminal: Any, *, tokens: BridgeTokens, journal: Journal,
 
     app = FastAPI(title="MT5 REST bridge", version=bridge_version(), lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.close = worker.shutdown  # for hosts that mount the app without its lifespan
 
     async def on_worker(job: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(worker, job, *args)

@@ -5,6 +5,9 @@
 - Rates and ticks (numpy structured arrays) travel as columns, `{"time": [...], "open": [...]}`,
   and are rebuilt into exactly `RATES_DTYPE` / `TICKS_DTYPE`.
 - Datetimes travel as epoch seconds (a naive datetime is UTC, as on the paper terminal).
+- Non-finite floats (NaN, inf), which JSON has no numbers for, travel in results as
+  `{"$float": "nan"}` and in request bodies as the `NaN` / `Infinity` literals Python's JSON
+  reader accepts, so the terminal judges exactly what the caller passed.
 - Every call answers `{"result": ..., "last_error": [code, description]}`: the terminal's
   `last_error()` read right after the call, so the client keeps the module's semantics.
 """
@@ -12,6 +15,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
@@ -68,6 +73,35 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+def dumps_request(body: dict[str, Any]) -> bytes:
+    """A request body; non-finite floats as `NaN` / `Infinity` literals (bodies are small)."""
+    if _all_finite(body):
+        return dumps(body)
+    return json.dumps(body, allow_nan=True).encode()
+
+
+def _all_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_all_finite(v) for v in value)
+    return True
+
+
+def _enc_float(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"$float": repr(value)}
+    return value
+
+
+def _dec_float(value: Any) -> Any:
+    if isinstance(value, dict) and "$float" in value:
+        return float(value["$float"])
+    return value
+
+
 def loads(data: bytes | str) -> Any:
     return orjson.loads(data)
 
@@ -80,15 +114,20 @@ def encode_result(function: str, value: Any) -> Any:
     if value is None:
         return None
     if shape.kind == "value":
-        return value.item() if isinstance(value, np.generic) else value
+        return _enc_float(value.item() if isinstance(value, np.generic) else value)
     if shape.kind == "tuple":
-        return list(value)
+        return [_enc_float(v) for v in value]
     if shape.kind == "record":
         return _encode_record(value)
     if shape.kind == "records":
         return [_encode_record(r) for r in value]
     arr = np.asarray(value)
-    return {name: arr[name].tolist() for name in shape.dtype.names}
+    columns = {}
+    for name in shape.dtype.names:
+        column = arr[name]
+        finite = column.dtype.kind != "f" or bool(np.isfinite(column).all())
+        columns[name] = column.tolist() if finite else [_enc_float(v) for v in column.tolist()]
+    return columns
 
 
 def decode_result(function: str, data: Any) -> Any:
@@ -97,9 +136,9 @@ def decode_result(function: str, data: Any) -> Any:
     if data is None:
         return None
     if shape.kind == "value":
-        return data
+        return _dec_float(data)
     if shape.kind == "tuple":
-        return tuple(data)
+        return tuple(_dec_float(v) for v in data)
     if shape.kind == "record":
         return _decode_record(shape.record, data)
     if shape.kind == "records":
@@ -107,13 +146,16 @@ def decode_result(function: str, data: Any) -> Any:
     n = len(data[shape.dtype.names[0]])
     arr = np.empty(n, dtype=shape.dtype)
     for name in shape.dtype.names:
-        arr[name] = np.asarray(data[name], dtype=shape.dtype[name])
+        column = data[name]
+        if any(isinstance(v, dict) for v in column):
+            column = [_dec_float(v) for v in column]
+        arr[name] = np.asarray(column, dtype=shape.dtype[name])
     return arr
 
 
 def _encode_record(record: Any) -> dict[str, Any]:
     fields = record._asdict() if hasattr(record, "_asdict") else dict(record)
-    return {k: _encode_record(v) if k in _NESTED and v is not None else v
+    return {k: _encode_record(v) if k in _NESTED and v is not None else _enc_float(v)
             for k, v in fields.items()}
 
 
@@ -123,7 +165,7 @@ def _decode_record(cls: Any, data: dict[str, Any]) -> Any:
         value = data.get(name)
         if name in _NESTED and isinstance(value, dict):
             value = _decode_record(_NESTED[name], value)
-        values[name] = value
+        values[name] = _dec_float(value)
     return cls(**values)
 
 
