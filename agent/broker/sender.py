@@ -305,7 +305,8 @@ class OrderSender:
         complete = True
         for wait in self._reconcile_waits_s:
             self._sleep(wait)
-            found, complete = self._lookup(key, scope)
+            # after retries, a cancelled or rejected order may be an earlier attempt's
+            found, complete = self._lookup(key, scope, negatives=attempts == 1)
             if found is not None:
                 outcome, fields = found
                 return OrderResult(outcome, retcode, f"{cause} {_FOUND[outcome]}", key,
@@ -318,12 +319,13 @@ class OrderSender:
         return OrderResult(OrderOutcome.UNKNOWN, retcode, f"{cause} {tail}", key,
                            attempts=attempts, raw={"request": request})
 
-    def _lookup(self, key: str, scope: HistoryQuery
+    def _lookup(self, key: str, scope: HistoryQuery, *, negatives: bool = True
                 ) -> tuple[tuple[OrderOutcome, dict[str, Any]] | None, bool]:
         """What the terminal knows of the order commented `key`: (found, every lookup worked).
 
         Deals first (they carry the fill), then open positions, active orders, and finished
-        orders; the history is searched within `scope`.
+        orders (cancelled, rejected or expired ones only when `negatives`); the history is
+        searched within `scope`.
         """
         args, kwargs = scope
         complete = True
@@ -357,10 +359,11 @@ class OrderSender:
             return (OrderOutcome.PLACED, {"order": o.ticket, "volume": o.volume_current,
                                           "price": o.price_open}), complete
         states = {self._term.ORDER_STATE_FILLED: OrderOutcome.FILLED,
-                  self._term.ORDER_STATE_PARTIAL: OrderOutcome.PARTIAL,
-                  self._term.ORDER_STATE_CANCELED: OrderOutcome.REJECTED,
-                  self._term.ORDER_STATE_REJECTED: OrderOutcome.REJECTED,
-                  self._term.ORDER_STATE_EXPIRED: OrderOutcome.REJECTED}
+                  self._term.ORDER_STATE_PARTIAL: OrderOutcome.PARTIAL}
+        if negatives:
+            states.update({self._term.ORDER_STATE_CANCELED: OrderOutcome.REJECTED,
+                           self._term.ORDER_STATE_REJECTED: OrderOutcome.REJECTED,
+                           self._term.ORDER_STATE_EXPIRED: OrderOutcome.REJECTED})
         for o in mine(lambda: self._term.history_orders_get(*args, **kwargs)):
             if o.state in states:
                 return (states[o.state], {"order": o.ticket, "position": o.position_id,

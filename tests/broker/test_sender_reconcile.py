@@ -228,3 +228,26 @@ def test_sender_with_real_clock_then_history_window_around_now():
     since, until = next(c[1] for c in term.calls if c[0] == "history_deals_get" and c[1])
     now = datetime.now(UTC)
     assert since < now - timedelta(days=2) and now < until < now + timedelta(days=2)
+
+
+def test_unknown_outcome_after_a_requote_when_only_a_rejected_order_found_then_still_unknown():
+    term = FakeTerminal(sends=[C.TRADE_RETCODE_REQUOTE, Lost()])
+    term.history_orders.append(record(
+        TradeOrder, ticket=777, state=C.ORDER_STATE_REJECTED, symbol="EURUSD", comment=KEY))
+    term.history_orders_get = _appears_after_send(term, term.history_orders_get)
+
+    result = make_sender(term)[0].send(BUY, idempotency_key=KEY, price_bound=None)
+
+    # the rejected order may be the requoted first attempt: the second one is still in doubt
+    assert result.outcome is OrderOutcome.UNKNOWN and term.count("order_send") == 2
+
+
+def test_send_when_key_used_by_a_cancelled_order_then_not_sent_again():
+    term = FakeTerminal()
+    term.history_orders.append(record(
+        TradeOrder, ticket=777, state=C.ORDER_STATE_CANCELED, symbol="EURUSD", comment=KEY))
+
+    result = make_sender(term)[0].send(BUY, idempotency_key=KEY, price_bound=None)
+
+    assert result.outcome is OrderOutcome.REJECTED and result.reconciled
+    assert term.count("order_send") == 0
