@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import aiosqlite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agent.broker.broker import MT5Broker
@@ -148,8 +149,10 @@ async def open_companion(settings: Settings | None = None, *, router: ModelRoute
                          router=router, events=events, clock=clock,
                          ticket_ttl_s=settings.risk.ticket_ttl_seconds)
         checkpoints = settings.journal_path.with_name("checkpoints.db")
-        async with AsyncSqliteSaver.from_conn_string(str(checkpoints)) as saver:
-            graph = build_graph(deps, saver)
+        async with aiosqlite.connect(str(checkpoints)) as conn:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints
+            graph = build_graph(deps, AsyncSqliteSaver(conn))
             yield Companion(settings, journal, term, broker, desk, events,
                             CompanionService(graph, desk, commands, tickets), router, models)
     finally:
