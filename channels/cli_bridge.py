@@ -21,6 +21,11 @@ bridge_app = typer.Typer(help="The MT5 REST bridge: serve the terminal to the co
 err = Console(stderr=True)
 
 
+@bridge_app.callback()
+def bridge() -> None:
+    """The MT5 REST bridge: serve the terminal to a companion on another machine."""
+
+
 @bridge_app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
