@@ -1,0 +1,92 @@
+"""Markdown the web chat shows: ticket cards, their resolution, errors.
+
+Formatting lives here, in the channel; the data comes from the service as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from agent.domain import CompanionError
+
+log = logging.getLogger(__name__)
+
+#: Shown instead of a traceback; the details go to the log under the reference.
+UNEXPECTED = ("Something went wrong on the companion's side, so that was not done "
+              "(reference {ref}). Nothing was sent to the broker. Try again, or check the log.")
+
+
+def error_text(exc: BaseException) -> str:
+    """One sentence for the trader; unexpected errors are logged with a reference."""
+    if isinstance(exc, CompanionError):
+        return exc.message
+    ref = uuid.uuid4().hex[:8]
+    log.error("web error %s: %r", ref, exc, exc_info=exc)
+    return UNEXPECTED.format(ref=ref)
+
+
+def _n(value: Any, digits: int = 5) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def _money(value: Any) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def _time(iso: str) -> str:
+    return datetime.fromisoformat(iso).strftime("%H:%M:%S UTC")
+
+
+def ticket_card(ticket: dict[str, Any], status: str | None = None) -> str:
+    """The order: what is sent, what it risks, every rule's verdict, and its status."""
+    order, fig = ticket["order"], ticket.get("figures", {})
+    side = order["side"].upper()
+    entry = "market" if order.get("price") is None else f"at {_n(order['price'])}"
+    lines = [
+        f"### Ticket `{ticket['id']}`: {side} {_n(order['volume'], 2)} lots {order['symbol']}",
+        "",
+        "| | |", "|---|---|",
+        f"| Symbol | **{order['symbol']}** |",
+        f"| Side | **{side}** |",
+        f"| Lots | **{_n(order['volume'], 2)}** |",
+        f"| Entry | {entry}, worst price {_n(order.get('price_bound'))} |",
+        f"| Stop-loss | {_n(order.get('sl'))} |",
+        f"| Take-profit | {_n(order.get('tp'))} |",
+        f"| Money at risk | **{_money(fig.get('money_at_risk'))}** |",
+        f"| % of equity | **{_n(fig.get('risk_pct'), 2)}%** |",
+        f"| Reward:risk | {_n(fig.get('reward_risk'), 2)} |",
+        f"| Spread | {_n(fig.get('spread_points'), 1)} points |",
+        f"| Expires | **{_time(ticket['expires_at'])}** |",
+    ]
+    verdicts = ticket.get("verdicts", [])
+    lines += ["", f"**Risk rules: {sum(v['passed'] for v in verdicts)} of {len(verdicts)} passed**",
+              ""]
+    lines += [f"- {'✓' if v['passed'] else '✗ FAILED'} `{v['code']}`: {v['message']}"
+              for v in sorted(verdicts, key=lambda v: v["passed"])]
+    lines += ["", status or "Not sent yet: approve to send this exact order once, or reject it."]
+    return "\n".join(lines)
+
+
+#: What a card says once its ticket is answered, by the event that answered it.
+RESOLVED = {
+    "ticket_confirmed": "Approved{by}; sending to the broker...",
+    "ticket_rejected": "Rejected{by}; nothing was sent.",
+    "ticket_expired": "Expired; nothing was sent.",
+    "order_filled": "Filled{by}: {volume} lots at {price}.",
+    "order_rejected": "Not filled: {message}",
+}
+
+
+def resolution(kind: str, payload: dict[str, Any]) -> str:
+    """The status line a resolved card ends with."""
+    by = payload.get("by")
+    return "**" + RESOLVED[kind].format(
+        by=f" ({by})" if by else "", volume=_n(payload.get("volume"), 2),
+        price=_n(payload.get("price")), message=payload.get("message", "")) + "**"

@@ -1,0 +1,110 @@
+"""`companion web`: serve the Chainlit app on `Settings.web` (default http://127.0.0.1:8000).
+
+The process opens one companion at startup and every browser session uses its service.
+Login policy: bound to a loopback address, no login; bound to anything else, password login
+(COMPANION_WEB_PASSWORD) signed with CHAINLIT_AUTH_SECRET, and without both the app refuses
+to start. `serve(router=..., terminal=...)` takes the same injections as `open_companion`
+(embeddings and tests pass a model router or a terminal; production passes nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import importlib
+import ipaddress
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.config import Settings, get_settings, secret
+from agent.domain import CompanionError
+from channels.web.runtime import WebOptions, configure
+
+WEB_DIR = Path(__file__).resolve().parent
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def login_password(settings: Settings) -> str | None:
+    """The password logins must give, or None on loopback; refuses an open public bind."""
+    if is_loopback(settings.web.host):
+        return None
+    jwt, password = secret("web_auth_secret"), secret("web_password")
+    if jwt is None or password is None:
+        raise CompanionError(
+            "web_login_required", f"The web chat is bound to {settings.web.host}, so it needs a "
+            "login: set CHAINLIT_AUTH_SECRET (from `chainlit create-secret`) and "
+            "COMPANION_WEB_PASSWORD, or bind it to 127.0.0.1.")
+    os.environ.setdefault("CHAINLIT_AUTH_SECRET", jwt.get_secret_value())  # Chainlit reads env
+    return password.get_secret_value()
+
+
+def _password_check(expected: str) -> Any:
+    import chainlit as cl
+
+    async def check(username: str, password: str) -> cl.User | None:
+        if hmac.compare_digest(password.encode(), expected.encode()):
+            return cl.User(identifier=username or "trader")
+        return None
+    return check
+
+
+def load_app(settings: Settings, *, router: Any = None, terminal: Any = None) -> Any:
+    """Configure Chainlit and the companion; return the ASGI app (not yet started)."""
+    password = login_password(settings)
+    if "chainlit.config" in sys.modules and os.environ.get("CHAINLIT_APP_ROOT") != str(WEB_DIR):
+        raise RuntimeError("Chainlit was imported before the web app set its root folder.")
+    os.environ["CHAINLIT_APP_ROOT"] = str(WEB_DIR)  # Chainlit reads it once, at import
+    import chainlit as cl
+    from chainlit.auth import ensure_jwt_secret
+    from chainlit.config import config
+    from chainlit.server import app
+
+    configure(WebOptions(settings, router=router, terminal=terminal))
+    config.run.host, config.run.port, config.run.headless = (
+        settings.web.host, settings.web.port, True)
+    importlib.import_module("channels.web.app")  # registers the callbacks
+    if password is not None:
+        cl.password_auth_callback(_password_check(password))
+    ensure_jwt_secret()
+    return app
+
+
+def run_app(app: Any, settings: Settings) -> None:
+    """Serve a loaded app with uvicorn until interrupted."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.web.host, port=settings.web.port,
+                                           log_level="warning"))
+    asyncio.run(server.serve())
+
+
+def serve(settings: Settings | None = None, *, router: Any = None, terminal: Any = None) -> None:
+    """Load the app and run it until interrupted."""
+    settings = settings or get_settings()
+    run_app(load_app(settings, router=router, terminal=terminal), settings)
+
+
+def web_command(host: str | None = None, port: int | None = None) -> None:
+    """Serve the web chat (default http://127.0.0.1:8000, from the web settings)."""
+    import typer
+
+    base = get_settings()
+    web = base.web.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v})
+    settings = base.model_copy(update={"web": web})
+    try:
+        app = load_app(settings)
+    except CompanionError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Trading companion web chat on http://{web.host}:{web.port}")
+    run_app(app, settings)

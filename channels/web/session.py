@@ -1,0 +1,102 @@
+"""One browser conversation: its ticket cards, its trading-state badge, its event listener.
+
+The listener follows the event bus, so a ticket answered on Telegram or the CLI, a fill, or a
+trading-state change shows up on this page too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import chainlit as cl
+
+from agent.app import Companion
+from agent.events import Event, EventType, Subscription
+from channels.web import cards
+
+log = logging.getLogger(__name__)
+
+TICKET_EVENTS = frozenset({EventType.TICKET_CONFIRMED, EventType.TICKET_REJECTED,
+                           EventType.TICKET_EXPIRED, EventType.ORDER_FILLED,
+                           EventType.ORDER_REJECTED})
+STATE_EVENTS = frozenset({EventType.RISK_STATE_CHANGED})
+
+
+@dataclass
+class Card:
+    """A ticket shown with Approve / Reject until it is answered."""
+
+    ticket: dict[str, Any]
+    message: cl.Message
+
+    async def settle(self, status: str) -> None:
+        """Replace the buttons with what became of the ticket."""
+        await self.message.remove_actions()
+        self.message.actions = []
+        self.message.content = cards.ticket_card(self.ticket, status)
+        await self.message.update()
+
+
+@dataclass
+class WebSession:
+    companion: Companion
+    thread_id: str
+    symbol: str = "EURUSD"
+    timeframe: str = "H1"
+    cards: dict[str, Card] = field(default_factory=dict)
+    badge: cl.CustomElement | None = None
+    _sub: Subscription | None = None
+    _task: asyncio.Task | None = None
+
+    async def show_ticket(self, ticket: dict[str, Any]) -> None:
+        payload = {"ticket_id": ticket["id"]}
+        message = cl.Message(cards.ticket_card(ticket), actions=[
+            cl.Action(name="approve", payload=payload, label="Approve", icon="check"),
+            cl.Action(name="reject", payload=payload, label="Reject", icon="x")])
+        self.cards[ticket["id"]] = Card(ticket, message)
+        await message.send()
+
+    async def show_state(self) -> None:
+        """Create or refresh the trading-state badge in the side panel."""
+        status = await self.companion.service.command("status")
+        risk = status.get("risk", {})
+        props = {"state": risk.get("trading_state", "?"), "reason": risk.get("reason", "")}
+        if self.badge is None:
+            self.badge = cl.CustomElement(name="TradingState", props=props, display="inline")
+            await cl.ElementSidebar.set_title("Trading state")
+            await cl.ElementSidebar.set_elements([self.badge], key="trading-state")
+        elif props != self.badge.props:
+            self.badge.props = props
+            await self.badge.update()
+
+    def listen(self) -> None:
+        """Follow ticket and trading-state events for as long as the page is open."""
+        self._sub = self.companion.events.subscribe(TICKET_EVENTS | STATE_EVENTS)
+        self._task = asyncio.create_task(self._follow(self._sub))
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            self._sub.close()
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _follow(self, sub: Subscription) -> None:
+        async for event in sub:
+            try:
+                await self._on_event(event)
+            except Exception:  # one bad event must not stop the page's updates
+                log.exception("web: could not show event %s", event.type)
+
+    async def _on_event(self, event: Event) -> None:
+        if event.type in STATE_EVENTS:
+            await self.show_state()
+            return
+        card = self.cards.get(event.payload.get("ticket_id", ""))
+        if card is not None:
+            await card.settle(cards.resolution(event.type.value, event.payload))
+            if event.type in (EventType.ORDER_FILLED, EventType.ORDER_REJECTED,
+                              EventType.TICKET_REJECTED, EventType.TICKET_EXPIRED):
+                self.cards.pop(card.ticket["id"], None)
