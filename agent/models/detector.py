@@ -48,6 +48,7 @@ class ModelInfo:
     local: bool = False
     cost: Literal["free", "paid"] = "paid"
     api_key_env: str | None = None  # env var holding a compatible server's key (never the key)
+    streams_tool_calls: bool = True  # False: ask for whole replies when tools are bound
 
     @property
     def key(self) -> str:
@@ -143,7 +144,8 @@ def _ollama_info(base: str, name: str, tag: dict[str, Any], show: dict[str, Any]
 async def _probe_openai(base_url: str, key: str | None, provider: Provider,
                         api_key_env: str | None, limit: float,
                         managed: bool = False) -> list[ModelInfo]:
-    """`managed`: our own llama.cpp server, whose traits we know (a tool-call grammar)."""
+    """`managed`: our own llama.cpp server, whose traits we know: tool calls through a grammar,
+    which its chatml-function-calling format cannot stream with `tool_choice="auto"`."""
     base = base_url.rstrip("/")
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     async with httpx.AsyncClient(timeout=limit) as client:
@@ -165,7 +167,8 @@ async def _probe_openai(base_url: str, key: str | None, provider: Provider,
                                              and name.startswith(_OPENAI_TOOL_CHAT)) else None,
             context_length=int(context) if context else None,
             size_class=(_size_from_count(params) if params else None) or size_class(name),
-            local=local, cost="free" if local else "paid", api_key_env=api_key_env))
+            local=local, cost="free" if local else "paid", api_key_env=api_key_env,
+            streams_tool_calls=not managed))
     return models
 
 

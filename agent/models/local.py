@@ -136,7 +136,7 @@ class LocalModelServer:
             self._proc = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=detach,
-                preexec_fn=None if detach else _die_with_parent())
+                preexec_fn=None if detach else _die_with_parent())  # noqa: PLW1509 - child only calls prctl
         if not detach:
             atexit.register(self.stop)
         status = LocalStatus(running=True, pid=self._proc.pid, port=port, model=model.stem,

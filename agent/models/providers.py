@@ -38,8 +38,24 @@ def chat_model(info: ModelInfo, *, callbacks: Sequence[Any] | None = None,
                               "cache": cache if cache is not None else False}
     if info.provider == "ollama":
         return ChatOllama(base_url=info.base_url, client_kwargs={"timeout": timeout}, **common)
-    return ChatOpenAI(base_url=info.base_url, api_key=_api_key(info), timeout=timeout,
-                      max_retries=0, stream_usage=True, **common)
+    client = ChatOpenAI if info.provider == "openai" else CompatibleChatOpenAI
+    return client(base_url=info.base_url, api_key=_api_key(info), timeout=timeout,
+                  max_retries=0, stream_usage=True,
+                  disable_streaming=False if info.streams_tool_calls else "tool_calling",
+                  **common)
+
+
+class CompatibleChatOpenAI(ChatOpenAI):
+    """`ChatOpenAI` sending `content: ""` where it would send null (beside tool calls):
+    llama.cpp's server (llama-cpp-python) answers HTTP 500 to a null content."""
+
+    def _get_request_payload(self, input_: Any, *, stop: list[str] | None = None,
+                             **kwargs: Any) -> dict:
+        payload = super()._get_request_payload(input_, stop=stop, **kwargs)
+        for message in payload.get("messages") or ():
+            if message.get("content", "") is None:
+                message["content"] = ""
+        return payload
 
 
 def _api_key(info: ModelInfo) -> str:
