@@ -24,10 +24,10 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.broker.bridge.client import Mt5RestClient  # noqa: E402
-from agent.broker.paper import PaperTerminal  # noqa: E402
-from agent.config import PaperSettings  # noqa: E402
-from agent.store.journal import Journal  # noqa: E402
+from agent.broker.bridge.client import Mt5RestClient
+from agent.broker.paper import PaperTerminal
+from agent.config import PaperSettings
+from agent.store.journal import Journal
 
 BRIDGE = ("from channels.cli_bridge import bridge_app; "
           "bridge_app(['serve', '--paper', '--port', '{port}', '--rate-limit', '100000000'])")

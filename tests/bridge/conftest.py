@@ -136,6 +136,6 @@ def strict_paper(paper: Any) -> StrictTerminal:
 
 
 @pytest.fixture
-def direct(make_paper: Callable[..., Any]) -> PaperTerminal:  # noqa: F811
+def direct(make_paper: Callable[..., Any]) -> PaperTerminal:
     """The PaperTerminal behind `paper`, called in process (for side-by-side comparisons)."""
     return make_paper().inner

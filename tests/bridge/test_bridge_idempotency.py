@@ -69,7 +69,7 @@ def test_requote_then_same_key_at_new_price_is_sent(paper: Any) -> None:
 def test_reply_lost_after_send_then_client_retries_same_key_and_one_fill(
         bridge_for: Any, make_paper: Any, paper_journal: Any) -> None:
     term = make_paper().inner
-    url, app = bridge_for(term, paper_journal, wrap=DropReplyOnce)
+    url, _ = bridge_for(term, paper_journal, wrap=DropReplyOnce)
     client = Mt5RestClient(url, TRADE_TOKEN, retries=2)
     result = client.order_send(market_buy(client, "key-dropped-1"))
     assert result is not None and result.retcode == TRADE_RETCODE_DONE

@@ -12,7 +12,6 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 
 from agent.broker.bridge.auth import BridgeTokens
 from agent.broker.bridge.client import Mt5RestClient

@@ -4,11 +4,11 @@ The test functions are the broker suite's own; this folder's conftest gives them
 terminal reached over loopback HTTP, so every MT5 API call and constant crosses the bridge.
 """
 
-from tests.broker.test_paper_contract import *  # noqa: F403
-from tests.broker.test_paper_data import *  # noqa: F403
-from tests.broker.test_paper_orders import *  # noqa: F403
-from tests.broker.test_paper_persistence import *  # noqa: F403
-from tests.broker.test_sender_paper import *  # noqa: F403
+from tests.broker.test_paper_contract import *
+from tests.broker.test_paper_data import *
+from tests.broker.test_paper_orders import *
+from tests.broker.test_paper_persistence import *
+from tests.broker.test_sender_paper import *
 
 # Deliberate difference: over the bridge a comment is the order's idempotency key, so a second,
 # different order with the same comment is refused instead of sent (see

@@ -45,7 +45,7 @@ def token_from(env_name: str) -> SecretStr | None:
             import keyring
 
             value = keyring.get_password(KEYRING_SERVICE, env_name)
-        except Exception:  # no keyring backend on this machine: environment only
+        except Exception:  # noqa: BLE001  (no keyring backend here: environment only)
             value = None
     return SecretStr(value) if value else None
 

@@ -23,7 +23,11 @@ from pydantic import SecretStr
 
 from agent.broker import mt5_constants as C
 from agent.broker.bridge.wire import (
-    IDEMPOTENCY_HEADER, decode_result, dumps_request, loads, to_epoch,
+    IDEMPOTENCY_HEADER,
+    decode_result,
+    dumps_request,
+    loads,
+    to_epoch,
 )
 from agent.domain import CompanionError
 
@@ -265,14 +269,14 @@ class Mt5RestClient:
             try:
                 return self._http.request(method, path, content=content, headers=headers)
             except httpx.ConnectError as exc:
-                self._error = (C.RES_E_INTERNAL_FAIL_CONNECT, "Cannot reach the MT5 bridge at "
-                               f"{self._http.base_url} ({type(exc).__name__})")
+                where = f"Cannot reach the MT5 bridge at {self._http.base_url}"
+                self._error = (C.RES_E_INTERNAL_FAIL_CONNECT, f"{where} ({type(exc).__name__})")
             except httpx.TimeoutException as exc:
-                self._error = (C.RES_E_INTERNAL_FAIL_TIMEOUT, "The MT5 bridge did not answer in "
-                               f"time ({type(exc).__name__})")
+                self._error = (C.RES_E_INTERNAL_FAIL_TIMEOUT,
+                               f"The MT5 bridge did not answer in time ({type(exc).__name__})")
             except _TRANSPORT_ERRORS as exc:
-                self._error = (C.RES_E_INTERNAL_FAIL_RECEIVE, "The connection to the MT5 bridge "
-                               f"broke ({type(exc).__name__})")
+                self._error = (C.RES_E_INTERNAL_FAIL_RECEIVE,
+                               f"The connection to the MT5 bridge broke ({type(exc).__name__})")
         return None
 
 
@@ -281,7 +285,7 @@ def _http_error(response: httpx.Response) -> tuple[int, str]:
     try:
         body = loads(response.content)
         code, message = body.get("error", ""), body.get("message", "")
-    except Exception:
+    except (ValueError, AttributeError):  # not our JSON error body
         code, message = "", response.reason_phrase
     status = response.status_code
     if status == 401:

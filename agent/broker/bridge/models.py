@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
-    BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictFloat, StrictInt, StrictStr,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
 )
 
 from agent.broker.bridge.wire import from_epoch

@@ -35,7 +35,12 @@ from agent.broker.bridge.auth import BridgeTokens, Gate, RateLimiter, Scope
 from agent.broker.bridge.idempotency import Claim, IdempotencyStore
 from agent.broker.bridge.models import MODELS, TRADE_FUNCTIONS, Initialize, OrderSend
 from agent.broker.bridge.wire import (
-    IDEMPOTENCY_HEADER, WIRE_VERSION, constants_of, dumps, encode_result, request_hash,
+    IDEMPOTENCY_HEADER,
+    WIRE_VERSION,
+    constants_of,
+    dumps,
+    encode_result,
+    request_hash,
 )
 from agent.domain import CompanionError
 from agent.store.journal import Journal
@@ -96,10 +101,10 @@ def create_bridge_app(terminal: Any, *, tokens: BridgeTokens, journal: Journal,
         try:
             value = functions[name](*args, **kwargs)
             error = tuple(terminal.last_error())
-        except Exception as exc:  # the module raised: a failed call, as the module reports one
+        except Exception as exc:  # noqa: BLE001  (the module raised: report a failed call)
             log.warning("%s raised %s", name, type(exc).__name__)
-            value, error = None, (C.RES_E_INTERNAL_FAIL, f"The terminal raised "
-                                  f"{type(exc).__name__} in {name}")
+            value = None
+            error = (C.RES_E_INTERNAL_FAIL, f"The terminal raised {type(exc).__name__} in {name}")
         return {"result": encode_result(name, value), "last_error": list(error)}
 
     def send_once(body: OrderSend, key: str) -> tuple[dict[str, Any], bool]:
@@ -164,7 +169,7 @@ def create_bridge_app(terminal: Any, *, tokens: BridgeTokens, journal: Journal,
                                          max_length=64)) -> Response:
         try:
             return _json(await on_worker(health_now, symbol))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (health must answer even then)
             log.warning("health check raised %s", type(exc).__name__)
             return _json({"bridge_version": bridge_version(), "wire_version": WIRE_VERSION,
                           "connected": False, "error": "The terminal did not answer."}, 503)

@@ -25,8 +25,19 @@ import numpy as np
 import orjson
 
 from agent.broker.mt5_api import (
-    API_FUNCTIONS, RATES_DTYPE, TICKS_DTYPE, AccountInfo, OrderCheckResult, OrderSendResult,
-    SymbolInfo, TerminalInfo, Tick, TradeDeal, TradeOrder, TradePosition, TradeRequest,
+    API_FUNCTIONS,
+    RATES_DTYPE,
+    TICKS_DTYPE,
+    AccountInfo,
+    OrderCheckResult,
+    OrderSendResult,
+    SymbolInfo,
+    TerminalInfo,
+    Tick,
+    TradeDeal,
+    TradeOrder,
+    TradePosition,
+    TradeRequest,
 )
 
 #: Version of this wire format; the server publishes it in `/v1/health`.
@@ -180,7 +191,7 @@ def to_epoch(value: Any) -> Any:
     return value
 
 
-def from_epoch(seconds: float | int) -> int | datetime:
+def from_epoch(seconds: float) -> int | datetime:
     """A date argument for the terminal: whole seconds as an int, else an aware UTC datetime."""
     if isinstance(seconds, int) or float(seconds).is_integer():
         return int(seconds)
