@@ -15,6 +15,8 @@ from langchain_core.tools import BaseTool, InjectedToolCallId, tool
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
+from agent.market.alerts import compile_rule
+from agent.tools.commands import CommandRunner
 from agent.tools.desk import Desk
 from agent.tools.jsonable import to_jsonable
 
@@ -30,6 +32,24 @@ class OrderArgs(BaseModel):
     stop_loss: float | None = Field(None, gt=0, description="Stop-loss price")
     take_profit: float | None = Field(None, gt=0, description="Take-profit price")
     price: float | None = Field(None, gt=0, description="Limit/stop entry price; omit for market")
+
+
+class AlertArgs(BaseModel):
+    kind: Literal["price", "indicator", "move", "spread", "pnl"] = Field(
+        description="price: bid crosses a level; indicator: RSI/EMA/SMA/ATR/close of the last "
+        "closed bar vs a number; move: % change over `bars` bars; spread: points; pnl: floating "
+        "P/L in account currency")
+    symbol: SymbolArg
+    op: Literal[">", "<"] = Field(description="'>' above / rises over, '<' below / falls under")
+    threshold: float = Field(description="Level, indicator value, percent, points or money")
+    indicator: Literal["rsi", "ema", "sma", "atr", "close", ""] = ""
+    period: int = Field(0, ge=0, le=500, description="Indicator period; 0 for its default")
+    timeframe: Timeframe = "H1"
+    bars: int = Field(0, ge=0, le=1000, description="move: bars the change is measured over")
+    absolute: bool = Field(False, description="move: either direction")
+    position: int | None = Field(None, gt=0, description="pnl: one position ticket")
+    recurring: bool = Field(False, description="Fire again later (after the cooldown)")
+    cooldown_minutes: int = Field(15, ge=0, le=43_200)
 
 
 PROPOSAL_TOOLS = frozenset({"propose_order", "close_position"})
@@ -105,8 +125,28 @@ def make_tools(desk: Desk) -> list[BaseTool]:
         intent = {"kind": "close", "position_ticket": ticket, "volume": volume}
         return _proposal(intent, tool_call_id)
 
+    @tool(args_schema=AlertArgs)
+    def set_alert(kind: str, symbol: str, op: str, threshold: float, indicator: str = "",
+                  period: int = 0, timeframe: str = "H1", bars: int = 0, absolute: bool = False,
+                  position: int | None = None, recurring: bool = False,
+                  cooldown_minutes: int = 15) -> str:
+        """Turn the trader's plain-language alert into a deterministic rule and store it.
+        Fill the structured fields (e.g. "tell me when RSI on H1 drops under 30" -> kind
+        indicator, indicator rsi, period 14, timeframe H1, op <, threshold 30). The rule is
+        evaluated by the alert watcher on each tick and closed bar, with no model involved.
+        The output holds the compiled rule as the watcher reads it and the alert id: always
+        show that rule back to the trader, word for word, so a misread can be cancelled
+        (/cancelalert ID)."""
+        rule = compile_rule(kind=kind, symbol=symbol, op=op, threshold=threshold,
+                            indicator=indicator, period=period, timeframe=timeframe, bars=bars,
+                            absolute=absolute, position=position)
+        return out(alerts.add_alert(rule, text=rule.describe(), recurring=recurring,
+                                    cooldown_s=60 * cooldown_minutes if recurring else 0,
+                                    channel="agent"))
+
+    alerts = CommandRunner(desk)
     return [quote, bars, analyze, sentiment, account, positions, history, size_position,
-            propose_order, close_position]
+            propose_order, close_position, set_alert]
 
 
 def _proposal(intent: dict[str, Any], tool_call_id: str) -> Command:

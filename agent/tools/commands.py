@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agent.alerts.book import AlertBook
 from agent.domain import CompanionError
+from agent.market.alerts import Kind, Mode, Rule, parse_condition
 from agent.tools.jsonable import to_jsonable
 
 if TYPE_CHECKING:
@@ -34,11 +36,12 @@ USAGE: dict[str, str] = {
     "halt": "/halt [REASON]",
     "resume": "/resume",
     "alerts": "/alerts",
-    "alert": "/alert SYMBOL above|below PRICE  or  /alert SYMBOL rsi<30 [TF]",
+    "alert": "/alert SYMBOL above|below PRICE  or  /alert SYMBOL rsi<30 [TF] [recurring]",
     "cancelalert": "/cancelalert ID",
     "help": "/help",
 }
 ALIASES = {"quote": "price", "p": "price", "pos": "positions", "acc": "account"}
+RECURRING_COOLDOWN_S = 900  # a recurring /alert stays quiet this long after firing
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9._#-]{1,19}$")
 
 
@@ -203,8 +206,9 @@ _PARSERS = {
 class CommandRunner:
     """Runs read-only commands against the desk and turns order commands into proposals."""
 
-    def __init__(self, desk: Desk) -> None:
+    def __init__(self, desk: Desk, alerts: AlertBook | None = None) -> None:
         self.desk = desk
+        self.alerts = alerts or AlertBook(desk.risk_state.journal)
 
     def intent_for(self, cmd: ParsedCommand) -> dict[str, Any]:
         """The proposal an order command makes (the risk gate evaluates it)."""
@@ -239,4 +243,30 @@ class CommandRunner:
                 return desk.risk_state.resume(by="command", now=desk.clock()).to_dict()
             case "help":
                 return {"help": help_text()}
+            case "alerts":
+                return [alert.to_dict() for alert in self.alerts.active()]
+            case "alert":
+                words = a["condition"].split()
+                recurring = words[-1].lower() == "recurring"
+                rule = parse_condition(a["symbol"], " ".join(words[:-1] if recurring else words))
+                return self.add_alert(rule, text=f"{a['symbol']} {a['condition']}",
+                                      recurring=recurring)
+            case "cancelalert":
+                return self.alerts.cancel(a["alert_id"]).to_dict()
         raise CompanionError("not_available", f"/{cmd.name} is not available here yet.")
+
+    def add_alert(self, rule: Rule, *, text: str, recurring: bool = False,
+                  cooldown_s: int | None = None, channel: str = "command") -> dict[str, Any]:
+        """Store a compiled rule for a symbol the terminal knows; price rules are armed with
+        the bid now, so they fire on a real crossing."""
+        reference = None
+        if rule.kind is Kind.PRICE:
+            reference = self.desk.quote(rule.symbol).bid
+        else:
+            self.desk.broker.symbol_spec(rule.symbol)  # an unknown symbol raises here
+        cooldown = cooldown_s if cooldown_s is not None else (
+            RECURRING_COOLDOWN_S if recurring else 0)
+        alert = self.alerts.add(rule, now=self.desk.clock(), text=text, cooldown_s=cooldown,
+                                mode=Mode.RECURRING if recurring else Mode.ONCE,
+                                reference=reference, channel=channel)
+        return alert.to_dict()

@@ -1,0 +1,1 @@
+"""Alerts: rules stored in the journal (`book`) and the watcher that evaluates them (`watcher`)."""
