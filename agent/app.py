@@ -71,7 +71,12 @@ class Companion:
             "journal": str(self.journal.path),
             "trading_state": self.desk.risk_state.current().trading_state.value,
             "models": [f"{m.name} ({m.provider})" for m in self.models],
+            **self._bridge_health(),
         }
+
+    def _bridge_health(self) -> dict[str, Any]:
+        health = getattr(getattr(self.terminal, "wrapped", None), "health", None)
+        return {"bridge": health()} if callable(health) else {}
 
     async def risk_status(self) -> dict[str, Any]:
         return {"state": self.desk.risk_state.current().to_dict(),

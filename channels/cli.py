@@ -18,6 +18,7 @@ from rich.console import Console
 
 from agent.domain import CompanionError
 from channels import cli_render as render
+from channels.cli_bridge import bridge_app
 
 T = TypeVar("T")
 app = typer.Typer(help="Trading AI Companion for MetaTrader 5.", no_args_is_help=True,
@@ -28,6 +29,7 @@ data_app = typer.Typer(help="Market data files.", no_args_is_help=True)
 app.add_typer(risk_app, name="risk")
 app.add_typer(paper_app, name="paper")
 app.add_typer(data_app, name="data")
+app.add_typer(bridge_app, name="bridge", help="The MT5 REST bridge that runs beside the terminal.")
 
 out = Console()
 err = Console(stderr=True)
