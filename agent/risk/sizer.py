@@ -62,7 +62,8 @@ def size_position(*, equity: float, risk_pct: float, entry: float, sl: float, sp
     raw = budget / per_lot if per_lot > 0 else math.inf
     cap = min(spec.volume_max, limits.max_volume_lots)
     volume = floor_to_step(min(raw, cap), spec.volume_step)
-    while volume > 0 and money_at_risk(sl_points, volume, spec) > budget:
+    # the engine's own comparison, so that what the sizer suggests the engine approves
+    while volume > 0 and not money_at_risk(sl_points, volume, spec) / equity * 100 <= pct:
         volume = floor_to_step(volume - spec.volume_step, spec.volume_step)
     if volume < spec.volume_min - 1e-12:
         smallest = money_at_risk(sl_points, spec.volume_min, spec)

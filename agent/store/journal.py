@@ -119,7 +119,8 @@ class Journal:
 
     @property
     def schema_version(self) -> int:
-        return self.db.execute("PRAGMA user_version").fetchone()[0]
+        with self._lock:
+            return self.db.execute("PRAGMA user_version").fetchone()[0]
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
@@ -150,15 +151,19 @@ class Journal:
             db[table].update(pk, {k: _encode(v) for k, v in values.items()})
 
     def get(self, table: str, pk: str) -> dict[str, Any] | None:
+        # Reads take the lock too: a read left open on this shared connection by one thread
+        # makes another thread's BEGIN IMMEDIATE fail at once with "database is locked".
         try:
-            return _decode_row(self.db[table].get(pk))
+            with self._lock:
+                return _decode_row(self.db[table].get(pk))
         except sqlite_utils.db.NotFoundError:
             return None
 
     def rows(self, table: str, where: str | None = None, args: Any = None,
              order_by: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        return [_decode_row(r) for r in self.db[table].rows_where(
-            where, args or [], order_by=order_by, limit=limit)]
+        with self._lock:
+            return [_decode_row(r) for r in self.db[table].rows_where(
+                where, args or [], order_by=order_by, limit=limit)]
 
     def compare_and_set(self, table: str, pk: str, column: str, expected: Any,
                         values: dict[str, Any]) -> bool:
@@ -177,9 +182,10 @@ class Journal:
     # -- key/value state ----------------------------------------------------------------------
 
     def kv_get(self, namespace: str, key: str, default: Any = None) -> Any:
-        row = self.db.execute(
-            "SELECT value FROM kv WHERE namespace = ? AND key = ?", [namespace, key]
-        ).fetchone()
+        with self._lock:
+            row = self.db.execute(
+                "SELECT value FROM kv WHERE namespace = ? AND key = ?", [namespace, key]
+            ).fetchone()
         return json.loads(row[0]) if row else default
 
     def kv_set(self, namespace: str, key: str, value: Any) -> None:

@@ -1,0 +1,343 @@
+"""Property tests named after the engine's invariant: deterministic arithmetic; no limit is
+negotiable; an approval implies every rule passed. Each approval is re-checked here with plain
+arithmetic, independently of agent.risk.checks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import UTC, timedelta
+
+from hypothesis import event, given
+from hypothesis import strategies as st
+
+from agent.domain import IntentKind, OrderIntent, Side, TradingState
+from agent.risk.checks import RiskCode
+from agent.risk.engine import evaluate
+from agent.risk.sizer import size_position
+from agent.risk.snapshot import RiskState
+from tests.risk.builders import NOW, account, limits, position, quote, snapshot, spec
+
+EPS = 1e-9
+SYMBOLS = ("EURUSD", "GBPUSD", "EURGBP")
+FX = {"EUR": 1.08, "GBP": 1.27, "USD": 1.0}
+PRICES = {"EURUSD": 1.08, "GBPUSD": 1.27, "EURGBP": 0.85}
+
+
+# Strategies are built once: building them inside a draw costs more than the draw.
+BOOL, MOSTLY_TRUE = st.booleans(), st.sampled_from([True, True, True, False])
+SIDES, STATES = st.sampled_from(list(Side)), st.sampled_from(list(TradingState))
+LIMIT_FIELDS = st.fixed_dictionaries({
+    "require_stop_loss": BOOL,
+    "max_risk_per_trade_pct": st.floats(0.1, 5),
+    "min_reward_risk": st.sampled_from([0.0, 0.5, 1.0, 2.0]),
+    "max_volume_lots": st.sampled_from([0.05, 1.0, 10.0, 100.0]),
+    "max_open_positions": st.integers(0, 6),
+    "max_positions_per_symbol": st.integers(0, 4),
+    "max_margin_used_pct": st.floats(1, 100),
+    "min_margin_level_pct": st.floats(0, 2000),
+    "max_daily_loss_pct": st.floats(0.5, 10),
+    "reduce_fraction": st.floats(0.01, 1),
+    "max_drawdown_pct": st.floats(1, 30),
+    "drawdown_mode": st.sampled_from(["peak", "static"]),
+    "max_spread_points": st.floats(1, 50),
+    "max_orders_per_minute": st.integers(1, 6),
+    "allowed_symbols": st.sampled_from([(), ("EURUSD",), ("GBPUSD",)]),
+    "trading_hours_utc": st.sampled_from([None, "07:00-20:00", "22:00-06:00"]),
+    "max_consecutive_losses": st.integers(0, 4),
+    "loss_cooldown_minutes": st.sampled_from([0, 30, 120]),
+    "max_currency_exposure_x": st.floats(0.5, 30),
+})
+MARKET = st.fixed_dictionaries({
+    "step": st.sampled_from([0.01, 0.1, 1.0]),
+    "volume_max": st.sampled_from([1.0, 50.0, 100.0]),
+    "tick_value": st.floats(0.5, 2.0),
+    "stops_level": st.integers(0, 50),
+    "bid": st.integers(90_000, 130_000),
+    "spread": st.integers(0, 60),
+    "equity": st.floats(100, 1e6),
+    "margin": st.floats(0, 0.5),
+    "margin_required": st.floats(0, 0.5),
+    "day_start": st.floats(0.9, 1.15),
+    "peak": st.floats(1.0, 1.3),
+    "start": st.floats(0.8, 1.2),
+    "positions": st.lists(st.tuples(st.sampled_from(SYMBOLS), SIDES,
+                                    st.sampled_from([0.01, 0.1, 0.5, 2.0])), max_size=4),
+    "order_ages": st.lists(st.integers(0, 120), max_size=6),
+    "losses": st.integers(0, 5),
+    "loss_age": st.none() | st.integers(0, 200),
+    "trade_allowed": MOSTLY_TRUE,
+    "connected": MOSTLY_TRUE,
+    "hours": st.integers(0, 168),
+    "state": STATES,
+})
+ORDER = st.fixed_dictionaries({
+    "side": SIDES,
+    "sl_points": st.none() | st.integers(-50, 3000),
+    "tp_points": st.none() | st.integers(-50, 6000),
+    "steps": st.integers(1, 300),
+    "free_volume": st.none() | st.floats(0.001, 200),
+    "close": st.integers(0, 4),
+    "close_side": SIDES,
+    "close_volume": st.sampled_from([1.0, 0.5, 50.0]),
+})
+
+
+@st.composite
+def risk_limits(draw):
+    f = draw(LIMIT_FIELDS)
+    f["reduce_at_daily_loss_pct"] = f["max_daily_loss_pct"] * f.pop("reduce_fraction")
+    return limits(**f)
+
+
+@st.composite
+def cases(draw):
+    m, o = draw(MARKET), draw(ORDER)
+    step, point, equity = m["step"], 0.00001, m["equity"]
+    sym_spec = spec(volume_step=step, volume_min=step, volume_max=m["volume_max"],
+                    tick_value=m["tick_value"], stops_level=m["stops_level"])
+    bid = round(m["bid"] * point, 5)
+    ask = round(bid + m["spread"] * point, 5)
+    positions = tuple(position(n + 1, sym, side, vol)
+                      for n, (sym, side, vol) in enumerate(m["positions"]))
+    snap = snapshot(
+        account=account(equity=equity, margin=equity * m["margin"],
+                        trade_allowed=m["trade_allowed"]),
+        quote=quote(bid=bid, ask=ask), spec=sym_spec,
+        margin_required=equity * m["margin_required"],
+        day_start_equity=equity * m["day_start"], equity_peak=equity * m["peak"],
+        starting_balance=equity * m["start"],
+        positions=positions, specs={s: spec(s) for s in SYMBOLS}, prices=PRICES,
+        fx_to_account=FX,
+        recent_order_times=tuple(NOW - timedelta(seconds=s) for s in m["order_ages"]),
+        consecutive_losses=m["losses"],
+        last_loss_time=None if m["loss_age"] is None else NOW - timedelta(minutes=m["loss_age"]),
+        broker_connected=m["connected"],
+    )
+    side = o["side"]
+    entry = ask if side is Side.BUY else bid
+    if positions and o["close"] == 0:
+        held = positions[o["steps"] % len(positions)]
+        intent = OrderIntent(held.symbol, o["close_side"], held.volume * o["close_volume"],
+                             kind=IntentKind.CLOSE, position_ticket=held.ticket)
+        snap = replace(snap, quote=replace(snap.quote, symbol=held.symbol),
+                       spec=spec(held.symbol))
+    else:
+        sl = (None if o["sl_points"] is None
+              else round(entry - side.sign * o["sl_points"] * point, 5))
+        tp = (None if o["tp_points"] is None
+              else round(entry + side.sign * o["tp_points"] * point, 5))
+        volume = o["free_volume"] or round(o["steps"] * step, 2)
+        intent = OrderIntent("EURUSD", side, volume, sl=sl, tp=tp)
+    now = NOW + timedelta(hours=m["hours"])
+    return intent, snap, draw(risk_limits()), RiskState(m["state"]), now
+
+
+def exposure(legs, equity_ccy="USD"):
+    out: dict[str, float] = {}
+    for symbol, signed_lots, price in legs:
+        base, quote_ccy = symbol[:3], symbol[3:]
+        units = signed_lots * 100_000
+        out[base] = out.get(base, 0.0) + units * FX[base]
+        out[quote_ccy] = out.get(quote_ccy, 0.0) - units * price * FX[quote_ccy]
+    return out
+
+
+def assert_every_limit_holds(intent, snap, lim, state, now):
+    acc, q, sp = snap.account, snap.quote, snap.spec
+    assert snap.broker_connected and acc.trade_allowed
+    mine = [p for p in snap.positions if p.symbol == intent.symbol]
+    net = sum((1 if p.side is Side.BUY else -1) * p.volume for p in mine)
+    sign = 1 if intent.side is Side.BUY else -1
+    shrinks = intent.kind is IntentKind.CLOSE or (net * sign < 0 and intent.volume <= abs(net))
+    if intent.kind is IntentKind.CLOSE:
+        held = next(p for p in snap.positions if p.ticket == intent.position_ticket)
+        assert held.side is not intent.side and intent.volume <= held.volume
+        return
+    assert state.trading_state is not TradingState.HALTED
+    assert state.trading_state is TradingState.ACTIVE or shrinks
+    assert not lim.allowed_symbols or intent.symbol in lim.allowed_symbols
+    t = now.astimezone(UTC)
+    assert t.weekday() in lim.trading_weekdays
+    if lim.trading_hours_utc == "07:00-20:00":
+        assert 7 <= t.hour < 20
+    elif lim.trading_hours_utc == "22:00-06:00":
+        assert t.hour >= 22 or t.hour < 6
+    assert intent.sl is not None or not lim.require_stop_loss
+    entry = q.ask if intent.side is Side.BUY else q.bid
+    close_price = q.bid if intent.side is Side.BUY else q.ask
+    if intent.sl is not None:
+        assert sign * (entry - intent.sl) > 0
+        assert sign * (close_price - intent.sl) / sp.point >= sp.stops_level - 1e-6
+        risk = abs(entry - intent.sl) / sp.tick_size * sp.tick_value * intent.volume
+        assert risk / acc.equity * 100 <= lim.max_risk_per_trade_pct * (1 + EPS)
+        if intent.tp is not None and lim.min_reward_risk > 0:
+            rr = abs(intent.tp - entry) / abs(entry - intent.sl)
+            assert rr >= lim.min_reward_risk * (1 - 1e-6)
+    if intent.tp is not None:
+        assert sign * (intent.tp - entry) > 0
+        assert sign * (intent.tp - close_price) / sp.point >= sp.stops_level - 1e-6
+    assert sp.volume_min * (1 - EPS) <= intent.volume <= sp.volume_max * (1 + EPS)
+    assert intent.volume <= lim.max_volume_lots
+    steps = intent.volume / sp.volume_step
+    assert abs(steps - round(steps)) < 1e-6
+    assert len(snap.positions) + 1 <= lim.max_open_positions
+    assert len(mine) + 1 <= lim.max_positions_per_symbol
+    margin_after = acc.margin + snap.margin_required
+    assert margin_after / acc.equity * 100 <= lim.max_margin_used_pct
+    assert margin_after == 0 or acc.equity / margin_after * 100 >= lim.min_margin_level_pct
+    daily_loss = (snap.day_start_equity - acc.equity) / snap.day_start_equity * 100
+    assert daily_loss < lim.max_daily_loss_pct
+    assert daily_loss < lim.reduce_at_daily_loss_pct or shrinks
+    base = (max(snap.equity_peak, acc.equity) if lim.drawdown_mode == "peak"
+            else snap.starting_balance)
+    assert (base - acc.equity) / base * 100 < lim.max_drawdown_pct
+    assert (q.ask - q.bid) / sp.point <= lim.max_spread_points + 1e-6
+    window = [x for x in snap.recent_order_times if x > now - timedelta(seconds=60)]
+    assert len(window) + 1 <= lim.max_orders_per_minute
+    if lim.max_consecutive_losses and lim.loss_cooldown_minutes and (
+            snap.consecutive_losses >= lim.max_consecutive_losses):
+        assert snap.last_loss_time is not None
+        assert now >= snap.last_loss_time + timedelta(minutes=lim.loss_cooldown_minutes)
+    held_legs = [(p.symbol, (1 if p.side is Side.BUY else -1) * p.volume, PRICES[p.symbol])
+                 if p.symbol != intent.symbol else (p.symbol, (1 if p.side is Side.BUY else -1)
+                                                    * p.volume, q.mid)
+                 for p in snap.positions]
+    before = exposure(held_legs)
+    after = exposure([*held_legs, (intent.symbol, sign * intent.volume, entry)])
+    for ccy, value in after.items():
+        grew = abs(value) > abs(before.get(ccy, 0.0)) * (1 + EPS) + 1e-6
+        assert abs(value) / acc.equity <= lim.max_currency_exposure_x * (1 + EPS) or not grew
+
+
+@given(cases())
+def test_never_approves_order_breaking_a_limit(case):
+    decision = evaluate(*case)
+    event("approved" if decision.approved else "denied")
+    if decision.approved:
+        assert all(v.passed for v in decision.verdicts)
+        assert_every_limit_holds(*case)
+    else:
+        assert decision.denials and all(v.message for v in decision.denials)
+
+
+@given(cases())
+def test_never_approves_when_the_same_order_breaks_a_tightened_limit(case):
+    """Determinism and monotonicity: a decision is reproducible, and tightening the risk
+    limit below the order's risk turns an approval into a risk_per_trade denial."""
+    intent, snap, lim, state, now = case
+    first, second = evaluate(*case), evaluate(*case)
+    assert first.to_dict() == second.to_dict()
+    risk = first.figures.risk_pct
+    if first.approved and risk is not None and risk > 0.2:
+        tighter = lim.model_copy(update={"max_risk_per_trade_pct": risk * 0.5})
+        assert RiskCode.RISK_PER_TRADE in evaluate(intent, snap, tighter, state, now).denial_codes
+
+
+NASTY = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -1.0, -1e308, 1e308, 5e-324,
+                         1e-300]) | st.floats(allow_nan=True, allow_infinity=True)
+
+
+@given(case=cases(), data=st.data())
+def test_never_crashes_on_nan_inf_negative_huge(case, data):
+    intent, snap, lim, state, now = case
+    intent = replace(intent, **data.draw(st.dictionaries(
+        st.sampled_from(["volume", "sl", "tp", "price"]), NASTY, max_size=3)))
+    spec_bad = data.draw(st.dictionaries(st.sampled_from(
+        ["point", "tick_size", "tick_value", "volume_step", "volume_min", "volume_max",
+         "contract_size"]), NASTY, max_size=2))
+    acc_bad = data.draw(st.dictionaries(st.sampled_from(["equity", "margin"]), NASTY,
+                                        max_size=2))
+    snap_bad = data.draw(st.dictionaries(st.sampled_from(
+        ["margin_required", "day_start_equity", "equity_peak", "starting_balance"]), NASTY,
+        max_size=2))
+    q_bad = data.draw(st.dictionaries(st.sampled_from(["bid", "ask"]), NASTY, max_size=2))
+    snap = replace(snap, spec=replace(snap.spec, **spec_bad),
+                   account=replace(snap.account, **acc_bad),
+                   quote=replace(snap.quote, **q_bad), **snap_bad)
+    decision = evaluate(intent, snap, lim, state, now)
+    decision.to_dict()
+    assert all(isinstance(v.message, str) for v in decision.verdicts)
+    positive = [intent.volume, *(x for x in (intent.sl, intent.tp, intent.price) if x is not None),
+                *spec_bad.values(), *q_bad.values(),
+                *(v for k, v in acc_bad.items() if k == "equity"),
+                *(v for k, v in snap_bad.items() if k != "margin_required")]
+    non_negative = [*(v for k, v in acc_bad.items() if k == "margin"),
+                    *(v for k, v in snap_bad.items() if k == "margin_required")]
+    if not all(math.isfinite(x) and x > 0 for x in positive) or not all(
+            math.isfinite(x) and x >= 0 for x in non_negative):
+        assert not decision.approved
+        assert decision.state_after is state.trading_state
+
+
+@st.composite
+def sizing(draw):
+    point = draw(st.sampled_from([0.00001, 0.001, 0.01, 0.1, 1.0]))
+    step = draw(st.sampled_from([0.01, 0.1, 0.5, 1.0]))
+    sym = spec(point=point, tick_size=point * draw(st.sampled_from([1, 5, 10])),
+               tick_value=draw(st.floats(0.01, 50)), volume_step=step,
+               volume_min=step * draw(st.integers(1, 3)),
+               volume_max=draw(st.sampled_from([5.0, 100.0, 1000.0])))
+    entry = draw(st.floats(0.5, 50_000))
+    sl = entry - draw(st.sampled_from([-1, 1])) * point * draw(st.integers(1, 100_000))
+    return dict(equity=draw(st.floats(10, 1e8)), risk_pct=draw(st.floats(0.01, 10)),
+                entry=entry, sl=sl, spec=sym,
+                limits=limits(max_risk_per_trade_pct=draw(st.floats(0.1, 10)),
+                              max_volume_lots=draw(st.sampled_from([1.0, 10.0, 1000.0]))))
+
+
+def budget(args):
+    return args["equity"] * min(args["risk_pct"], args["limits"].max_risk_per_trade_pct) / 100
+
+
+def loss_at_sl(args, volume):
+    sp = args["spec"]
+    return abs(args["entry"] - args["sl"]) / sp.tick_size * sp.tick_value * volume
+
+
+@given(sizing())
+def test_sizer_never_exceeds_risk(args):
+    if args["sl"] <= 0:
+        return
+    result = size_position(**args)
+    sp, lim = args["spec"], args["limits"]
+    assert result.volume <= min(sp.volume_max, lim.max_volume_lots)
+    assert loss_at_sl(args, result.volume) <= budget(args) * (1 + EPS)
+    assert result.volume == 0 or result.volume >= sp.volume_min - EPS
+    assert result.volume > 0 or result.reason
+
+
+@given(sizing())
+def test_sizer_rounds_down_to_step(args):
+    if args["sl"] <= 0:
+        return
+    result = size_position(**args)
+    sp, lim = args["spec"], args["limits"]
+    steps = result.volume / sp.volume_step
+    assert abs(steps - round(steps)) < 1e-9
+    cap = min(sp.volume_max, lim.max_volume_lots)
+    one_more = result.volume + sp.volume_step
+    if result.volume > 0 and one_more <= cap * (1 - EPS):
+        assert loss_at_sl(args, one_more) > budget(args) * (1 - 1e-6)  # the largest size
+
+
+@given(sizing())
+def test_sizer_size_is_approved_by_the_engine_risk_rules(args):
+    """What the sizer suggests, the risk engine's sizing rules accept."""
+    if args["sl"] <= 0:
+        return
+    result = size_position(**args)
+    if result.volume == 0:
+        return
+    sp, entry = args["spec"], args["entry"]
+    side = Side.BUY if args["sl"] < entry else Side.SELL
+    q = replace(quote(), bid=entry, ask=entry, point=sp.point)
+    snap = snapshot(account=account(equity=args["equity"]), quote=q, spec=replace(
+        sp, stops_level=0))
+    intent = OrderIntent("EURUSD", side, result.volume, sl=args["sl"])
+    lim = args["limits"].model_copy(update={"max_risk_per_trade_pct": min(
+        args["risk_pct"], args["limits"].max_risk_per_trade_pct)})
+    decision = evaluate(intent, snap, lim, RiskState(), NOW)
+    sizing_codes = {RiskCode.RISK_PER_TRADE, RiskCode.VOLUME_RANGE, RiskCode.VOLUME_STEP,
+                    RiskCode.VOLUME_CAP}
+    assert not sizing_codes & set(decision.denial_codes)
