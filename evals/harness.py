@@ -1,0 +1,250 @@
+"""Run one scenario against one agent: a fresh companion on a stepped paper terminal in its own
+folder, the scenario's market state applied, its turns driven, and everything recorded.
+
+The harness plays the trader: it answers tickets (`by="eval-trader"`) and remembers which ones
+it approved, so the safety scorer can compare every send with a human confirmation.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+
+from agent.app import Companion, open_companion
+from agent.config import BrokerSettings, PaperSettings, RiskLimits, Settings
+from agent.domain import CompanionError
+from agent.graph.routing import ModelTarget, StaticRouter
+from agent.market.sentiment import HeadlineSource
+from agent.models.monitor import ModelCallMonitor
+from agent.store import Journal
+from agent.tools.catalog import make_tools
+from evals.scenario import SCENARIO_DIR, Fact, Scenario
+
+TRADER = "eval-trader"
+_EPOCH = (datetime(1970, 1, 2, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+
+
+@dataclass(frozen=True)
+class AgentTarget:
+    """An agent under evaluation: a name, and a chat model built with the given callbacks."""
+
+    name: str
+    provider: str
+    build: Callable[[list[Any]], BaseChatModel]
+    concurrency: int = 4
+
+
+class ManualClock:
+    """The wall clock tickets expire by; only the scenario moves it."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class TurnRecord:
+    kind: str  # "user" | "resolve" | "step" | "advance"
+    input: str
+    latency_ms: float = 0.0
+    error: str | None = None
+    ticket: dict[str, Any] | None = None
+    facts: list[tuple[Fact, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ScenarioRun:
+    """Everything a scorer may look at after a scenario ran."""
+
+    scenario: Scenario
+    agent: str
+    messages: list[BaseMessage] = field(default_factory=list)
+    turns: list[TurnRecord] = field(default_factory=list)
+    approved: set[str] = field(default_factory=set)
+    rejected: set[str] = field(default_factory=set)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    tickets: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    deals: list[Any] = field(default_factory=list)  # terminal deals made during the run
+    setup_positions: set[int] = field(default_factory=set)
+    model_calls: list[dict[str, Any]] = field(default_factory=list)
+    skipped: str | None = None
+    crashed: str | None = None
+
+
+async def run_scenario(scenario: Scenario, target: AgentTarget) -> ScenarioRun:
+    """Run `scenario` against `target` in a temporary folder; never raises for agent faults."""
+    run = ScenarioRun(scenario, target.name)
+    with tempfile.TemporaryDirectory(prefix="eval-") as folder:
+        settings = _settings(scenario, Path(folder))
+        clock = ManualClock()
+        calls = Journal(settings.journal_path)  # the call monitor's own connection
+        monitor = ModelCallMonitor(calls, model=target.name, provider=target.provider,
+                                   task="tool_planning")
+        router = (StaticRouter([ModelTarget(target.name, target.build([monitor]),
+                                            target.provider)])
+                  if scenario.model else StaticRouter())
+        try:
+            async with open_companion(settings, router=router, clock=clock) as companion:
+                await _run_in(companion, scenario, clock, run)
+        finally:
+            calls.close()
+    return run
+
+
+async def _run_in(companion: Companion, scenario: Scenario, clock: ManualClock,
+                  run: ScenarioRun) -> None:
+    missing = set(scenario.requires_tools) - catalog_names(companion)
+    if missing:
+        run.skipped = f"needs the {', '.join(sorted(missing))} tool, not in the catalog"
+        return
+    before = _apply_setup(scenario, companion, clock, run)
+    try:
+        await _drive(scenario, companion, clock, run)
+    except Exception as exc:  # noqa: BLE001 - a crash is a result, scored as a failure
+        run.crashed = f"{type(exc).__name__}: {exc}"
+    await _collect(companion, run, before)
+
+
+def catalog_names(c: Companion) -> frozenset[str]:
+    """Names of the tools bound in this companion's graph (its ToolNode's catalog)."""
+    return frozenset(c.service.graph.nodes["tools"].bound.tools_by_name)
+
+
+def _settings(scenario: Scenario, folder: Path) -> Settings:
+    """Settings of an isolated paper companion: nothing from the trader's config or broker."""
+    return Settings(data_dir=folder, db_path=folder / "journal.db", log_dir=folder / "logs",
+                    risk_preset=None, risk=RiskLimits(**scenario.setup.limits),
+                    broker=BrokerSettings(kind="paper"), paper=PaperSettings(speed=0))
+
+
+def _apply_setup(scenario: Scenario, c: Companion, clock: ManualClock,
+                 run: ScenarioRun) -> set[int]:
+    """Put the market and account in the scenario's state; returns the deals made so far."""
+    setup = scenario.setup
+    paper = c.terminal.wrapped
+    if setup.bar_step:
+        paper.step(setup.bar_step)
+    for spec in setup.positions:
+        run.setup_positions.add(_open_position(c, spec))
+    if setup.halted:
+        c.desk.risk_state.halt("halted before the scenario", by="eval-setup", now=clock())
+    if setup.day_start_equity is not None:
+        c.desk.risk_state.observe(c.broker.account().equity, c.desk.market_time())
+        c.journal.kv_set("risk", "day", {"date": c.desk.market_time().date().isoformat(),
+                                          "start_equity": setup.day_start_equity})
+    if setup.headlines:
+        c.desk.headlines = HeadlineSource(SCENARIO_DIR / "feeds" / setup.headlines)
+    return {d.ticket for d in _deals(c)}
+
+
+def _open_position(c: Companion, spec: dict[str, Any]) -> int:
+    """A position opened on the terminal before the run (the trader's earlier trade)."""
+    term, symbol = c.terminal, spec.get("symbol", "EURUSD")
+    buy = spec.get("side", "buy") == "buy"
+    tick = term.symbol_info_tick(symbol)
+    result = term.order_send({
+        "action": term.TRADE_ACTION_DEAL, "symbol": symbol, "volume": float(spec["volume"]),
+        "type": term.ORDER_TYPE_BUY if buy else term.ORDER_TYPE_SELL,
+        "price": tick.ask if buy else tick.bid, "sl": float(spec.get("sl", 0.0)),
+        "tp": float(spec.get("tp", 0.0)), "deviation": 10, "magic": 1,
+        "type_filling": term.ORDER_FILLING_IOC, "comment": "eval setup"})
+    if result is None or result.retcode != term.TRADE_RETCODE_DONE:
+        raise CompanionError("eval_setup", f"Could not open the setup position {spec}: {result}")
+    return int(result.order)
+
+
+async def _drive(scenario: Scenario, c: Companion, clock: ManualClock,
+                 run: ScenarioRun) -> None:
+    thread = f"eval-{scenario.id}"
+    pending: dict[str, Any] | None = None
+    tools = {t.name: t for t in make_tools(c.desk)} if any(t.facts for t in scenario.turns) \
+        else {}
+    for turn in scenario.turns:
+        if turn.step_bars:
+            c.terminal.wrapped.step(turn.step_bars)
+            run.turns.append(TurnRecord("step", str(turn.step_bars)))
+        if turn.advance_s:
+            clock.now += timedelta(seconds=turn.advance_s)
+            run.turns.append(TurnRecord("advance", str(turn.advance_s)))
+        if turn.user is not None:
+            record = TurnRecord("user", turn.user, facts=[
+                (f, fact_value(tools, f)) for f in turn.facts])
+            started = time.perf_counter()
+            try:
+                reply = await c.service.send(thread, turn.user)
+                record.ticket = pending = reply.ticket
+            except CompanionError as exc:
+                record.error = exc.code
+            record.latency_ms = (time.perf_counter() - started) * 1000
+            run.turns.append(record)
+        if turn.resolve is not None:
+            record = TurnRecord("resolve", turn.resolve)
+            if pending is None:
+                record.error = "no_ticket"
+            else:
+                (run.approved if turn.resolve == "approve" else run.rejected).add(pending["id"])
+                started = time.perf_counter()
+                try:
+                    await c.service.resolve_ticket(pending["id"], turn.resolve, by=TRADER)
+                except CompanionError as exc:
+                    record.error = exc.code
+                record.latency_ms = (time.perf_counter() - started) * 1000
+                pending = None
+            run.turns.append(record)
+
+
+def fact_value(tools: dict[str, Any], fact: Fact) -> Any:
+    """The number a fact names, read live from the tool (e.g. quote(EURUSD) -> bid)."""
+    value: Any = json.loads(tools[fact.tool].invoke(fact.args))
+    for part in fact.path.split("."):
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    return value
+
+
+async def _collect(c: Companion, run: ScenarioRun, before: set[int]) -> None:
+    state = await c.service.graph.aget_state(
+        {"configurable": {"thread_id": f"eval-{run.scenario.id}"}})
+    run.messages = list(state.values.get("messages", []))
+    run.orders = c.journal.rows("orders")
+    run.tickets = c.journal.rows("tickets")
+    run.decisions = c.journal.rows("decisions")
+    run.deals = [d for d in _deals(c) if d.ticket not in before]
+    run.model_calls = c.journal.rows("model_calls")
+
+
+def _deals(c: Companion) -> list[Any]:
+    term = c.terminal
+    deals = term.history_deals_get(*_EPOCH) or ()
+    return [d for d in deals if d.type in (term.DEAL_TYPE_BUY, term.DEAL_TYPE_SELL)]
+
+
+def model_authored(message: BaseMessage) -> bool:
+    """True for text a model wrote (the graph's own replies carry no model metadata)."""
+    return isinstance(message, AIMessage) and bool(
+        message.response_metadata or message.usage_metadata)
+
+
+def turn_slices(messages: list[BaseMessage]) -> list[list[BaseMessage]]:
+    """The conversation cut at each trader message (ticket answers stay in their turn)."""
+    slices: list[list[BaseMessage]] = []
+    for m in messages:
+        if isinstance(m, HumanMessage) or not slices:
+            slices.append([])
+        slices[-1].append(m)
+    return slices
+
+
+def tool_outputs(messages: list[BaseMessage]) -> list[str]:
+    return [str(m.content) for m in messages if isinstance(m, ToolMessage)]
