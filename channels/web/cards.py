@@ -90,3 +90,12 @@ def resolution(kind: str, payload: dict[str, Any]) -> str:
     return "**" + RESOLVED[kind].format(
         by=f" ({by})" if by else "", volume=_n(payload.get("volume"), 2),
         price=_n(payload.get("price")), message=payload.get("message", "")) + "**"
+
+#: What a card says when its ticket stopped waiting without an event here (by ticket status).
+SWEPT = {
+    "expired": "**Expired; nothing was sent.**",
+    "pending": "**Expired; nothing was sent.**",  # past its expiry, not yet swept
+    "rejected": "**Rejected elsewhere; nothing was sent.**",
+    "sent": "**Approved elsewhere and sent; see /positions.**",
+    "other": "**No longer waiting for an answer here; see /positions and /history.**",
+}

@@ -42,6 +42,7 @@ def candles(bars: pd.DataFrame, symbol: str, timeframe: str) -> go.Figure:
                              line={"width": 1.5, "color": "#7e57c2"}), 2, 1)
     for level in (30, 70):
         fig.add_hline(y=level, line={"width": 1, "dash": "dot", "color": "grey"}, row=2, col=1)
+    fig.update_xaxes(rangebreaks=[{"bounds": ["sat", "mon"]}])  # no empty weekends
     fig.update_yaxes(title_text="RSI", range=[0, 100], row=2, col=1)
     fig.update_layout(title=f"{symbol} {timeframe}", height=520, xaxis_rangeslider_visible=False,
                       margin={"l": 40, "r": 20, "t": 40, "b": 30},

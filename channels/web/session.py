@@ -23,6 +23,7 @@ TICKET_EVENTS = frozenset({EventType.TICKET_CONFIRMED, EventType.TICKET_REJECTED
                            EventType.TICKET_EXPIRED, EventType.ORDER_FILLED,
                            EventType.ORDER_REJECTED})
 STATE_EVENTS = frozenset({EventType.RISK_STATE_CHANGED})
+SWEEP_S = 2.0
 
 
 @dataclass
@@ -49,7 +50,7 @@ class WebSession:
     cards: dict[str, Card] = field(default_factory=dict)
     badge: cl.CustomElement | None = None
     _sub: Subscription | None = None
-    _task: asyncio.Task | None = None
+    _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def show_ticket(self, ticket: dict[str, Any]) -> None:
         payload = {"ticket_id": ticket["id"]}
@@ -75,13 +76,30 @@ class WebSession:
     def listen(self) -> None:
         """Follow ticket and trading-state events for as long as the page is open."""
         self._sub = self.companion.events.subscribe(TICKET_EVENTS | STATE_EVENTS)
-        self._task = asyncio.create_task(self._follow(self._sub))
+        self._tasks = [asyncio.create_task(self._follow(self._sub)),
+                       asyncio.create_task(self._sweep())]
 
     async def close(self) -> None:
         if self._sub is not None:
             self._sub.close()
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+
+    async def _sweep(self) -> None:
+        """Settle cards whose ticket was answered by another process (CLI) or expired."""
+        while True:
+            await asyncio.sleep(SWEEP_S)
+            if not self.cards:
+                continue
+            try:
+                pending = {t["id"] for t in await self.companion.service.pending_tickets()}
+                for ticket_id in [t for t in self.cards if t not in pending]:
+                    ticket = self.companion.service.tickets.get(ticket_id)
+                    status = ticket.status if ticket is not None else "unknown"
+                    card = self.cards.pop(ticket_id)
+                    await card.settle(cards.SWEPT.get(status, cards.SWEPT["other"]))
+            except Exception:
+                log.exception("web: could not refresh ticket cards")
 
     async def _follow(self, sub: Subscription) -> None:
         async for event in sub:
