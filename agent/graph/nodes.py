@@ -20,7 +20,7 @@ from agent.tools.commands import is_command, parse_command
 from agent.graph.context import GraphDeps
 from agent.graph.prompts import NO_MODEL_HINT, SYSTEM_PROMPT, prompt_hash
 from agent.graph.render import render_command, render_decision, render_outcome
-from agent.graph.routing import AllModelsFailed, invoke_chain
+from agent.graph.routing import invoke_chain
 from agent.graph.state import AgentState
 
 Node = Callable[..., dict[str, Any]]
@@ -82,7 +82,7 @@ def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
         messages = [SystemMessage(SYSTEM_PROMPT), *state["messages"]]
         try:
             answer, target = invoke_chain(deps.router.targets(TOOL_PLANNING), messages, tools)
-        except AllModelsFailed:
+        except CompanionError:
             return {"messages": [AIMessage(
                 "No model answered just now, so I could not do that. Commands still work: "
                 "try /help.", additional_kwargs={"error": "model_unavailable"})]}

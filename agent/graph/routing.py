@@ -15,6 +15,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.tools import BaseTool
 
+from agent.models.selector import invoke_with_fallback
+
 
 @dataclass(frozen=True, slots=True)
 class ModelTarget:
@@ -23,6 +25,10 @@ class ModelTarget:
     name: str
     model: BaseChatModel
     provider: str = "scripted"
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}:{self.name}"
 
 
 class ModelRouter(Protocol):
@@ -64,23 +70,8 @@ def with_tools(model: BaseChatModel, tools: Sequence[BaseTool]) -> Any:
         return model
 
 
-class AllModelsFailed(Exception):
-    """Every model in the chain raised; `errors` names each failure."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = errors
-
-
 def invoke_chain(chain: Sequence[ModelTarget], messages: list[BaseMessage],
                  tools: Sequence[BaseTool]) -> tuple[AIMessage, ModelTarget]:
-    """Ask each model in turn until one answers; return the answer and who gave it."""
-    errors = []
-    for target in chain:
-        try:
-            answer = with_tools(target.model, tools).invoke(messages)
-        except Exception as exc:  # any provider failure falls back to the next model
-            errors.append(f"{target.name}: {type(exc).__name__}")
-            continue
-        return answer, target
-    raise AllModelsFailed(errors)
+    """Ask each model in turn until one answers (the selector's fallback); the answer and who
+    gave it. Raises CompanionError("no_model_answered") when every model failed."""
+    return invoke_with_fallback(chain, lambda t: with_tools(t.model, tools).invoke(messages))
