@@ -69,8 +69,9 @@ def first_step(r: Request, symbol: str | None) -> AIMessage:
     if r.has("alert", "notify", "tell me when"):
         if symbol is None or r.level is None:
             return reply("Which symbol, and at what price should the alert fire?")
-        return reply("", ("set_alert", {"symbol": symbol,
-                                        "condition": f"{r.level[0]} {r.level[1]}"}))
+        return reply("", ("set_alert", {"kind": "price", "symbol": symbol,
+                                        "op": ">" if r.level[0] == "above" else "<",
+                                        "threshold": r.level[1]}))
     if r.has("close") and r.has("position", "trade"):
         return reply("", ("positions", {"symbol": symbol} if symbol else {}))
     if r.risk_pct is not None and r.has("how many lots", "size", "lot size", "how big"):
