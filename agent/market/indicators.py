@@ -311,14 +311,16 @@ def latest(bars: pd.DataFrame) -> dict[str, float | None]:
 def update_latest(pack: pd.DataFrame, bars: pd.DataFrame) -> pd.DataFrame:
     """The pack of `bars`, reusing `pack` (the pack of the previous bars) where it still holds.
 
-    Cheap when the last bar changed (a tick) and/or one bar was added, even if the oldest bar
+    Cheap on long histories when the last bar changed (a tick) and/or one bar was added, even
+    if the oldest bar
     dropped off the front (a sliding window): only the changed rows are recomputed, each
     indicator on its tail. Anything else (a gap, rewritten history) falls back to
     `indicator_pack(bars)`. Values equal the full computation to ~1e-12 (module docstring).
     """
     _check(bars)
     if (
-        len(pack) < 2
+        len(bars) <= MAX_TAIL  # a short window: the vectorized full pack is cheaper
+        or len(pack) < 2
         or len(bars) < 2
         or list(pack.columns) != [*bars.columns, *INDICATOR_COLUMNS]
     ):
