@@ -312,9 +312,8 @@ def update_latest(pack: pd.DataFrame, bars: pd.DataFrame) -> pd.DataFrame:
     """The pack of `bars`, reusing `pack` (the pack of the previous bars) where it still holds.
 
     Cheap on long histories when the last bar changed (a tick) and/or one bar was added, even
-    if the oldest bar
-    dropped off the front (a sliding window): only the changed rows are recomputed, each
-    indicator on its tail. Anything else (a gap, rewritten history) falls back to
+    if the oldest bar dropped off the front (a sliding window): only the changed rows are
+    recomputed, each indicator on its tail. Anything else (a gap, rewritten history) falls back to
     `indicator_pack(bars)`. Values equal the full computation to ~1e-12 (module docstring).
     """
     _check(bars)
