@@ -41,7 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "(deselect with -m 'not local_model')")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def local_extra() -> None:
     """Skip when the `local` extra is not installed; fail instead when CI requires it."""
     from agent.models.local import INSTALL_HINT, missing_server_modules
