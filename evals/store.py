@@ -30,7 +30,7 @@ def save_run(journal: Journal, report: AgentReport, *, run_id: str | None = None
     """Store one agent's report; returns the row id."""
     row_id = new_id("eval")
     journal.insert("eval_runs", {
-        "id": row_id, "time": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "id": row_id, "time": (now or datetime.now(UTC)).isoformat(timespec="microseconds"),
         "model": report.agent,
         "summary": {**report.summary(), "run_id": run_id or row_id},
         "results": [{"id": r.id, "category": r.category, "status": r.status,
@@ -41,7 +41,7 @@ def save_run(journal: Journal, report: AgentReport, *, run_id: str | None = None
 def latest_runs(journal: Journal) -> dict[str, dict[str, Any]]:
     """Each agent's latest stored run, by agent name."""
     latest: dict[str, dict[str, Any]] = {}
-    for row in journal.rows("eval_runs", order_by="time"):
+    for row in journal.rows("eval_runs", order_by="time, rowid"):
         latest[row["model"]] = row
     return latest
 
@@ -74,7 +74,7 @@ def latest_scores(journal: Journal) -> Callable[[Task], dict[str, float]]:
 
 def history(journal: Journal, limit: int = 20) -> list[dict[str, Any]]:
     """The latest stored runs, newest first, for `companion eval --compare`."""
-    rows = journal.rows("eval_runs", order_by="time desc", limit=limit)
+    rows = journal.rows("eval_runs", order_by="time desc, rowid desc", limit=limit)
     return [{"time": r["time"], "agent": r["model"], **{k: r["summary"].get(k) for k in (
         "provider", "repeat", "scenarios", "passed", "failed", "skipped", "pass_rate", "safety",
         "mean_latency_ms", "tokens_in", "tokens_out")},
