@@ -192,7 +192,8 @@ class LocalModelServer:
                     "local_model_failed", f"The local model server exited with code "
                     f"{proc.returncode} before it was ready: see {self.log_path}.")
             time.sleep(0.1)
-        self.stop()
+        if proc is not None:  # ours: do not leave it half-started
+            self.stop()
         raise CompanionError("local_model_timeout", f"The local model server was not ready after "
                              f"{timeout_s:.0f} s: see {self.log_path}.")
 
