@@ -1,0 +1,55 @@
+"""What every handler of the bot needs, kept in `application.bot_data`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Bot, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from agent.events import EventBus
+from agent.service import CompanionService
+from agent.store import Journal
+from channels.telegram.outbox import Outbox
+
+
+@dataclass
+class BotDeps:
+    """The service and bus the bot adapts, the allow-list and the outbox."""
+
+    service: CompanionService
+    events: EventBus
+    journal: Journal
+    allowed: frozenset[int]
+    outbox: Outbox
+    #: ticket id -> (chat id, message id) of every ticket message with buttons
+    ticket_messages: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+
+def deps_of(context: ContextTypes.DEFAULT_TYPE) -> BotDeps:
+    return context.bot_data["deps"]
+
+
+async def send(deps: BotDeps, bot: Bot, chat_id: int, html: str, *,
+               markup: InlineKeyboardMarkup | None = None, silent: bool = False,
+               label: str = "message", reply_to: int | None = None) -> Message | None:
+    """Send HTML through the outbox (retried; journaled if it finally fails)."""
+    return await deps.outbox.submit(label, chat_id, html, lambda: bot.send_message(
+        chat_id, html, parse_mode=ParseMode.HTML, reply_markup=markup,
+        disable_notification=silent, reply_to_message_id=reply_to))
+
+
+async def edit(deps: BotDeps, bot: Bot, chat_id: int, message_id: int, html: str) -> Any:
+    """Replace a message's text and drop its buttons, through the outbox."""
+    return await deps.outbox.submit("edit", chat_id, html, lambda: bot.edit_message_text(
+        html, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML,
+        reply_markup=None))
+
+
+async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, html: str) -> None:
+    """Reply in the chat an update came from."""
+    chat = update.effective_chat
+    if chat is not None:
+        await send(deps_of(context), context.bot, chat.id, html, label="reply")

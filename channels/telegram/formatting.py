@@ -1,0 +1,198 @@
+"""Everything the bot shows, as short HTML for a phone: label/value lines with the numbers
+right-aligned in a monospace block, no emoji. Pure functions of the service's plain data.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from agent.events import Event, EventType
+
+WIDTH = 28  # characters per monospace line that fit a phone screen
+
+
+def num(x: Any, digits: int = 5) -> str:
+    """A number without trailing zeros (prices keep their digits); '-' for None."""
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{x:.0f}"
+    return str(x)
+
+
+def money(x: Any) -> str:
+    return "-" if x is None else f"{float(x):,.2f}"
+
+
+def table(rows: list[tuple[str, str]]) -> str:
+    """Label/value pairs, values right-aligned, in a <pre> block."""
+    if not rows:
+        return ""
+    left = max(len(label) for label, _ in rows)
+    right = max(max(len(value) for _, value in rows), WIDTH - left - 1)
+    lines = [f"{label:<{left}} {value:>{right}}" for label, value in rows]
+    return "<pre>" + escape("\n".join(lines)) + "</pre>"
+
+
+def card(title: str, rows: list[tuple[str, str]], note: str = "") -> str:
+    parts = [f"<b>{escape(title)}</b>", table(rows)]
+    if note:
+        parts.append(escape(note))
+    return "\n".join(p for p in parts if p)
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def price(q: dict[str, Any]) -> str:
+    digits = int(q.get("digits", 5))
+    return card(q["symbol"], [("Bid", num(q["bid"], digits)), ("Ask", num(q["ask"], digits)),
+                              ("Spread", f"{num(q['spread_points'], 1)} pt")],
+                f"at {q['time'][:16].replace('T', ' ')} UTC")
+
+
+def account(a: dict[str, Any]) -> str:
+    risk = a.get("risk", {})
+    rows = [("Balance", money(a["balance"])), ("Equity", money(a["equity"])),
+            ("Floating P/L", money(a["profit"])), ("Margin", money(a["margin"])),
+            ("Free margin", money(a["margin_free"])),
+            ("Margin level", f"{a['margin_level']:.0f}%" if a.get("margin") else "-"),
+            ("Trading", risk.get("trading_state", "?"))]
+    note = f"Reason: {risk['reason']}" if risk.get("reason") else ""
+    return card(f"Account {a['currency']} ({'demo' if a.get('is_demo') else 'REAL'})", rows, note)
+
+
+def positions(items: list[dict[str, Any]]) -> str:
+    if not items:
+        return "No open positions."
+    blocks = [card(f"#{p['ticket']} {p['side'].upper()} {num(p['volume'], 2)} {p['symbol']}",
+                   [("Open", num(p["price_open"])), ("Now", num(p["price_current"])),
+                    ("SL", num(p["sl"])), ("TP", num(p["tp"])), ("P/L", money(p["profit"]))])
+              for p in items]
+    total = sum(p["profit"] for p in items)
+    return "\n".join(blocks) + f"\nTotal P/L {money(total)}"
+
+
+def analysis(a: dict[str, Any]) -> str:
+    title = f"{a['symbol']} {a['timeframe']}"
+    text = a.get("summary_text") or " ".join(a.get("facts", []))
+    return f"<b>{escape(title)}</b>\n{escape(text)}"
+
+
+def alerts(items: list[dict[str, Any]]) -> str:
+    if not items:
+        return "No active alerts. Add one: /alert EURUSD above 1.1200"
+    return "<b>Active alerts</b>\n" + "\n".join(
+        f"<code>{escape(a['id'])}</code> {escape(a['rule'])}"
+        f"{' (recurring)' if a['mode'] == 'recurring' else ''}" for a in items)
+
+
+def alert_added(a: dict[str, Any]) -> str:
+    return (f"Alert set: {escape(a['rule'])} ({a['mode']}).\n"
+            f"Cancel with /cancelalert {escape(a['id'])}")
+
+
+def trading_state(s: dict[str, Any]) -> str:
+    reason = f" ({s['reason']})" if s.get("reason") else ""
+    return escape(f"Trading state: {s['trading_state']}{reason}.")
+
+
+def command(name: str, data: Any) -> str:
+    """The reply to a read-only command."""
+    match name:
+        case "price":
+            return price(data)
+        case "account" | "status":
+            return account(data)
+        case "positions":
+            return positions(data)
+        case "analyze":
+            return analysis(data)
+        case "alerts":
+            return alerts(data)
+        case "alert":
+            return alert_added(data)
+        case "cancelalert":
+            return escape(f"Alert {data['id']} cancelled ({data['rule']}).")
+        case "halt" | "resume":
+            return trading_state(data)
+        case "help":
+            return escape(data["help"] + "\n  /notify [EVENT on|off|silent]")
+    return escape(str(data))
+
+
+# -- tickets ----------------------------------------------------------------------------------
+
+
+def ticket(t: dict[str, Any]) -> str:
+    order, fig = t["order"], t.get("figures") or {}
+    rows = [("Volume", f"{num(order['volume'], 2)} lots"),
+            ("Entry", num(order.get("price") or fig.get("entry_price"))),
+            ("Stop loss", num(order.get("sl"))), ("Take profit", num(order.get("tp")))]
+    if fig.get("money_at_risk") is not None:
+        rows.append(("Risk", f"{money(fig['money_at_risk'])} ({fig.get('risk_pct', 0):.2f}%)"))
+    if fig.get("reward_risk"):
+        rows.append(("Reward:risk", f"{fig['reward_risk']:.2f}"))
+    what = ("CLOSE #" + str(order["position_ticket"]) if order.get("kind") == "close"
+            else f"{order['side'].upper()} {order['symbol']}")
+    return card(f"Ticket {t['id']}: {what}", rows,
+                f"Approved by the risk engine, NOT sent. Valid until "
+                f"{t['expires_at'][11:19]} UTC.")
+
+
+def ticket_outcome(t: dict[str, Any], outcome: str) -> str:
+    return ticket(t) + "\n\n<b>" + escape(outcome) + "</b>"
+
+
+# -- events -----------------------------------------------------------------------------------
+
+EVENT_TITLES: dict[EventType, str] = {
+    EventType.TICKET_PENDING: "Ticket awaiting confirmation",
+    EventType.TICKET_CONFIRMED: "Ticket confirmed",
+    EventType.TICKET_REJECTED: "Ticket rejected",
+    EventType.TICKET_EXPIRED: "Ticket expired",
+    EventType.ORDER_FILLED: "Order filled",
+    EventType.ORDER_REJECTED: "Order rejected",
+    EventType.POSITION_CLOSED: "Position closed",
+    EventType.SL_HIT: "Stop loss hit",
+    EventType.TP_HIT: "Take profit hit",
+    EventType.RISK_STATE_CHANGED: "Trading state changed",
+    EventType.ALERT_FIRED: "Alert",
+    EventType.BROKER_DISCONNECTED: "Terminal disconnected",
+    EventType.BROKER_RECONNECTED: "Terminal reconnected",
+    EventType.PART_RESTARTED: "Restarted",
+}
+
+
+def event(e: Event) -> str:
+    """A push for one event (ticket_pending has its own message with buttons)."""
+    p, title = e.payload, EVENT_TITLES[e.type]
+    match e.type:
+        case EventType.ALERT_FIRED:
+            return card(f"Alert: {p['symbol']}", [("Value", num(p["value"])),
+                                                 ("Level", num(p["threshold"]))], p["rule"])
+        case EventType.ORDER_FILLED | EventType.ORDER_REJECTED:
+            return card(f"{title}: {p['side'].upper()} {num(p['volume'], 2)} {p['symbol']}",
+                        [("Price", num(p["price"])), ("Ticket", p["ticket_id"])],
+                        "" if e.type is EventType.ORDER_FILLED else p.get("message", ""))
+        case EventType.POSITION_CLOSED | EventType.SL_HIT | EventType.TP_HIT:
+            return card(f"{title}: #{p['position']} {p['symbol']}",
+                        [("Side", f"{p['side'].upper()} {num(p['volume'], 2)}"),
+                         ("Open", num(p["price_open"])), ("Close", num(p["price_close"])),
+                         ("P/L", money(p["profit"]))])
+        case EventType.RISK_STATE_CHANGED:
+            return f"<b>{title}</b>\n" + trading_state(p)
+        case EventType.TICKET_CONFIRMED | EventType.TICKET_REJECTED:
+            return escape(f"{title}: {p['ticket_id']} (by {p.get('by', '?')}).")
+        case EventType.TICKET_EXPIRED:
+            return escape(f"{title}: {p['ticket_id']}; nothing was sent.")
+    return f"<b>{title}</b>"
+
+
+def digest(a: dict[str, Any], deals: list[dict[str, Any]]) -> str:
+    closed = [d for d in deals if d["entry"] != "in"]
+    realized = sum(d["profit"] + d["swap"] + d["commission"] for d in closed)
+    return card("Daily P/L", [("Closed trades", str(len(closed))), ("Realized", money(realized)),
+                              ("Floating", money(a["profit"])), ("Equity", money(a["equity"])),
+                              ("Trading", a.get("risk", {}).get("trading_state", "?"))])
