@@ -51,7 +51,7 @@ class _Runtime:
                 self.error = exc.message
             except Exception as exc:
                 log.exception("the companion could not start")
-                self.error = f"{type(exc).__name__}: see the log for details."
+                self.error = f"it failed with {type(exc).__name__}; the details are in the log."
             else:
                 self._stack, self.error = stack, None
                 return

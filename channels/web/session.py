@@ -65,13 +65,11 @@ class WebSession:
         status = await self.companion.service.command("status")
         risk = status.get("risk", {})
         props = {"state": risk.get("trading_state", "?"), "reason": risk.get("reason", "")}
-        if self.badge is None:
-            self.badge = cl.CustomElement(name="TradingState", props=props, display="inline")
-            await cl.ElementSidebar.set_title("Trading state")
-            await cl.ElementSidebar.set_elements([self.badge], key="trading-state")
-        elif props != self.badge.props:
-            self.badge.props = props
-            await self.badge.update()
+        if self.badge is not None and props == self.badge.props:
+            return
+        self.badge = cl.CustomElement(name="TradingState", props=props, display="inline")
+        await cl.ElementSidebar.set_title("Trading state")
+        await cl.ElementSidebar.set_elements([self.badge], key=f"trading-state-{props['state']}")
 
     def listen(self) -> None:
         """Follow ticket and trading-state events for as long as the page is open."""

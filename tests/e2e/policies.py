@@ -35,6 +35,8 @@ def demo(messages: list[BaseMessage]) -> AIMessage:
     if "buy" in text:
         if not results:
             return reply("", ("propose_order", ORDER))
+        if results[-1].content.startswith("DENIED"):
+            return reply("The risk engine DENIED that order; nothing was sent.")
         return reply("The risk engine has decided; see the ticket.")
     if not results:
         return reply("", ("quote", {"symbol": "EURUSD"}))

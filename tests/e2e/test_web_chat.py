@@ -137,7 +137,7 @@ def test_halt_button_when_clicked_then_badge_halted_and_orders_denied(page, demo
     shots(page, "halted")
     before = len(orders(demo))
     ask(page, "buy 0.1 EURUSD while halted")
-    page.get_by_text(re.compile("DENIED by the risk engine")).first.wait_for()
+    page.get_by_text("The risk engine DENIED that order; nothing was sent.").wait_for()
     assert page.get_by_role("button", name="Approve").count() == 0
     assert len(orders(demo)) == before
     ask(page, "/resume")
@@ -147,11 +147,11 @@ def test_halt_button_when_clicked_then_badge_halted_and_orders_denied(page, demo
 def test_broker_down_when_page_opens_then_clear_sentence_not_traceback(page, tmp_path, shots):
     with web_app(tmp_path, "--broker-down") as app:
         page.goto(app.url)
-        message = page.get_by_text(re.compile("Could not start MetaTrader 5"))
+        message = page.get_by_text(re.compile("The companion could not start"))
         message.wait_for()
         shots(page, "broker-down")
         text = page.locator("body").inner_text()
-    assert "Fix that and reload the page." in text
+    assert "ConnectionError" in text and "Fix that and reload the page." in text
     assert "Traceback" not in text and "10.0.0.9" not in text
 
 

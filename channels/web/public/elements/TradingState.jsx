@@ -2,14 +2,13 @@ import { Button } from "@/components/ui/button"
 
 // The trading-state badge and the halt button (props: state, reason).
 export default function TradingState() {
-  const colors = {
-    ACTIVE: "bg-green-600", REDUCING: "bg-amber-500", HALTED: "bg-red-600",
-  };
+  const colors = { ACTIVE: "#16a34a", REDUCING: "#d97706", HALTED: "#dc2626" };
   const halted = props.state === "HALTED";
   return (
     <div id="trading-state" className="flex flex-col gap-2 p-2">
       <span id="trading-state-badge" data-state={props.state}
-            className={`inline-block w-fit rounded px-3 py-1 font-bold text-white ${colors[props.state] || "bg-gray-500"}`}>
+            style={{ background: colors[props.state] || "#6b7280", color: "white",
+                     fontWeight: 700, borderRadius: 6, padding: "4px 12px", width: "fit-content" }}>
         {props.state}
       </span>
       {props.reason ? <span className="text-sm opacity-75">{props.reason}</span> : null}
