@@ -15,6 +15,7 @@ from typing import Any
 import aiosqlite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from agent.alerts.book import AlertBook
 from agent.broker.broker import MT5Broker
 from agent.broker.manager import TerminalManager, open_terminal
 from agent.broker.sender import OrderSender
@@ -84,12 +85,11 @@ class Companion:
 
     async def import_bars(self, path: str, symbol: str | None,
                           timeframe: str | None) -> dict[str, Any]:
-        from agent.broker.paper import import_bars
+        from agent.broker.paper import bars_dir, import_bars
 
-        dest = self.settings.paper.data_dir or self.settings.data_dir / "bars"
-        report = import_bars(path, symbol=symbol, timeframe=timeframe, dest_dir=dest)
-        return {**report.to_dict(), "note": "Add this folder as paper.data_dir to use it."
-                if self.settings.paper.data_dir is None else "Restart to replay it."}
+        report = import_bars(path, symbol=symbol, timeframe=timeframe,
+                             dest_dir=bars_dir(self.settings))
+        return {**report.to_dict(), "note": "Restart the companion to replay it."}
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ async def open_companion(settings: Settings | None = None, *, router: ModelRoute
         if router is None:
             router, models = (await model_router(settings, journal) if detect_models
                               else (StaticRouter(), []))
-        commands = CommandRunner(desk)
+        commands = CommandRunner(desk, alerts=AlertBook(journal))
         deps = GraphDeps(desk=desk, commands=commands, tickets=tickets, executor=executor,
                          router=router, events=events, clock=clock,
                          ticket_ttl_s=settings.risk.ticket_ttl_seconds)

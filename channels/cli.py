@@ -19,6 +19,7 @@ from rich.console import Console
 from agent.domain import CompanionError
 from channels import cli_render as render
 from channels.cli_bridge import bridge_app
+from channels.telegram.cli import telegram
 
 T = TypeVar("T")
 app = typer.Typer(help="Trading AI Companion for MetaTrader 5.", no_args_is_help=True,
@@ -30,6 +31,7 @@ app.add_typer(risk_app, name="risk")
 app.add_typer(paper_app, name="paper")
 app.add_typer(data_app, name="data")
 app.add_typer(bridge_app, name="bridge", help="The MT5 REST bridge that runs beside the terminal.")
+app.command("telegram")(telegram)
 
 out = Console()
 err = Console(stderr=True)

@@ -208,7 +208,7 @@ class CommandRunner:
 
     def __init__(self, desk: Desk, alerts: AlertBook | None = None) -> None:
         self.desk = desk
-        self.alerts = alerts or AlertBook(desk.risk_state.journal)
+        self.alerts = alerts if alerts is not None else AlertBook(desk.risk_state.journal)
 
     def intent_for(self, cmd: ParsedCommand) -> dict[str, Any]:
         """The proposal an order command makes (the risk gate evaluates it)."""
