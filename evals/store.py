@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.models.selector import Task
 from agent.store import Journal, new_id
-from evals.runner import AgentReport
+
+if TYPE_CHECKING:  # the runner opens companions; the selector's hook must not import it
+    from evals.runner import AgentReport
 
 #: Which scenario categories measure each selector task.
 TASK_CATEGORIES: dict[Task, tuple[str, ...]] = {
