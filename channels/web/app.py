@@ -10,7 +10,8 @@ import chainlit as cl
 from chainlit.input_widget import Select, TextInput
 
 from channels.web import cards, runtime
-from channels.web.chat import Turn, with_defaults
+from channels.web.chat import Turn
+from channels.web.inputs import with_defaults
 from channels.web.session import WebSession
 
 TIMEFRAMES = ["M1", "M5", "M15", "M30", "H1", "H4", "D1", "W1"]
