@@ -1,0 +1,56 @@
+"""The REST API: a versioned JSON API over the companion's service (FastAPI).
+
+`create_app(companion, tokens=...)` builds the app over an open companion; `channels.rest.server`
+runs it. Every route is a thin call into `CompanionService`; errors are mapped once in
+`channels.rest.errors`; the gate (`channels.rest.auth`) admits each request for its scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from agent.broker.bridge.auth import RateLimiter
+from agent.monitor import HealthMonitor
+from channels.rest import errors
+from channels.rest.auth import ApiTokens, Gate
+from channels.rest.metrics import ApiMetrics
+from channels.rest.middleware import BodyLimit, RequestLog
+from channels.rest.routes import account, alerts, chat, health, market, risk, tickets
+
+API_VERSION = "1"
+DEFAULT_RATE_PER_MINUTE = 600
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+DESCRIPTION = """The trading companion over HTTP. Bearer tokens: `COMPANION_API_TOKEN`
+(trading: chat, approve/reject tickets, halt/resume, alerts) and `COMPANION_API_TOKEN_READ`
+(read-only). No order is sent unless the risk engine approved it and a trading-token holder
+approved that exact ticket while it was still valid. Errors are `{"code", "message"}`."""
+
+
+def create_app(companion: Any, *, tokens: ApiTokens, monitor: HealthMonitor | None = None,
+               rate_per_minute: int = DEFAULT_RATE_PER_MINUTE,
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+               cors_origins: Sequence[str] = ()) -> FastAPI:
+    """The API over an open companion. CORS stays off unless origins are given."""
+    monitor = monitor or HealthMonitor.for_companion(companion)
+    app = FastAPI(title="Trading AI Companion API", version=API_VERSION,
+                  description=DESCRIPTION, docs_url=None, redoc_url=None)
+    app.state.companion = companion
+    app.state.gate = Gate(tokens, RateLimiter(rate_per_minute))
+    app.state.health = monitor.report
+    app.state.metrics = ApiMetrics(companion.journal.path, monitor.state)
+    errors.install(app)
+    for topic in (market, account, risk, alerts, tickets, chat):
+        app.include_router(topic.router, prefix="/v1")
+    app.include_router(health.router)
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
+                           allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["authorization", "content-type"])
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RequestLog, metrics=app.state.metrics)
+    return app

@@ -1,0 +1,140 @@
+"""Who may call the REST API: bearer tokens in two scopes, a per-caller rate limit, a bind rule.
+
+- `COMPANION_API_TOKEN` (trade scope: everything) and `COMPANION_API_TOKEN_READ` (read scope:
+  nothing that changes state), from the environment or the OS keyring; compared in constant time.
+- No token configured: the API may only bind to a loopback address, read routes answer
+  without a token, and trading routes are unusable (401 saying how to turn them on).
+- Any other bind address without a token: `check_bind` refuses to start.
+Tokens never appear in logs or answers: callers are labelled by a short fingerprint.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from dataclasses import dataclass
+from enum import StrEnum
+
+from fastapi import Request
+from pydantic import SecretStr
+
+from agent.broker.bridge.auth import RateLimiter, fingerprint
+from agent.config import SECRET_ENV, secret
+from agent.domain import CompanionError
+
+TRADE_ENV = SECRET_ENV["api_token"]
+READ_ENV = SECRET_ENV["api_token_read"]
+
+
+class Scope(StrEnum):
+    READ = "read"
+    TRADE = "trade"
+
+
+class ApiRefusal(CompanionError):
+    """A refusal at the door (401, 403, 429): a domain error with its HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(code, message)
+        self.status = status
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiTokens:
+    """The API's tokens; either or both may be missing."""
+
+    trade: SecretStr | None = None
+    read: SecretStr | None = None
+
+    def __post_init__(self) -> None:
+        if self.trade and self.read and hmac.compare_digest(
+                self.trade.get_secret_value().encode(), self.read.get_secret_value().encode()):
+            raise CompanionError("api_same_tokens", f"{READ_ENV} must differ from {TRADE_ENV}: "
+                                 "a read-only token equal to the trading token would trade.")
+
+    @classmethod
+    def from_env(cls) -> ApiTokens:
+        return cls(trade=secret("api_token"), read=secret("api_token_read"))
+
+    @property
+    def any(self) -> bool:
+        return self.trade is not None or self.read is not None
+
+    def scope_of(self, presented: str) -> Scope | None:
+        """The scope of a presented token, None if it is none of ours (constant time)."""
+        raw = presented.encode()
+        found = None
+        for scope, token in ((Scope.TRADE, self.trade), (Scope.READ, self.read)):
+            if token is not None and hmac.compare_digest(raw, token.get_secret_value().encode()):
+                found = found or scope
+        return found
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, tokens: ApiTokens) -> None:
+    """Refuse to serve beyond this machine without a token."""
+    if not tokens.any and not is_loopback(host):
+        raise CompanionError("api_no_token", f"The REST API will not listen on {host} without a "
+                             f"token: set {TRADE_ENV} (and/or {READ_ENV} for read-only) in the "
+                             "environment or the OS keyring, or bind it to 127.0.0.1.")
+
+
+class Gate:
+    """Authenticates a request, checks its scope and takes one unit of its rate limit."""
+
+    def __init__(self, tokens: ApiTokens, limiter: RateLimiter) -> None:
+        self.tokens = tokens
+        self.limiter = limiter
+
+    def admit(self, request: Request, needed: Scope) -> Scope:
+        presented = _bearer(request.headers.get("authorization"))
+        scope, caller = self._identify(presented, request)
+        if needed is Scope.TRADE and scope is not Scope.TRADE:
+            if presented is None or self.tokens.trade is None:
+                raise ApiRefusal(401, "trading_token_required", self._trade_hint(),
+                                 {"www-authenticate": "Bearer"})
+            raise ApiRefusal(403, "read_only_token", "This token is read-only: approving "
+                             "tickets, halting, resuming, chatting and alerts need the trading "
+                             "token.")
+        wait = self.limiter.take(caller)
+        if wait is not None:
+            raise ApiRefusal(429, "rate_limited", f"Too many requests; retry in {wait:.1f} s.",
+                             {"retry-after": str(max(1, round(wait)))})
+        request.state.caller = caller
+        return scope
+
+    def _identify(self, presented: str | None, request: Request) -> tuple[Scope, str]:
+        if presented is None and not self.tokens.any:
+            if not is_loopback(request.url.hostname or ""):  # a page re-pointing its DNS here
+                raise ApiRefusal(403, "host_refused", "Without a token this API only answers "
+                                 "requests addressed to 127.0.0.1 or localhost.")
+            client = request.client.host if request.client else "local"
+            return Scope.READ, f"anonymous:{client}"
+        scope = self.tokens.scope_of(presented) if presented else None
+        if scope is None:
+            raise ApiRefusal(401, "unauthorized", "A valid bearer token is required "
+                             "(Authorization: Bearer <token>).", {"www-authenticate": "Bearer"})
+        return scope, f"{scope}:{fingerprint(presented or '')}"
+
+    def _trade_hint(self) -> str:
+        if self.tokens.trade is None:
+            return (f"Trading through the API is off: no trading token is configured. Set "
+                    f"{TRADE_ENV} in the environment or the OS keyring and restart the API.")
+        return "This route needs the trading token (Authorization: Bearer <token>)."
+
+
+def _bearer(header: str | None) -> str | None:
+    if header is None:
+        return None
+    kind, _, token = header.partition(" ")
+    return token.strip() if kind.lower() == "bearer" else ""

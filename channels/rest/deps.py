@@ -1,0 +1,39 @@
+"""Dependencies every route declares: the service, and the scope it needs (auth + rate limit)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from agent.service import CompanionService
+from channels.rest.auth import Scope
+
+_bearer = HTTPBearer(auto_error=False, description="COMPANION_API_TOKEN (trading) or "
+                     "COMPANION_API_TOKEN_READ (read-only).")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+
+
+def read_scope(request: Request, _: Credentials) -> Scope:
+    return request.app.state.gate.admit(request, Scope.READ)
+
+
+def trade_scope(request: Request, _: Credentials) -> Scope:
+    return request.app.state.gate.admit(request, Scope.TRADE)
+
+
+def _service(request: Request) -> CompanionService:
+    return request.app.state.companion.service
+
+
+def _companion(request: Request) -> Any:
+    return request.app.state.companion
+
+
+Read = Depends(read_scope)
+Trade = Depends(trade_scope)
+Service = Annotated[CompanionService, Depends(_service)]
+Companion = Annotated[Any, Depends(_companion)]
+Symbol = Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9._#-]{1,19}$",
+                             description="Symbol as the broker spells it, e.g. EURUSD.")]
