@@ -84,6 +84,7 @@ def test_bundled_gguf_without_package_then_install_hint(monkeypatch: pytest.Monk
         bundled_gguf()
 
 
+@pytest.mark.local_model
 def test_bundled_gguf_is_the_smollm2_file(local_extra: None) -> None:
     path = bundled_gguf()
     assert path.name == f"{SMOLLM}.gguf"
