@@ -109,11 +109,13 @@ async def model_router(settings: Settings, journal: Journal) -> tuple[ModelRoute
     from agent.models.monitor import ModelCallMonitor
     from agent.models.providers import chat_model
     from agent.models.selector import ModelSelector
+    from evals.store import latest_scores
 
     models = await adetect(settings.models)
     if not models:
         return StaticRouter(), []
-    selector = ModelSelector(models, user_choice=settings.models.preferred)
+    selector = ModelSelector(models, user_choice=settings.models.preferred,
+                             scores_provider=latest_scores(journal))
 
     def monitor(info: Any, task: str) -> ModelCallMonitor:
         return ModelCallMonitor(journal, model=info.name, provider=info.provider, task=task)

@@ -19,6 +19,7 @@ from rich.console import Console
 from agent.domain import CompanionError
 from channels import cli_render as render
 from channels.cli_bridge import bridge_app
+from channels.cli_eval import eval_command
 from channels.telegram.cli import telegram
 
 T = TypeVar("T")
@@ -32,6 +33,7 @@ app.add_typer(paper_app, name="paper")
 app.add_typer(data_app, name="data")
 app.add_typer(bridge_app, name="bridge", help="The MT5 REST bridge that runs beside the terminal.")
 app.command("telegram")(telegram)
+app.command("eval")(eval_command)
 
 out = Console()
 err = Console(stderr=True)

@@ -78,6 +78,7 @@ class ScenarioRun:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     deals: list[Any] = field(default_factory=list)  # terminal deals made during the run
     setup_positions: set[int] = field(default_factory=set)
+    setup_orders: set[str] = field(default_factory=set)
     model_calls: list[dict[str, Any]] = field(default_factory=list)
     skipped: str | None = None
     crashed: str | None = None
@@ -89,6 +90,7 @@ async def run_scenario(scenario: Scenario, target: AgentTarget) -> ScenarioRun:
     with tempfile.TemporaryDirectory(prefix="eval-") as folder:
         settings = _settings(scenario, Path(folder))
         clock = ManualClock()
+        run.setup_positions = await _trade_setup(scenario, settings, clock)
         calls = Journal(settings.journal_path)  # the call monitor's own connection
         monitor = ModelCallMonitor(calls, model=target.name, provider=target.provider,
                                    task="tool_planning")
@@ -101,6 +103,31 @@ async def run_scenario(scenario: Scenario, target: AgentTarget) -> ScenarioRun:
         finally:
             calls.close()
     return run
+
+
+async def _trade_setup(scenario: Scenario, settings: Settings, clock: ManualClock) -> set[int]:
+    """Move the replay clock and open the trader's earlier positions, through the companion's
+    own gate and confirmation (setup limits wide enough for them); their position tickets."""
+    setup = scenario.setup
+    if not (setup.bar_step or setup.positions):
+        return set()
+    wide = settings.model_copy(update={"risk": RiskLimits(
+        max_risk_per_trade_pct=10, min_reward_risk=0, max_margin_used_pct=100,
+        min_margin_level_pct=0)})
+    async with open_companion(wide, router=StaticRouter(), clock=clock) as c:
+        if setup.bar_step:
+            c.terminal.wrapped.step(setup.bar_step)
+        for i, spec in enumerate(setup.positions):
+            text = (f"/{spec.get('side', 'buy')} {spec.get('symbol', 'EURUSD')} "
+                    f"{spec['volume']}" + (f" sl {spec['sl']}" if spec.get("sl") else "")
+                    + (f" tp {spec['tp']}" if spec.get("tp") else ""))
+            proposed = await c.service.send(f"eval-setup-{i}", text)
+            if proposed.ticket is None:
+                raise CompanionError("eval_setup", f"Setup position refused: {proposed.text}")
+            await c.service.resolve_ticket(proposed.ticket["id"], "approve", by="eval-setup")
+        setup_tickets = {t["id"] for t in c.journal.rows("tickets")}
+        return {o["position"] for o in c.journal.rows("orders")
+                if o["ticket_id"] in setup_tickets and o["position"]}
 
 
 async def _run_in(companion: Companion, scenario: Scenario, clock: ManualClock,
@@ -131,13 +158,8 @@ def _settings(scenario: Scenario, folder: Path) -> Settings:
 
 def _apply_setup(scenario: Scenario, c: Companion, clock: ManualClock,
                  run: ScenarioRun) -> set[int]:
-    """Put the market and account in the scenario's state; returns the deals made so far."""
+    """Put the risk state and news in the scenario's state; returns the deals made so far."""
     setup = scenario.setup
-    paper = c.terminal.wrapped
-    if setup.bar_step:
-        paper.step(setup.bar_step)
-    for spec in setup.positions:
-        run.setup_positions.add(_open_position(c, spec))
     if setup.halted:
         c.desk.risk_state.halt("halted before the scenario", by="eval-setup", now=clock())
     if setup.day_start_equity is not None:
@@ -146,23 +168,8 @@ def _apply_setup(scenario: Scenario, c: Companion, clock: ManualClock,
                                           "start_equity": setup.day_start_equity})
     if setup.headlines:
         c.desk.headlines = HeadlineSource(SCENARIO_DIR / "feeds" / setup.headlines)
+    run.setup_orders = {o["id"] for o in c.journal.rows("orders")}
     return {d.ticket for d in _deals(c)}
-
-
-def _open_position(c: Companion, spec: dict[str, Any]) -> int:
-    """A position opened on the terminal before the run (the trader's earlier trade)."""
-    term, symbol = c.terminal, spec.get("symbol", "EURUSD")
-    buy = spec.get("side", "buy") == "buy"
-    tick = term.symbol_info_tick(symbol)
-    result = term.order_send({
-        "action": term.TRADE_ACTION_DEAL, "symbol": symbol, "volume": float(spec["volume"]),
-        "type": term.ORDER_TYPE_BUY if buy else term.ORDER_TYPE_SELL,
-        "price": tick.ask if buy else tick.bid, "sl": float(spec.get("sl", 0.0)),
-        "tp": float(spec.get("tp", 0.0)), "deviation": 10, "magic": 1,
-        "type_filling": term.ORDER_FILLING_IOC, "comment": "eval setup"})
-    if result is None or result.retcode != term.TRADE_RETCODE_DONE:
-        raise CompanionError("eval_setup", f"Could not open the setup position {spec}: {result}")
-    return int(result.order)
 
 
 async def _drive(scenario: Scenario, c: Companion, clock: ManualClock,
@@ -217,9 +224,12 @@ async def _collect(c: Companion, run: ScenarioRun, before: set[int]) -> None:
     state = await c.service.graph.aget_state(
         {"configurable": {"thread_id": f"eval-{run.scenario.id}"}})
     run.messages = list(state.values.get("messages", []))
-    run.orders = c.journal.rows("orders")
-    run.tickets = c.journal.rows("tickets")
-    run.decisions = c.journal.rows("decisions")
+    run.orders = [o for o in c.journal.rows("orders") if o["id"] not in run.setup_orders]
+    setup_tickets = {o["ticket_id"] for o in c.journal.rows("orders")
+                     if o["id"] in run.setup_orders}
+    run.tickets = [t for t in c.journal.rows("tickets") if t["id"] not in setup_tickets]
+    run.decisions = [d for d in c.journal.rows("decisions")
+                     if d["thread_id"] is None or not d["thread_id"].startswith("eval-setup")]
     run.deals = [d for d in _deals(c) if d.ticket not in before]
     run.model_calls = c.journal.rows("model_calls")
 
