@@ -5,6 +5,7 @@ arithmetic, independently of agent.risk.checks."""
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import replace
 from datetime import UTC, timedelta
 
@@ -18,101 +19,97 @@ from agent.risk.sizer import size_position
 from agent.risk.snapshot import RiskState
 from tests.risk.builders import NOW, account, limits, position, quote, snapshot, spec
 
-EPS = 1e-9
+EPS = 1e-6  # prices are compared in whole points, to 1e-6 of a point (see points_between)
 SYMBOLS = ("EURUSD", "GBPUSD", "EURGBP")
 FX = {"EUR": 1.08, "GBP": 1.27, "USD": 1.0}
 PRICES = {"EURUSD": 1.08, "GBPUSD": 1.27, "EURGBP": 0.85}
 
 
-# Strategies are built once: building them inside a draw costs more than the draw.
-BOOL, MOSTLY_TRUE = st.booleans(), st.sampled_from([True, True, True, False])
-SIDES, STATES = st.sampled_from(list(Side)), st.sampled_from(list(TradingState))
-LIMIT_FIELDS = st.fixed_dictionaries({
-    "require_stop_loss": BOOL,
-    "max_risk_per_trade_pct": st.floats(0.1, 5),
-    "min_reward_risk": st.sampled_from([0.0, 0.5, 1.0, 2.0]),
-    "max_volume_lots": st.sampled_from([0.05, 1.0, 10.0, 100.0]),
-    "max_open_positions": st.integers(0, 6),
-    "max_positions_per_symbol": st.integers(0, 4),
-    "max_margin_used_pct": st.floats(1, 100),
-    "min_margin_level_pct": st.floats(0, 2000),
-    "max_daily_loss_pct": st.floats(0.5, 10),
-    "reduce_fraction": st.floats(0.01, 1),
-    "max_drawdown_pct": st.floats(1, 30),
-    "drawdown_mode": st.sampled_from(["peak", "static"]),
-    "max_spread_points": st.floats(1, 50),
-    "max_orders_per_minute": st.integers(1, 6),
-    "allowed_symbols": st.sampled_from([(), ("EURUSD",), ("GBPUSD",)]),
-    "trading_hours_utc": st.sampled_from([None, "07:00-20:00", "22:00-06:00"]),
-    "max_consecutive_losses": st.integers(0, 4),
-    "loss_cooldown_minutes": st.sampled_from([0, 30, 120]),
-    "max_currency_exposure_x": st.floats(0.5, 30),
-})
-MARKET = st.fixed_dictionaries({
-    "step": st.sampled_from([0.01, 0.1, 1.0]),
-    "volume_max": st.sampled_from([1.0, 50.0, 100.0]),
-    "tick_value": st.floats(0.5, 2.0),
-    "stops_level": st.integers(0, 50),
-    "bid": st.integers(90_000, 130_000),
-    "spread": st.integers(0, 60),
-    "equity": st.floats(100, 1e6),
-    "margin": st.floats(0, 0.5),
-    "margin_required": st.floats(0, 0.5),
-    "day_start": st.floats(0.9, 1.15),
-    "peak": st.floats(1.0, 1.3),
-    "start": st.floats(0.8, 1.2),
-    "positions": st.lists(st.tuples(st.sampled_from(SYMBOLS), SIDES,
-                                    st.sampled_from([0.01, 0.1, 0.5, 2.0])), max_size=4),
-    "order_ages": st.lists(st.integers(0, 120), max_size=6),
-    "losses": st.integers(0, 5),
-    "loss_age": st.none() | st.integers(0, 200),
-    "trade_allowed": MOSTLY_TRUE,
-    "connected": MOSTLY_TRUE,
-    "hours": st.integers(0, 168),
-    "state": STATES,
-})
+# Hypothesis draws the order (where the boundaries are); the account, market and limits come
+# from a seeded random.Random it also draws, which keeps a case to ~15 choices instead of ~150
+# (the ci profile runs 12,000 cases) and keeps every failure reproducible from its seed.
+SIDES = st.sampled_from(list(Side))
+SEED = st.integers(0, 2**32 - 1)
 ORDER = st.fixed_dictionaries({
     "side": SIDES,
-    "sl_points": st.none() | st.integers(-50, 3000),
-    "tp_points": st.none() | st.integers(-50, 6000),
-    "steps": st.integers(1, 300),
+    "sl_points": st.none() | st.integers(-20, 800),
+    "tp_points": st.none() | st.integers(-20, 2000),
+    "steps": st.integers(1, 100),
     "free_volume": st.none() | st.floats(0.001, 200),
     "close": st.integers(0, 4),
     "close_side": SIDES,
     "close_volume": st.sampled_from([1.0, 0.5, 50.0]),
+    "seed": SEED,
 })
+# Half the cases loosen the limits that deny most often, so approvals are common enough for
+# the risk, reward, stop, volume and loss rules to be probed at their boundaries.
+LOOSE = {"max_volume_lots": 100.0, "max_open_positions": 10, "max_positions_per_symbol": 10,
+         "max_margin_used_pct": 100.0, "min_margin_level_pct": 0.0, "max_spread_points": 100.0,
+         "max_currency_exposure_x": 1000.0, "trading_hours_utc": None, "allowed_symbols": (),
+         "trading_weekdays": tuple(range(7))}
 
 
-@st.composite
-def risk_limits(draw):
-    f = draw(LIMIT_FIELDS)
-    f["reduce_at_daily_loss_pct"] = f["max_daily_loss_pct"] * f.pop("reduce_fraction")
-    return limits(**f)
+def pick(rng: random.Random, lo: float, hi: float) -> float:
+    """Uniform in [lo, hi], with each end 10% of the time (limits live at the edges)."""
+    u = rng.random()
+    return lo if u < 0.1 else hi if u < 0.2 else rng.uniform(lo, hi)
+
+
+def random_limits(rng: random.Random):
+    daily = pick(rng, 0.5, 10)
+    fields = dict(
+        require_stop_loss=rng.random() < 0.5,
+        max_risk_per_trade_pct=pick(rng, 0.1, 10),
+        min_reward_risk=rng.choice([0.0, 0.5, 1.0, 2.0]),
+        max_volume_lots=rng.choice([0.05, 1.0, 10.0, 100.0, 100.0]),
+        max_open_positions=rng.randint(0, 8),
+        max_positions_per_symbol=rng.randint(0, 5),
+        max_margin_used_pct=pick(rng, 1, 100),
+        min_margin_level_pct=pick(rng, 0, 2000),
+        max_daily_loss_pct=daily,
+        reduce_at_daily_loss_pct=pick(rng, 0.01, 1) * daily,
+        max_drawdown_pct=pick(rng, 1, 30),
+        drawdown_mode=rng.choice(["peak", "static"]),
+        max_spread_points=pick(rng, 5, 100),
+        max_orders_per_minute=rng.randint(1, 6),
+        allowed_symbols=rng.choice([(), ("EURUSD",), ("GBPUSD",)]),
+        trading_hours_utc=rng.choice([None, None, "07:00-20:00", "22:00-06:00"]),
+        max_consecutive_losses=rng.randint(0, 4),
+        loss_cooldown_minutes=rng.choice([0, 30, 120]),
+        max_currency_exposure_x=pick(rng, 0.5, 100),
+    )
+    return limits(**{**fields, **(LOOSE if rng.random() < 0.5 else {})})
 
 
 @st.composite
 def cases(draw):
-    m, o = draw(MARKET), draw(ORDER)
-    step, point, equity = m["step"], 0.00001, m["equity"]
-    sym_spec = spec(volume_step=step, volume_min=step, volume_max=m["volume_max"],
-                    tick_value=m["tick_value"], stops_level=m["stops_level"])
-    bid = round(m["bid"] * point, 5)
-    ask = round(bid + m["spread"] * point, 5)
-    positions = tuple(position(n + 1, sym, side, vol)
-                      for n, (sym, side, vol) in enumerate(m["positions"]))
+    o = draw(ORDER)
+    rng = random.Random(o["seed"])
+    step, point = rng.choice([0.01, 0.01, 0.1, 1.0]), 0.00001
+    equity = pick(rng, 100, 1e6)
+    sym_spec = spec(volume_step=step, volume_min=step,
+                    volume_max=rng.choice([1.0, 50.0, 100.0]), tick_value=pick(rng, 0.5, 2.0),
+                    stops_level=rng.randint(0, 50))
+    bid = round(rng.randint(90_000, 130_000) * point, 5)
+    ask = round(bid + rng.randint(0, 60) * point, 5)
+    positions = tuple(position(n + 1, rng.choice(SYMBOLS), rng.choice(list(Side)),
+                               rng.choice([0.01, 0.1, 0.5, 2.0]))
+                      for n in range(rng.randint(0, 3)))
+    loss_age = rng.choice([None, rng.randint(0, 200)])
     snap = snapshot(
-        account=account(equity=equity, margin=equity * m["margin"],
-                        trade_allowed=m["trade_allowed"]),
+        account=account(equity=equity, margin=equity * pick(rng, 0, 0.2),
+                        trade_allowed=rng.random() < 0.9),
         quote=quote(bid=bid, ask=ask), spec=sym_spec,
-        margin_required=equity * m["margin_required"],
-        day_start_equity=equity * m["day_start"], equity_peak=equity * m["peak"],
-        starting_balance=equity * m["start"],
+        margin_required=equity * pick(rng, 0, 0.1),
+        day_start_equity=equity * pick(rng, 0.97, 1.03), equity_peak=equity * pick(rng, 1, 1.08),
+        starting_balance=equity * pick(rng, 0.9, 1.05),
         positions=positions, specs={s: spec(s) for s in SYMBOLS}, prices=PRICES,
         fx_to_account=FX,
-        recent_order_times=tuple(NOW - timedelta(seconds=s) for s in m["order_ages"]),
-        consecutive_losses=m["losses"],
-        last_loss_time=None if m["loss_age"] is None else NOW - timedelta(minutes=m["loss_age"]),
-        broker_connected=m["connected"],
+        recent_order_times=tuple(NOW - timedelta(seconds=rng.randint(0, 120))
+                                 for _ in range(rng.randint(0, 4))),
+        consecutive_losses=rng.randint(0, 5),
+        last_loss_time=None if loss_age is None else NOW - timedelta(minutes=loss_age),
+        broker_connected=rng.random() < 0.9,
     )
     side = o["side"]
     entry = ask if side is Side.BUY else bid
@@ -129,8 +126,10 @@ def cases(draw):
               else round(entry + side.sign * o["tp_points"] * point, 5))
         volume = o["free_volume"] or round(o["steps"] * step, 2)
         intent = OrderIntent("EURUSD", side, volume, sl=sl, tp=tp)
-    now = NOW + timedelta(hours=m["hours"])
-    return intent, snap, draw(risk_limits()), RiskState(m["state"]), now
+    now = NOW + timedelta(hours=rng.randint(0, 168))
+    state = RiskState(rng.choice([TradingState.ACTIVE] * 4
+                                 + [TradingState.REDUCING, TradingState.HALTED]))
+    return intent, snap, random_limits(rng), state, now
 
 
 def exposure(legs, equity_ccy="USD"):
@@ -238,34 +237,34 @@ NASTY = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -1.0, -1e308, 1e308
                          1e-300]) | st.floats(allow_nan=True, allow_infinity=True)
 
 
-@given(case=cases(), data=st.data())
-def test_never_crashes_on_nan_inf_negative_huge(case, data):
+CORRUPTIBLE = st.sampled_from([
+    ("intent", "volume"), ("intent", "sl"), ("intent", "tp"), ("intent", "price"),
+    ("spec", "point"), ("spec", "tick_size"), ("spec", "tick_value"), ("spec", "volume_step"),
+    ("spec", "volume_min"), ("spec", "volume_max"), ("spec", "contract_size"),
+    ("account", "equity"), ("account", "margin"), ("quote", "bid"), ("quote", "ask"),
+    ("snapshot", "margin_required"), ("snapshot", "day_start_equity"),
+    ("snapshot", "equity_peak"), ("snapshot", "starting_balance")])
+NASTY = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -1.0, -1e308, 1e308, 5e-324,
+                         1e-300]) | st.floats(allow_nan=True, allow_infinity=True)
+
+
+@given(cases(), st.lists(st.tuples(CORRUPTIBLE, NASTY), min_size=1, max_size=3))
+def test_never_crashes_on_nan_inf_negative_huge(case, corruptions):
     intent, snap, lim, state, now = case
-    intent = replace(intent, **data.draw(st.dictionaries(
-        st.sampled_from(["volume", "sl", "tp", "price"]), NASTY, max_size=3)))
-    spec_bad = data.draw(st.dictionaries(st.sampled_from(
-        ["point", "tick_size", "tick_value", "volume_step", "volume_min", "volume_max",
-         "contract_size"]), NASTY, max_size=2))
-    acc_bad = data.draw(st.dictionaries(st.sampled_from(["equity", "margin"]), NASTY,
-                                        max_size=2))
-    snap_bad = data.draw(st.dictionaries(st.sampled_from(
-        ["margin_required", "day_start_equity", "equity_peak", "starting_balance"]), NASTY,
-        max_size=2))
-    q_bad = data.draw(st.dictionaries(st.sampled_from(["bid", "ask"]), NASTY, max_size=2))
-    snap = replace(snap, spec=replace(snap.spec, **spec_bad),
-                   account=replace(snap.account, **acc_bad),
-                   quote=replace(snap.quote, **q_bad), **snap_bad)
+    parts = {"intent": {}, "spec": {}, "account": {}, "quote": {}, "snapshot": {}}
+    for (part, field), value in corruptions:
+        parts[part][field] = value
+    intent = replace(intent, **parts["intent"])
+    snap = replace(snap, spec=replace(snap.spec, **parts["spec"]),
+                   account=replace(snap.account, **parts["account"]),
+                   quote=replace(snap.quote, **parts["quote"]), **parts["snapshot"])
     decision = evaluate(intent, snap, lim, state, now)
     decision.to_dict()
     assert all(isinstance(v.message, str) for v in decision.verdicts)
-    positive = [intent.volume, *(x for x in (intent.sl, intent.tp, intent.price) if x is not None),
-                *spec_bad.values(), *q_bad.values(),
-                *(v for k, v in acc_bad.items() if k == "equity"),
-                *(v for k, v in snap_bad.items() if k != "margin_required")]
-    non_negative = [*(v for k, v in acc_bad.items() if k == "margin"),
-                    *(v for k, v in snap_bad.items() if k == "margin_required")]
-    if not all(math.isfinite(x) and x > 0 for x in positive) or not all(
-            math.isfinite(x) and x >= 0 for x in non_negative):
+    may_be_zero = {"margin", "margin_required"}
+    broken = [v for fields in parts.values() for field, v in fields.items()
+              if not (math.isfinite(v) and (v > 0 or (field in may_be_zero and v == 0)))]
+    if broken:
         assert not decision.approved
         assert decision.state_after is state.trading_state
 
