@@ -7,7 +7,9 @@ runs it. Every route is a thin call into `CompanionService`; errors are mapped o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -24,6 +26,7 @@ from channels.rest.routes import account, alerts, chat, health, market, risk, ti
 API_VERSION = "1"
 DEFAULT_RATE_PER_MINUTE = 600
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
 DESCRIPTION = """The trading companion over HTTP. Bearer tokens: `COMPANION_API_TOKEN`
 (trading: chat, approve/reject tickets, halt/resume, alerts) and `COMPANION_API_TOKEN_READ`
@@ -37,16 +40,12 @@ def create_app(companion: Any, *, tokens: ApiTokens, monitor: HealthMonitor | No
                cors_origins: Sequence[str] = ()) -> FastAPI:
     """The API over an open companion. CORS stays off unless origins are given."""
     monitor = monitor or HealthMonitor.for_companion(companion)
-    app = FastAPI(title="Trading AI Companion API", version=API_VERSION,
-                  description=DESCRIPTION, docs_url=None, redoc_url=None)
+    app = _routed_app()
     app.state.companion = companion
     app.state.gate = Gate(tokens, RateLimiter(rate_per_minute))
     app.state.health = monitor.report
     app.state.metrics = ApiMetrics(companion.journal.path, monitor.state)
     errors.install(app)
-    for topic in (market, account, risk, alerts, tickets, chat):
-        app.include_router(topic.router, prefix="/v1")
-    app.include_router(health.router)
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                            allow_methods=["GET", "POST", "DELETE"],
@@ -54,3 +53,26 @@ def create_app(companion: Any, *, tokens: ApiTokens, monitor: HealthMonitor | No
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestLog, metrics=app.state.metrics)
     return app
+
+
+def _routed_app() -> FastAPI:
+    app = FastAPI(title="Trading AI Companion API", version=API_VERSION,
+                  description=DESCRIPTION, docs_url=None, redoc_url=None)
+    for topic in (market, account, risk, alerts, tickets, chat):
+        app.include_router(topic.router, prefix="/v1")
+    app.include_router(health.router)
+    return app
+
+
+def openapi_schema() -> dict[str, Any]:
+    """The API's OpenAPI schema (what docs/openapi.json keeps), without opening a companion."""
+    return _routed_app().openapi()
+
+
+def write_schema(path: Path = SCHEMA_PATH) -> None:
+    """Rewrite docs/openapi.json from the code: `python -m channels.rest.app`."""
+    path.write_text(json.dumps(openapi_schema(), indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    write_schema()

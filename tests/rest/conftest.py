@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
+import time
 from contextlib import asynccontextmanager
 
 import httpx
@@ -14,6 +17,7 @@ from agent.config import PaperSettings, Settings
 from agent.graph.routing import StaticRouter
 from channels.rest.app import create_app
 from channels.rest.auth import ApiTokens
+from channels.rest.server import api_server
 from tests.graph.conftest import ManualClock
 
 TRADE = "trade-token-0123456789abcdef"
@@ -64,3 +68,46 @@ def api_factory(settings, clock):
 async def api(api_factory, tokens):
     async with api_factory(tokens) as parts:
         yield parts
+
+
+class LiveApi:
+    """The API in a real uvicorn server on a free loopback port, in a thread with its own loop
+    (the companion is opened in that loop); `url` is where it listens."""
+
+    def __init__(self, settings: Settings, tokens: ApiTokens, **options) -> None:
+        self.settings, self.tokens, self.options = settings, tokens, options
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.companion = None
+        self.server = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="live-api", daemon=True)
+
+    def __enter__(self) -> LiveApi:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not (self.server is not None and self.server.started):
+            if self._error is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not start: {self._error!r}")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self._thread.join(20)
+        assert not self._thread.is_alive(), "the API did not stop"
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported to the starting thread
+            self._error = exc
+
+    async def _main(self) -> None:
+        async with open_companion(self.settings, router=StaticRouter(),
+                                  clock=ManualClock()) as companion:
+            self.companion = companion
+            app = create_app(companion, tokens=self.tokens, **self.options)
+            server = api_server(app, "127.0.0.1", self.port)
+            self.server = server
+            await server.serve()
