@@ -6,6 +6,7 @@ the `Executor` (the graph's execute step) and to nothing else.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ from agent.service import CompanionService
 from agent.store import Journal
 from agent.tools.commands import CommandRunner
 from agent.tools.desk import Desk
+
+
+log = logging.getLogger(__name__)
 
 
 def _utcnow() -> datetime:
@@ -106,10 +110,10 @@ class PaperControls:
 async def model_router(settings: Settings, journal: Journal) -> tuple[ModelRouter, list[Any]]:
     """Detect reachable models and route tasks among them (empty: command mode)."""
     from agent.models.detector import adetect
+    from agent.models.eval_scores import latest_scores
     from agent.models.monitor import ModelCallMonitor
     from agent.models.providers import chat_model
     from agent.models.selector import ModelSelector
-    from evals.store import latest_scores
 
     models = await adetect(settings.models)
     if not models:
@@ -163,5 +167,12 @@ async def open_companion(settings: Settings | None = None, *, router: ModelRoute
             yield Companion(settings, journal, term, broker, desk, events,
                             CompanionService(graph, desk, commands, tickets), router, models)
     finally:
-        manager.shutdown()
+        _quietly(manager.shutdown)  # never mask the error that brought us here
         journal.close()
+
+
+def _quietly(close: Callable[[], Any]) -> None:
+    try:
+        close()
+    except Exception:  # noqa: BLE001 - a dead terminal may fail to shut down too
+        log.warning("terminal shutdown failed", exc_info=True)

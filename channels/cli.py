@@ -21,6 +21,7 @@ from channels import cli_render as render
 from channels.cli_bridge import bridge_app
 from channels.cli_eval import eval_command
 from channels.telegram.cli import telegram
+from channels.web.serve import web_command
 
 T = TypeVar("T")
 app = typer.Typer(help="Trading AI Companion for MetaTrader 5.", no_args_is_help=True,
@@ -31,9 +32,6 @@ data_app = typer.Typer(help="Market data files.", no_args_is_help=True)
 app.add_typer(risk_app, name="risk")
 app.add_typer(paper_app, name="paper")
 app.add_typer(data_app, name="data")
-app.add_typer(bridge_app, name="bridge", help="The MT5 REST bridge that runs beside the terminal.")
-app.command("telegram")(telegram)
-app.command("eval")(eval_command)
 
 out = Console()
 err = Console(stderr=True)
@@ -246,6 +244,13 @@ def data_import(path: str, symbol: Annotated[str | None, typer.Option("--symbol"
     """Import an MT5 bar export (or a copy_rates CSV) into the paper terminal's data."""
     data = run(lambda c: c.import_bars(path, symbol, timeframe))
     emit(data, as_json, render.mapping)
+
+
+# Commands that live with their channel.
+app.command("web", help="Serve the web chat (default http://127.0.0.1:8000).")(web_command)
+app.command("telegram")(telegram)
+app.command("eval")(eval_command)
+app.add_typer(bridge_app, name="bridge", help="The MT5 REST bridge that runs beside the terminal.")
 
 
 def main() -> None:

@@ -49,7 +49,8 @@ def eval_command(
     from evals.report import category_table, payload, score_table, write_html, write_json
     from evals.runner import run_suite
     from evals.scenario import load_scenarios
-    from evals.store import history, save_run
+    from agent.models.eval_scores import history
+    from evals.store import save_run
     from evals.targets import resolve_targets
 
     settings = get_settings()

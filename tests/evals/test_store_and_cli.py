@@ -11,7 +11,8 @@ from agent.models.selector import Task
 from agent.store import Journal
 from channels.cli_eval import eval_command
 from evals.runner import AgentReport, ScenarioResult
-from evals.store import history, latest_scores, save_run
+from agent.models.eval_scores import history, latest_scores
+from evals.store import save_run
 from tests.support.model_servers import dead_port_url
 
 
