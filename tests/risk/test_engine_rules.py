@@ -277,3 +277,8 @@ def test_on_step_absorbs_float_error():
     assert on_step(0.3, 0.01) and on_step(0.07, 0.01) and on_step(1.1, 0.1)
     assert not on_step(0.015, 0.01)
     assert not on_step(1e300, 1e-300)
+
+
+def test_when_side_is_not_a_side_then_input_invalid():
+    intent = replace(buy(), side="long")  # type: ignore[arg-type]
+    assert decide(intent).denial_codes == (RiskCode.INPUT_VALID,)

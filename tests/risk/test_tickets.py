@@ -173,3 +173,9 @@ def test_claim_when_many_threads_and_two_journals_race_then_exactly_one_wins(tmp
     assert codes == ["ticket_used"] * 15
     for j in journals:
         j.close()
+
+
+def test_claim_when_decision_row_missing_then_tampered(book, journal):
+    ticket = mint(book)
+    journal.db.execute("DELETE FROM decisions WHERE id = ?", [ticket.decision_id])
+    assert refusal(lambda: book.claim(ticket.id, now=NOW, by="web")) == "ticket_tampered"
