@@ -31,9 +31,10 @@ def open_terminal(settings: Settings, journal: Journal) -> Mt5Terminal:
     """The terminal object `settings.broker.kind` names (not yet initialized)."""
     kind = settings.broker.kind
     if kind == "paper":
-        from agent.broker.paper import PaperTerminal
+        from agent.broker.paper import PaperTerminal, bars_dir
 
-        return PaperTerminal(journal, settings.paper)
+        return PaperTerminal(journal, settings.paper.model_copy(
+            update={"data_dir": bars_dir(settings)}))
     if kind == "mt5":
         try:
             import MetaTrader5

@@ -97,3 +97,29 @@ def test_symbol_whose_data_starts_later_has_no_quote_yet(tmp_path, wall, paper_j
     result = term.order_send({"action": term.TRADE_ACTION_DEAL, "symbol": "GBPUSD",
                               "volume": 0.1, "type": term.ORDER_TYPE_BUY})
     assert result.retcode == term.TRADE_RETCODE_MARKET_CLOSED
+
+
+def test_import_then_restart_shows_the_symbol_in_the_default_folder(tmp_path) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from agent.app import Companion
+    from agent.broker.manager import open_terminal
+    from agent.config import Settings
+    from agent.store.journal import Journal
+
+    settings = Settings(data_dir=tmp_path / "home", paper=PaperSettings(speed=0))
+    source = tmp_path / "GBPUSD_H1_export.csv"
+    source.write_text(MT5_EXPORT.replace("1.07", "1.28"))
+    stand_in = SimpleNamespace(settings=settings)  # import_bars only reads the settings
+    report = asyncio.run(Companion.import_bars(stand_in, str(source), None, None))  # type: ignore[arg-type]
+    assert report["path"] == str(tmp_path / "home" / "bars" / "GBPUSD_H1.csv")
+    assert report["symbol"] == "GBPUSD" and report["bars"] == 3
+
+    journal = Journal(settings.journal_path)  # the restart: a new terminal from the settings
+    try:
+        term = open_terminal(settings, journal)
+        assert term.initialize()
+        assert sorted(s.name for s in term.symbols_get()) == ["EURUSD", "GBPUSD"]
+    finally:
+        journal.close()

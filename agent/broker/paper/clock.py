@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,11 @@ class ClockStatus:
     mode: str  # "stepped" | "live" | "accelerated"
     bars_left: int
     ended: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for a channel to render (time as ISO 8601)."""
+        return {"time": self.time.isoformat(), "speed": self.speed, "mode": self.mode,
+                "bars_left": self.bars_left, "ended": self.ended}
 
 
 class PaperClock:
@@ -94,9 +100,13 @@ class PaperClock:
         return {"sim": self._anchor_sim, "wall": self._anchor_wall.isoformat(),
                 "speed": self.speed}
 
-    def restore(self, saved: dict, speed: float) -> None:
-        """Continue from a dumped position, from now on at `speed`."""
+    def load(self, saved: dict) -> None:
+        """Take a dumped position exactly as it is (another terminal over the journal wrote it)."""
         self.speed = float(saved["speed"])
         self._anchor_sim = float(saved["sim"])
         self._anchor_wall = datetime.fromisoformat(saved["wall"])
+
+    def restore(self, saved: dict, speed: float) -> None:
+        """Continue from a dumped position, from now on at `speed`."""
+        self.load(saved)
         self.set_speed(speed)

@@ -27,6 +27,7 @@ from agent.broker.paper.bars import (
     validate_rates,
 )
 from agent.broker.paper.specs import spec_for
+from agent.config import Settings
 from agent.domain import CompanionError
 
 _NAME = re.compile(r"^([A-Za-z0-9.#]+?)_([A-Za-z]+\d+)(?:_.*)?$")
@@ -46,6 +47,21 @@ class ImportReport:
     last: datetime
     path: Path
     replaced: bool
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for a channel to render (times as ISO 8601, the path as text)."""
+        return {"symbol": self.symbol, "timeframe": self.timeframe, "bars": self.bars,
+                "first": self.first.isoformat(), "last": self.last.isoformat(),
+                "path": str(self.path), "replaced": self.replaced}
+
+
+def bars_dir(settings: Settings) -> Path:
+    """The folder of imported bars: `paper.data_dir`, else `<data_dir>/bars`.
+
+    Both the import (`companion data import`) and the terminal (`open_terminal`) use it, so an
+    imported symbol is there after a restart.
+    """
+    return settings.paper.data_dir or settings.data_dir / "bars"
 
 
 def import_bars(path: Path | str, symbol: str | None = None, timeframe: str | None = None, *,

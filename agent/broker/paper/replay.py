@@ -12,6 +12,7 @@ import numpy as np
 
 from agent.broker import mt5_constants as C
 from agent.broker.mt5_api import TradeOrder, trade_request
+from agent.broker.paper.ledger import Ledger
 from agent.broker.paper.validation import BUY_TYPES
 
 MARGIN_SO_CALL = 100.0  # margin call at this margin level, %
@@ -22,15 +23,32 @@ class Replay:
     """SL/TP, pending-order and stop-out processing (mixed into PaperTerminal)."""
 
     def _sync(self) -> None:
-        """Process every bar between the last processed time and now."""
+        """Process every bar between the last processed time and now.
+
+        Inside a change (`_change()`: write lock held, account current) the replay is applied.
+        Outside one, it is first tried on a scratch copy: when nothing would trigger, only the
+        processed time moves on (the same scan gives the same answer in any terminal); when
+        something would, the replay runs again inside a change, which catches up first, so a
+        trigger another terminal already booked is not booked twice.
+        """
         ledger = self._ledger
         t1 = self.clock.time()
         if t1 <= ledger.processed_until:
             return
-        changed = self._replay(ledger.processed_until, t1)
+        if self._writing:
+            self._replay(ledger.processed_until, t1)
+        elif (ledger.positions or ledger.pending) and self._would_trigger(ledger, t1):
+            with self._change():  # its own `_sync` applies the replay
+                return
         ledger.processed_until = t1
-        if changed:
-            self._save()
+
+    def _would_trigger(self, ledger: Ledger, t1: float) -> bool:
+        """Whether replaying up to `t1` would change the account (tried on a scratch copy)."""
+        self._ledger = ledger.scratch()
+        try:
+            return self._replay(ledger.processed_until, t1)
+        finally:
+            self._ledger = ledger
 
     def _replay(self, t0: float, t1: float) -> bool:
         ledger = self._ledger

@@ -9,13 +9,23 @@ of that simulated path. Swaps and commissions are zero.
 
 Like the real module: call `initialize()` first; failures return None (or False) and set
 `last_error()`; `order_send` answers with a result record whose `retcode` says what happened.
+
+Several terminals (processes, threads) may share one journal: the web server, the Telegram bot
+and `companion confirm` each hold one. Every change (order_send, SL/TP/pending/stop-out
+processing as the clock moves, step/advance/set_speed/reset) runs as one unit under the journal's
+write lock: catch up with the saved account if another terminal wrote since (a version counter,
+one SELECT), apply, save, bump the version, commit. Every read first checks that version. So a
+fill or a close is never lost to a stale copy, tickets never collide, and an SL is booked once.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -40,7 +50,7 @@ from agent.broker.mt5_api import (
 from agent.broker.paper import specs
 from agent.broker.paper.bars import TIMEFRAME_NAME, BarSeries, can_build, discover, load_rates
 from agent.broker.paper.clock import ClockStatus, PaperClock, utcnow
-from agent.broker.paper.ledger import Ledger
+from agent.broker.paper.ledger import ChangeStamp, Ledger, new_epoch, stored_version
 from agent.broker.paper.replay import MARGIN_SO_CALL, MARGIN_SO_SO, Replay
 from agent.broker.paper.validation import (
     BUY_TYPES,
@@ -61,6 +71,19 @@ PAPER_LOGIN = 5_000_001
 _OK = (C.RES_S_OK, "Success")
 _NO_IPC = (C.RES_E_INTERNAL_FAIL_CONNECT, "No IPC connection")
 _ORDER_MODE = 1 | 2 | 4 | 16 | 32  # market, limit, stop, sl, tp (no stop-limit, no close-by)
+
+
+def _locked(method: Callable) -> Callable:
+    """Run `method` holding the terminal's lock: threads never see a half-applied change."""
+
+    @functools.wraps(method)
+    def call(self: PaperTerminal, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return call
+
+
 class PaperTerminal(RequestValidation, Replay):
     """An embedded MT5-compatible paper terminal over real bars (see the module docstring).
 
@@ -81,60 +104,139 @@ class PaperTerminal(RequestValidation, Replay):
         self._error: tuple[int, str] = _OK
         self._connected = False
         self._selected = set(self._series)
-        saved = Ledger.load(journal)
-        if saved is None:
-            self._ledger = self._new_ledger()
-        else:
-            self._ledger = saved
-            self.clock.restore(saved.clock, settings.speed)
-        self._sync()
+        self._lock = threading.RLock()
+        self._writing = False  # inside `_change()`
+        self._version: int | None = None  # of the saved account `_ledger` reflects; None: reload
+        self._stamp = ChangeStamp.beside(journal)
+        self._seen_stamp = b""  # the stamp when `_version` was last known current
+        self._ledger: Ledger = None  # type: ignore[assignment]  # set by the first refresh
+        with self._lock:
+            self._refresh()
+            if self._ledger is None or self.clock.speed != settings.speed:
+                with self._change():  # a fresh account, or this terminal's speed from now on
+                    self.clock.set_speed(settings.speed)
+            self._sync()
 
     def _new_ledger(self) -> Ledger:
-        ledger = Ledger(balance=self._settings.start_balance, processed_until=self.clock.start)
+        ledger = Ledger(balance=self._settings.start_balance, processed_until=self.clock.start,
+                        epoch=new_epoch())
         t = self.clock.start
         ledger.add_deal(TradeDeal(
             ledger.deal_ticket(), 0, int(t), int(t * 1000), C.DEAL_TYPE_BALANCE, C.DEAL_ENTRY_IN,
             0, 0, C.DEAL_REASON_CLIENT, 0.0, 0.0, 0.0, 0.0, self._settings.start_balance, 0.0, "",
             "Paper deposit", ""))
-        self._save(ledger)
         return ledger
 
-    def _save(self, ledger: Ledger | None = None) -> None:
-        ledger = ledger or self._ledger
-        ledger.clock = self.clock.dump()
-        ledger.save(self._journal)
+    # -- sharing the journal with other terminals ----------------------------------------------
+
+    @contextmanager
+    def _change(self) -> Iterator[Ledger]:
+        """One change to the account, atomic across threads and processes.
+
+        Takes the journal's write lock, catches up with the saved account, processes triggers
+        up to now, lets the caller apply its change, saves with the version bumped, commits.
+        If anything fails, the journal rolls back and the next call reloads from it.
+        """
+        with self._lock:
+            if self._writing:  # nested: the outer change saves
+                yield self._ledger
+                return
+            self._writing = True
+            try:
+                with self._journal.transaction():
+                    self._catch_up(stored_version(self._journal))
+                    if self._ledger is None:
+                        self.clock.reset()
+                        self._ledger = self._new_ledger()
+                    self._sync()
+                    yield self._ledger
+                    self._ledger.clock = self.clock.dump()
+                    version = (self._version or 0) + 1
+                    self._ledger.save(self._journal, version)
+                    self._version = version
+                    if self._stamp is not None:  # before the commit: see ChangeStamp
+                        self._seen_stamp = self._stamp.bump()
+            except BaseException:
+                self._version = None  # memory may hold what the journal rolled back
+                raise
+            finally:
+                self._writing = False
+
+    def _refresh(self) -> None:
+        """Catch up with the saved account if another terminal changed it.
+
+        Unchanged: one look at the change stamp (or one SELECT of the version without one).
+        Changed: under the write lock, so the other terminal's commit is complete and what is
+        read (state and history) is of one moment.
+        """
+        if self._writing:
+            return
+        stamp = self._stamp.read() if self._stamp is not None else b""
+        if self._version is not None and (
+                stamp == self._seen_stamp if self._stamp is not None
+                else stored_version(self._journal) == self._version):
+            return
+        with self._journal.transaction():
+            self._catch_up(stored_version(self._journal))
+            self._seen_stamp = stamp
+        if self._ledger is None:  # the journal lost its account: open a fresh one
+            with self._change():
+                pass
+
+    def _catch_up(self, version: int) -> None:
+        """Load the account saved at `version` (inside a journal transaction)."""
+        if version == self._version and self._ledger is not None:
+            return
+        held = self._ledger if self._version is not None else None
+        self._ledger = Ledger.refresh(self._journal, held)  # type: ignore[assignment]
+        if self._ledger is not None:
+            self.clock.load(self._ledger.clock)
+        self._version = version
 
     # -- clock controls (not part of the MetaTrader5 API) -----------------------------------
 
+    @_locked
     def clock_status(self) -> ClockStatus:
         """Simulated time, speed, mode and bars left in the replay."""
+        self._refresh()
         return self.clock.status()
 
+    @_locked
     def step(self, bars: int = 1) -> ClockStatus:
         """Move the clock to the open of the `bars`-th next bar; triggers SL/TP/pending orders."""
-        self.clock.step(bars)
-        self._sync()
-        self._save()
+        if bars < 1:
+            raise ValueError("step at least one bar")
+        with self._change():
+            self.clock.step(bars)
+            self._sync()
         return self.clock.status()
 
+    @_locked
     def advance(self, seconds: float) -> ClockStatus:
         """Move the clock forward by `seconds`."""
-        self.clock.advance(seconds)
-        self._sync()
-        self._save()
+        if not seconds >= 0:
+            raise ValueError("the paper clock only moves forward")
+        with self._change():
+            self.clock.advance(seconds)
+            self._sync()
         return self.clock.status()
 
+    @_locked
     def set_speed(self, speed: float) -> ClockStatus:
         """Replay speed from now on: 1 live, N accelerated, 0 stepped."""
-        self.clock.set_speed(speed)
-        self._save()
+        if not 0 <= speed <= 1e6:
+            raise ValueError("speed must be between 0 and 1,000,000")
+        with self._change():
+            self.clock.set_speed(speed)
         return self.clock.status()
 
+    @_locked
     def reset(self) -> ClockStatus:
         """Start over: the clock back to the start, a fresh demo account."""
-        self._ledger.forget(self._journal)
-        self.clock.reset()
-        self._ledger = self._new_ledger()
+        with self._change():
+            Ledger.forget(self._journal)
+            self.clock.reset()
+            self._ledger = self._new_ledger()
         return self.clock.status()
 
     # -- session -----------------------------------------------------------------------------
@@ -178,6 +280,7 @@ class PaperTerminal(RequestValidation, Replay):
             0, 0, 0.0, 0.0, "Trading AI Companion", "Paper terminal", "English", "paper",
             "paper", "paper"))
 
+    @_locked
     def account_info(self) -> AccountInfo | None:
         if not self._ready():
             return None
@@ -195,17 +298,20 @@ class PaperTerminal(RequestValidation, Replay):
     def symbols_total(self) -> int | None:
         return self._ok(len(self._series)) if self._connected else self._fail(None, _NO_IPC)
 
+    @_locked
     def symbols_get(self, *, group: str | None = None) -> tuple[SymbolInfo, ...] | None:
         if not self._ready():
             return None
         return self._ok(tuple(self._symbol_info(s) for s in sorted(self._series)
                               if group is None or _group_match(s, group)))
 
+    @_locked
     def symbol_info(self, symbol: str) -> SymbolInfo | None:
         if not self._ready() or not self._known(symbol):
             return None
         return self._ok(self._symbol_info(symbol))
 
+    @_locked
     def symbol_info_tick(self, symbol: str) -> Tick | None:
         if not self._ready() or not self._known(symbol):
             return None
@@ -220,9 +326,10 @@ class PaperTerminal(RequestValidation, Replay):
         return self._ok(Tick(int(tick_time), bid, ask, 0.0, 0, int(tick_time * 1000),
                              C.TICK_FLAG_BID | C.TICK_FLAG_ASK, 0.0))
 
+    @_locked
     def symbol_select(self, symbol: str, enable: bool = True) -> bool:
-        if not self._connected:
-            return self._fail(False, _NO_IPC)
+        if not self._ready():
+            return False
         if not self._known(symbol):
             return False
         if not enable and any(p.symbol == symbol for p in self._ledger.positions.values()):
@@ -232,6 +339,7 @@ class PaperTerminal(RequestValidation, Replay):
 
     # -- bars and ticks ----------------------------------------------------------------------
 
+    @_locked
     def copy_rates_from(self, symbol: str, timeframe: int, date_from: Any, count: int,
                         /) -> np.ndarray | None:
         """`count` bars ending with the bar open at `date_from` (never past the clock)."""
@@ -245,6 +353,7 @@ class PaperTerminal(RequestValidation, Replay):
         last = series.forming_index(timeframe, min(t_from, now))
         return self._rates_result(series.bars(timeframe, now, last - count + 1, last))
 
+    @_locked
     def copy_rates_from_pos(self, symbol: str, timeframe: int, start_pos: int, count: int,
                             /) -> np.ndarray | None:
         """`count` bars ending `start_pos` bars back from the forming bar (position 0)."""
@@ -257,6 +366,7 @@ class PaperTerminal(RequestValidation, Replay):
         last = series.forming_index(timeframe, now) - start_pos
         return self._rates_result(series.bars(timeframe, now, last - count + 1, last))
 
+    @_locked
     def copy_rates_range(self, symbol: str, timeframe: int, date_from: Any, date_to: Any,
                          /) -> np.ndarray | None:
         """Bars opened between `date_from` and `date_to` (inclusive, never past the clock)."""
@@ -272,6 +382,7 @@ class PaperTerminal(RequestValidation, Replay):
         hi = int(np.searchsorted(agg.rates["time"], min(t_to, now), side="right")) - 1
         return self._rates_result(series.bars(timeframe, now, lo, hi))
 
+    @_locked
     def copy_ticks_from(self, symbol: str, date_from: Any, count: int, flags: int,
                         /) -> np.ndarray | None:
         """Simulated ticks (the intrabar path's vertices) from `date_from`, at most `count`."""
@@ -282,6 +393,7 @@ class PaperTerminal(RequestValidation, Replay):
             return self._bad_args()
         return self._ok(self._ticks(symbol, t_from, self.clock.time(), count))
 
+    @_locked
     def copy_ticks_range(self, symbol: str, date_from: Any, date_to: Any, flags: int,
                          /) -> np.ndarray | None:
         """Simulated ticks (the intrabar path's vertices) between two dates."""
@@ -294,6 +406,7 @@ class PaperTerminal(RequestValidation, Replay):
 
     # -- calculations ------------------------------------------------------------------------
 
+    @_locked
     def order_calc_margin(self, action: int, symbol: str, volume: float, price: float,
                           /) -> float | None:
         """Margin in the account currency for `volume` lots of `symbol` at `price`."""
@@ -306,6 +419,7 @@ class PaperTerminal(RequestValidation, Replay):
         except Rejected as exc:
             return self._fail(None, (C.RES_E_FAIL, str(exc)))
 
+    @_locked
     def order_calc_profit(self, action: int, symbol: str, volume: float, price_open: float,
                           price_close: float, /) -> float | None:
         """Profit in the account currency of `volume` lots from `price_open` to `price_close`."""
@@ -322,9 +436,10 @@ class PaperTerminal(RequestValidation, Replay):
 
     # -- trading -----------------------------------------------------------------------------
 
+    @_locked
     def order_check(self, request: dict[str, Any]) -> OrderCheckResult | None:
         """Validate `request` as order_send would, changing nothing; retcode 0 if it would pass."""
-        req = self._request(request)
+        req = self._request(request) if self._ready() else None
         if req is None:
             return None
         t = self.clock.time()
@@ -338,32 +453,36 @@ class PaperTerminal(RequestValidation, Replay):
             code, round(self._ledger.balance, 2), f["equity"], f["profit"], f["margin"],
             f["margin_free"], f["margin_level"], comment, _echo(request)))
 
+    @_locked
     def order_send(self, request: dict[str, Any]) -> OrderSendResult | None:
         """Execute `request`; the result's retcode says what happened (10009 done, ...)."""
+        if not self._connected:
+            return self._fail(None, _NO_IPC)
         req = self._request(request)
         if req is None:
             return None
-        ledger = self._ledger
-        t = self.clock.time()
-        request_id = ledger.request_id()
-        symbol = self._target_symbol(req)
-        try:
-            self._validate(req, t)
-            retcode, deal, order, volume, price = self._execute(req, t)
-            comment = RETCODE_TEXT[retcode]
-            bid, ask = self._bid_ask(symbol, t) if symbol in self._series else (0.0, 0.0)
-        except Rejected as exc:
-            retcode, deal, order, volume, price = exc.retcode, 0, 0, 0.0, 0.0
-            comment, bid, ask = str(exc), exc.bid, exc.ask
-        self._save()
+        with self._change() as ledger:  # catches up with other terminals, then triggers
+            t = self.clock.time()
+            request_id = ledger.request_id()
+            symbol = self._target_symbol(req)
+            try:
+                self._validate(req, t)
+                retcode, deal, order, volume, price = self._execute(req, t)
+                comment = RETCODE_TEXT[retcode]
+                bid, ask = self._bid_ask(symbol, t) if symbol in self._series else (0.0, 0.0)
+            except Rejected as exc:
+                retcode, deal, order, volume, price = exc.retcode, 0, 0, 0.0, 0.0
+                comment, bid, ask = str(exc), exc.bid, exc.ask
         return self._answer(OrderSendResult(retcode, deal, order, volume, price, bid, ask, comment,
                                         request_id, 0, _echo(request)))
 
     # -- positions, orders, history ----------------------------------------------------------
 
+    @_locked
     def positions_total(self) -> int | None:
         return self._ok(len(self._ledger.positions)) if self._ready() else None
 
+    @_locked
     def positions_get(self, *, symbol: str | None = None, group: str | None = None,
                       ticket: int | None = None) -> tuple[TradePosition, ...] | None:
         if not self._ready():
@@ -373,9 +492,11 @@ class PaperTerminal(RequestValidation, Replay):
             self._marked(p, t) for p in self._ledger.positions.values()
             if _selects(p.symbol, p.ticket, symbol, group, ticket)))
 
+    @_locked
     def orders_total(self) -> int | None:
         return self._ok(len(self._ledger.pending)) if self._ready() else None
 
+    @_locked
     def orders_get(self, *, symbol: str | None = None, group: str | None = None,
                    ticket: int | None = None) -> tuple[TradeOrder, ...] | None:
         if not self._ready():
@@ -390,22 +511,24 @@ class PaperTerminal(RequestValidation, Replay):
         found = self.history_orders_get(date_from, date_to)
         return None if found is None else len(found)
 
+    @_locked
     def history_orders_get(self, date_from: Any = None, date_to: Any = None, /, *,
                            group: str | None = None, ticket: int | None = None,
                            position: int | None = None) -> tuple[TradeOrder, ...] | None:
         """History orders by date range (+group), by `ticket` (order) or by `position` id."""
-        return self._history(self._ledger.orders, lambda o: o.time_setup, lambda o: o.ticket,
+        return self._history("orders", lambda o: o.time_setup, lambda o: o.ticket,
                              date_from, date_to, group, ticket, position)
 
     def history_deals_total(self, date_from: Any, date_to: Any, /) -> int | None:
         found = self.history_deals_get(date_from, date_to)
         return None if found is None else len(found)
 
+    @_locked
     def history_deals_get(self, date_from: Any = None, date_to: Any = None, /, *,
                           group: str | None = None, ticket: int | None = None,
                           position: int | None = None) -> tuple[TradeDeal, ...] | None:
         """Deals by date range (+group), by `ticket` (the deal's order) or by `position` id."""
-        return self._history(self._ledger.deals, lambda d: d.time, lambda d: d.order,
+        return self._history("deals", lambda d: d.time, lambda d: d.order,
                              date_from, date_to, group, ticket, position)
 
     # -- internals: errors and arguments -----------------------------------------------------
@@ -437,10 +560,11 @@ class PaperTerminal(RequestValidation, Replay):
         return self._fail(None, (C.RES_E_INVALID_PARAMS, "Invalid arguments"))
 
     def _ready(self) -> bool:
-        """Connected, and every SL/TP/pending trigger up to now processed."""
+        """Connected, caught up with the journal, every SL/TP/pending trigger up to now processed."""
         if not self._connected:
             self._error = _NO_IPC
             return False
+        self._refresh()
         self._sync()
         return True
 
@@ -470,8 +594,7 @@ class PaperTerminal(RequestValidation, Replay):
         return self._ok(rates)
 
     def _request(self, request: Any) -> TradeRequest | None:
-        if not self._ready():
-            return None
+        """The request as a TradeRequest, or None (last_error set) if malformed."""
         if not isinstance(request, dict):
             return self._bad_args()
         req = trade_request_of(request)
@@ -676,11 +799,12 @@ class PaperTerminal(RequestValidation, Replay):
             description=spec.description, name=symbol, path=f"Paper\\Forex\\{symbol}")
         return SymbolInfo(**values)
 
-    def _history(self, records: list, time_of: Callable, ticket_of: Callable, date_from: Any,
+    def _history(self, kind: str, time_of: Callable, ticket_of: Callable, date_from: Any,
                  date_to: Any, group: str | None, ticket: int | None,
                  position: int | None) -> tuple | None:
         if not self._ready():
             return None
+        records = getattr(self._ledger, kind)  # after the refresh: the ledger may be new
         if ticket is not None:
             return self._ok(tuple(r for r in records if ticket_of(r) == ticket))
         if position is not None:
