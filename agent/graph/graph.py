@@ -9,7 +9,9 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
+from langgraph.prebuilt.tool_node import ToolInvocationError
 
+from agent.domain import CompanionError
 from agent.graph import nodes
 from agent.graph.context import GraphDeps
 from agent.graph.state import AgentState, InputState
@@ -17,6 +19,16 @@ from agent.tools.catalog import make_tools
 
 ROUTE, COMMAND, ASSISTANT, TOOLS = "route", "command", "assistant", "tools"
 RISK_GATE, CONFIRM, EXECUTE, RESPOND = "risk_gate", "confirm", "execute", "respond"
+
+
+def tool_error(error: Exception) -> str:
+    """What the model reads when a tool fails: a domain error's sentence, a bad call's
+    validation message; the turn goes on so the model can correct itself or explain."""
+    if isinstance(error, CompanionError):
+        return f"Error: {error.message}"
+    if isinstance(error, ToolInvocationError):
+        return error.message
+    return f"Error: the tool failed ({type(error).__name__}). Do not retry it; tell the trader."
 
 
 def after_route(state: AgentState) -> Literal["command", "assistant"]:
@@ -58,7 +70,7 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver | None = None
     g.add_node(ROUTE, nodes.make_route(deps))
     g.add_node(COMMAND, nodes.make_command(deps))
     g.add_node(ASSISTANT, nodes.make_assistant(deps, tools))
-    g.add_node(TOOLS, ToolNode(tools))
+    g.add_node(TOOLS, ToolNode(tools, handle_tool_errors=tool_error))
     g.add_node(RISK_GATE, nodes.make_risk_gate(deps))
     g.add_node(CONFIRM, nodes.make_confirm(deps))
     g.add_node(EXECUTE, nodes.make_execute(deps))

@@ -160,3 +160,33 @@ async def test_new_message_while_ticket_pending_then_refused_until_answered(comp
         with pytest.raises(CompanionError) as info:
             await c.service.send("t1", "/price EURUSD")
     assert info.value.code == "ticket_pending"
+
+
+async def test_tool_error_when_analysis_impossible_then_model_reads_it_and_answers(
+        companion_factory):
+    def analyze_d1_then_explain(messages):
+        results = [m for m in messages if isinstance(m, ToolMessage)]
+        if not results:
+            return reply("", ("analyze", {"symbol": "EURUSD", "timeframe": "W1"}))
+        return reply(f"I could not analyze that: {results[-1].content}")
+
+    async with companion_factory(analyze_d1_then_explain) as c:
+        result = await c.service.send("t1", "analyze EURUSD weekly")
+    assert result.text.startswith("I could not analyze that: Error: ")
+    assert "bars" in result.text
+
+
+async def test_tool_call_with_bad_arguments_then_model_gets_validation_error(companion_factory):
+    def bad_then_fixed(messages):
+        results = [m for m in messages if isinstance(m, ToolMessage)]
+        if not results:
+            return reply("", ("quote", {"symbol": "not a symbol!"}))
+        if len(results) == 1:
+            return reply("", ("quote", {"symbol": "EURUSD"}))
+        return reply("fixed: " + str(json.loads(results[-1].content)["bid"]))
+
+    async with companion_factory(bad_then_fixed) as c:
+        result = await c.service.send("t1", "price?")
+        first_error = [t for t in result.tools if t["kind"] == "tool_end"][0]["output"]
+    assert result.text.startswith("fixed: 1.1")
+    assert "symbol" in first_error
