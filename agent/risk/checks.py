@@ -628,14 +628,15 @@ def check_currency_exposure(intent: OrderIntent, ctx: Context) -> Verdict:
         return Verdict(code, DENY, "A price or exchange rate for a currency you hold is missing, "
                        "so currency exposure cannot be measured.", _NONE)
     equity = ctx.snap.account.equity
-    after = dict(before)
+    worst = max((abs(v) for v in before.values()), default=0.0) / equity
     for ccy, amount in order:
-        value = after[ccy] = before.get(ccy, 0.0) + amount
+        held = before.get(ccy, 0.0)
+        value = held + amount
         ratio = abs(value) / equity
-        if not (ratio <= cap or abs(value) <= abs(before.get(ccy, 0.0))):
+        if not (ratio <= cap or abs(value) <= abs(held)):
             return Verdict(code, DENY, "Your net {currency} exposure would be {exposure_x:.1f}x "
                            "equity; your cap is {cap:.1f}x.",
                            {"currency": ccy, "exposure_x": ratio, "cap": cap})
-    worst = max((abs(v) for v in after.values()), default=0.0) / equity
+        worst = max(worst, ratio)
     return Verdict(code, PASS, "Largest net currency exposure would be {exposure_x:.1f}x "
                    "equity, within {cap:.1f}x.", {"exposure_x": worst, "cap": cap})
