@@ -13,16 +13,17 @@ DEFAULT_PORT = 8080
 
 
 class EmbeddedServer(uvicorn.Server):
-    """A uvicorn server that leaves signals to its host (the orchestrator or `run_api`)."""
+    """A uvicorn server that leaves signals to its host (`companion serve`)."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
 
-def api_server(app: Any, host: str, port: int) -> EmbeddedServer:
+def api_server(app: Any, host: str, port: int, *, lifespan: str = "auto") -> EmbeddedServer:
     """A server for `app` on host:port, logging through our logging config (no access log:
     the API logs each request itself, without headers or query strings)."""
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                            timeout_graceful_shutdown=10, server_header=False)
+                            timeout_graceful_shutdown=10, server_header=False,
+                            lifespan=lifespan)
     return EmbeddedServer(config)

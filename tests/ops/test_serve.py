@@ -1,0 +1,91 @@
+"""`companion serve`: supervision (a crashing part is restarted, the others keep serving)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from rich.console import Console
+
+from agent.config import PaperSettings, Settings
+from agent.events import EventBus, EventType
+from agent.graph.routing import StaticRouter
+from channels import serve as serve_module
+from channels.serve import ServeOptions, Supervisor, TaskPart, serve
+from tests.graph.conftest import ManualClock
+from tests.rest.conftest import free_port
+
+
+class Flaky:
+    """A part that raises `failures` times, then runs until cancelled."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.starts = 0
+        self.running = asyncio.Event()
+
+    async def __call__(self) -> None:
+        self.starts += 1
+        if self.starts <= self.failures:
+            raise RuntimeError(f"crash {self.starts}")
+        self.running.set()
+        await asyncio.Event().wait()
+
+
+async def test_supervisor_when_part_raises_then_restarted_with_backoff_and_reported():
+    events = EventBus()
+    seen = events.subscribe([EventType.PART_RESTARTED])
+    flaky, steady = Flaky(failures=2), Flaky(failures=0)
+    supervisor = Supervisor([TaskPart("flaky", "-", flaky), TaskPart("steady", "-", steady)],
+                            events, base_delay_s=0.01)
+    running = asyncio.create_task(supervisor.run())
+    await asyncio.wait_for(flaky.running.wait(), 5)
+    await supervisor.stop()
+    await running
+    reports = [seen.queue.get_nowait().payload for _ in range(seen.queue.qsize())]
+    assert flaky.starts == 3 and steady.starts == 1
+    assert [(r["part"], r["attempt"], r["error"]) for r in reports] == [
+        ("flaky", 1, "RuntimeError"), ("flaky", 2, "RuntimeError")]
+    assert [r["delay_s"] for r in reports] == [0.01, 0.02]
+    assert supervisor.restarts == {"flaky": 2}
+
+
+async def test_supervisor_when_part_returns_then_not_restarted():
+    calls = []
+
+    async def once() -> None:
+        calls.append(1)
+
+    supervisor = Supervisor([TaskPart("once", "-", once)], EventBus(), base_delay_s=0.01)
+    await asyncio.wait_for(supervisor.run(), 5)
+    assert calls == [1] and supervisor.restarts == {}
+
+
+@pytest.mark.slow
+async def test_serve_when_a_part_keeps_crashing_then_api_keeps_serving(tmp_path, monkeypatch):
+    flaky = Flaky(failures=3)
+    monkeypatch.setitem(serve_module.PARTS, "crashy", lambda ctx: TaskPart("crashy", "-", flaky))
+    port = free_port()
+    settings = Settings(data_dir=tmp_path, paper=PaperSettings(speed=0))
+    options = ServeOptions(api_port=port, only=frozenset({"api", "crashy"}),
+                           restart_base_delay_s=0.05)
+    stop = asyncio.Event()
+    console = Console(record=True, width=120)
+    task = asyncio.create_task(serve(settings, options, stop, console=console,
+                                     router=StaticRouter(), clock=ManualClock()))
+    await asyncio.wait_for(flaky.running.wait(), 20)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        for _ in range(100):
+            try:
+                quote = await http.get("/v1/quote/EURUSD")
+                break
+            except httpx.ConnectError:
+                await asyncio.sleep(0.05)
+    stop.set()
+    supervisor = await asyncio.wait_for(task, 30)
+    table = console.export_text()
+    assert quote.status_code == 200 and quote.json()["symbol"] == "EURUSD"
+    assert supervisor.restarts == {"crashy": 3}
+    assert "api" in table and f"http://127.0.0.1:{port}/v1" in table and "paper" in table
+    assert "none: command mode" in table and "ACTIVE" in table
