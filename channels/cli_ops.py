@@ -17,17 +17,19 @@ out = Console()
 err = Console(stderr=True)
 Host = Annotated[str, typer.Option("--host", help="Address the REST API listens on.")]
 Port = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port of the REST API.")]
+Rate = Annotated[int, typer.Option("--rate-limit", min=1, help="API requests per minute per token.")]
 _STYLE = {"DEBUG": "dim", "INFO": "", "WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"}
 
 
-def _run(only: frozenset[str] | None, skip: frozenset[str], host: str, port: int,
+def _run(only: frozenset[str] | None, skip: frozenset[str], host: str, port: int, rate: int,
          role: str) -> None:
     from channels.serve import ServeOptions, run_until_signalled, serve
 
     settings = get_settings()
     try:
         configure_logging(LogOptions.from_settings(settings, role=role))
-        options = ServeOptions(api_host=host, api_port=port, only=only, skip=skip)
+        options = ServeOptions(api_host=host, api_port=port, api_rate_per_minute=rate,
+                               only=only, skip=skip)
         run_until_signalled(lambda stop: serve(settings, options, stop, console=out))
     except (CompanionError, ValueError) as exc:
         err.print(f"[red]{exc}[/red]")
@@ -35,7 +37,7 @@ def _run(only: frozenset[str] | None, skip: frozenset[str], host: str, port: int
 
 
 def serve_command(
-        host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT,
+        host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, rate: Rate = 600,
         web: Annotated[bool, typer.Option("--web/--no-web", help="Run the web chat.")] = True,
         api: Annotated[bool, typer.Option("--api/--no-api", help="Run the REST API.")] = True,
         alerts: Annotated[bool, typer.Option("--alerts/--no-alerts",
@@ -45,12 +47,12 @@ def serve_command(
     """Run everything configured in one process (Ctrl-C or SIGTERM stops it cleanly)."""
     skip = frozenset(name for name, on in (("web", web), ("api", api), ("alerts", alerts),
                                            ("telegram", telegram)) if not on)
-    _run(None, skip, host, port, role="serve")
+    _run(None, skip, host, port, rate, role="serve")
 
 
-def api_command(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT) -> None:
+def api_command(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, rate: Rate = 600) -> None:
     """Run the REST API alone (with the terminal health monitor)."""
-    _run(frozenset({"api", "health"}), frozenset(), host, port, role="api")
+    _run(frozenset({"api", "health"}), frozenset(), host, port, rate, role="api")
 
 
 def logs_command(

@@ -122,7 +122,7 @@ class Supervisor:
                 return
             except asyncio.CancelledError:
                 raise
-            except (Exception, SystemExit) as exc:  # noqa: BLE001 - uvicorn exits on bind errors
+            except (Exception, SystemExit) as exc:
                 failures = 1 if self.clock() - started >= self.stable_after_s else failures + 1
                 delay = min(self.base_delay_s * 2 ** (failures - 1), self.max_delay_s)
                 self.restarts[part.name] += 1
@@ -142,6 +142,7 @@ class ServeOptions:
 
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    api_rate_per_minute: int = 600
     only: frozenset[str] | None = None
     skip: frozenset[str] = frozenset()
     health_interval_s: float = 10.0
@@ -183,7 +184,8 @@ def api_part(ctx: Context) -> Part:
     check_bind(host, tokens)
     if tokens.trade is None:
         ctx.notes["api"] = "read-only: no COMPANION_API_TOKEN, trading routes refused"
-    app = create_app(ctx.companion, tokens=tokens, monitor=ctx.monitor)
+    app = create_app(ctx.companion, tokens=tokens, monitor=ctx.monitor,
+                     rate_per_minute=ctx.options.api_rate_per_minute)
     return ServerPart("api", f"http://{host}:{port}/v1", lambda: api_server(app, host, port))
 
 

@@ -1,4 +1,7 @@
-"""Dependencies every route declares: the service, and the scope it needs (auth + rate limit)."""
+"""Dependencies every route declares: the service, and the scope it needs (auth + rate limit).
+
+All `async def`: FastAPI runs plain `def` dependencies on its thread pool, a hop per request.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +18,19 @@ _bearer = HTTPBearer(auto_error=False, description="COMPANION_API_TOKEN (trading
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 
 
-def read_scope(request: Request, _: Credentials) -> Scope:
+async def read_scope(request: Request, _: Credentials) -> Scope:
     return request.app.state.gate.admit(request, Scope.READ)
 
 
-def trade_scope(request: Request, _: Credentials) -> Scope:
+async def trade_scope(request: Request, _: Credentials) -> Scope:
     return request.app.state.gate.admit(request, Scope.TRADE)
 
 
-def _service(request: Request) -> CompanionService:
+async def _service(request: Request) -> CompanionService:
     return request.app.state.companion.service
 
 
-def _companion(request: Request) -> Any:
+async def _companion(request: Request) -> Any:
     return request.app.state.companion
 
 

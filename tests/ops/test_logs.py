@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from agent.config import Settings
 from agent.logs import (
     LogOptions,
     LogQuery,
@@ -16,7 +17,6 @@ from agent.logs import (
     parse_levels,
     read_logs,
 )
-from agent.config import Settings
 
 BOT_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 API_TOKEN = "api-token-that-must-never-be-logged-42"

@@ -146,9 +146,10 @@ async def test_report_when_model_server_unreachable_then_degraded_with_reason(se
 
 
 async def test_report_when_model_server_answers_then_reachable_with_latency(settings):
-    from tests.rest.conftest import LiveApi, READ, TRADE
     from pydantic import SecretStr
+
     from channels.rest.auth import ApiTokens
+    from tests.rest.conftest import READ, TRADE, LiveApi
 
     other = Settings(data_dir=settings.data_dir / "server", paper=PaperSettings(speed=0))
     tokens = ApiTokens(trade=SecretStr(TRADE), read=SecretStr(READ))

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from contextlib import asynccontextmanager
+from typing import Self
 
 import httpx
 import pytest
@@ -83,7 +84,7 @@ class LiveApi:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="live-api", daemon=True)
 
-    def __enter__(self) -> LiveApi:
+    def __enter__(self) -> Self:
         self._thread.start()
         deadline = time.monotonic() + 30
         while not (self.server is not None and self.server.started):
@@ -100,7 +101,7 @@ class LiveApi:
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
-        except BaseException as exc:  # reported to the starting thread
+        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
             self._error = exc
 
     async def _main(self) -> None:

@@ -124,7 +124,7 @@ async def test_halt_when_trade_token_then_orders_denied_until_resume(api):
 
 
 async def test_alerts_when_created_listed_deleted_then_book_follows(api):
-    companion, _, client = api
+    _companion, _, client = api
     created = await client.post("/v1/alerts", json={"symbol": "eurusd", "condition": "above 1.2"},
                                 headers=auth(TRADE))
     alert_id = created.json()["id"]

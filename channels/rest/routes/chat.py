@@ -63,7 +63,7 @@ async def _frames(first: ChatEvent | None,
                 yield sse(event.kind, asdict(event))
     except CompanionError as exc:
         yield sse("error", error_body(exc.code, exc.message))
-    except Exception as exc:  # noqa: BLE001 - the stream has started: report, never a traceback
+    except Exception as exc:
         log.error("chat turn failed: %s", type(exc).__name__, exc_info=exc)
         yield sse("error", error_body("internal_error", "The turn failed on our side; the "
                                       "error was logged."))
