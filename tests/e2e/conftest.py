@@ -73,8 +73,11 @@ def web_app(data_dir: Path, *args: str) -> Iterator[WebApp]:
             process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module. Not per session: Playwright's sync API keeps an event
+    loop running in this thread while it is open, which would break every asyncio test
+    collected after the browser tests."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
