@@ -17,9 +17,11 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
+import psutil
 from rich.console import Console
 from rich.table import Table
 
@@ -57,7 +59,7 @@ async def load(call: Callable[[], Awaitable[object]], clients: int, total: int) 
     return np.array(latencies)
 
 
-def start_api(data_dir: str, port: int) -> subprocess.Popen:
+def start_api(data_dir: str, port: int, log: Any) -> subprocess.Popen:
     env = {**os.environ, "COMPANION_DATA_DIR": data_dir, "COMPANION_PAPER__SPEED": "0",
            "COMPANION_API_TOKEN_READ": TOKEN, "COMPANION_LOG_LEVEL": "WARNING",
            "OLLAMA_HOST": f"http://127.0.0.1:{free_port()}", "PYTHONPATH": str(ROOT)}
@@ -65,12 +67,14 @@ def start_api(data_dir: str, port: int) -> subprocess.Popen:
     env.pop("OPENAI_API_KEY", None)
     return subprocess.Popen([sys.executable, "-c", API, "api", "--port", str(port),
                              "--rate-limit", "100000000"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=log, stderr=subprocess.STDOUT)
 
 
-async def over_http(port: int, clients: int, total: int) -> dict[str, np.ndarray]:
+async def over_http(port: int, pid: int, clients: int,
+                    total: int) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Latencies per route, and the server process's CPU milliseconds per request."""
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60,
                                  headers={"authorization": f"Bearer {TOKEN}"}) as http:
         for _ in range(600):
             try:
@@ -82,8 +86,13 @@ async def over_http(port: int, clients: int, total: int) -> dict[str, np.ndarray
         async def get(path: str) -> None:
             (await http.get(path)).raise_for_status()
 
-        return {"quote": await load(lambda: get("/v1/quote/EURUSD"), clients, total),
-                "positions": await load(lambda: get("/v1/positions"), clients, total)}
+        server = psutil.Process(pid)
+        latencies, cpu = {}, {}
+        for route, path in (("quote", "/v1/quote/EURUSD"), ("positions", "/v1/positions")):
+            before = sum(server.cpu_times()[:2])
+            latencies[route] = await load(lambda p=path: get(p), clients, total)
+            cpu[route] = (sum(server.cpu_times()[:2]) - before) * 1000 / total
+        return latencies, cpu
 
 
 async def direct(data_dir: str, clients: int, total: int) -> dict[str, np.ndarray]:
@@ -100,29 +109,35 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=4000, help="per route")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data:
+    with tempfile.TemporaryDirectory() as data, tempfile.TemporaryFile() as log:
         port = free_port()
-        server = start_api(data, port)
+        server = start_api(data, port, log)
         try:
             started = time.perf_counter()
-            http = asyncio.run(over_http(port, args.clients, args.requests))
+            http, cpu = asyncio.run(over_http(port, server.pid, args.clients, args.requests))
             elapsed = time.perf_counter() - started
+        except Exception:
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace")[-3000:])
+            raise
         finally:
             server.terminate()
             server.wait(30)
         inproc = asyncio.run(direct(data, args.clients, args.requests))
     table = Table(title=f"REST API vs direct service calls: {args.clients} concurrent clients, "
                         f"{args.requests} requests per route")
-    for column in ("route", "path", "p50 ms", "p99 ms", "max ms", "req/s"):
-        table.add_column(column, justify="right" if "ms" in column or "/s" in column else "left")
+    for column in ("route", "path", "p50 ms", "p99 ms", "max ms", "req/s", "server CPU ms/req"):
+        table.add_column(column, justify="left" if column in ("route", "path") else "right")
     for route in ("quote", "positions"):
         for label, runs in (("HTTP (loopback)", http), ("service direct", inproc)):
             lat = runs[route]
             rate = args.clients / (np.mean(lat) / 1000)
             table.add_row(route, label, f"{np.percentile(lat, 50):.2f}",
-                          f"{np.percentile(lat, 99):.2f}", f"{lat.max():.2f}", f"{rate:.0f}")
+                          f"{np.percentile(lat, 99):.2f}", f"{lat.max():.2f}", f"{rate:.0f}",
+                          f"{cpu[route]:.2f}" if runs is http else "-")
     Console().print(table)
-    Console().print(f"HTTP run (both routes, incl. warm-up): {elapsed:.1f} s")
+    Console().print(f"HTTP run (both routes, incl. warm-up): {elapsed:.1f} s on {os.cpu_count()} "
+                    f"CPUs shared by the clients, the server and anything else running")
 
 
 if __name__ == "__main__":
