@@ -29,6 +29,7 @@ from agent.graph.execute import Executor
 from agent.graph.graph import build_graph
 from agent.graph.routing import ModelRouter, SelectorRouter, StaticRouter
 from agent.market.sentiment import HeadlineSource
+from agent.monitor import HealthMonitor
 from agent.risk.state import RiskStateStore
 from agent.risk.tickets import TicketBook
 from agent.service import CompanionService
@@ -66,17 +67,22 @@ class Companion:
         return PaperControls(terminal)
 
     async def doctor(self) -> dict[str, Any]:
+        """Broker, terminal and model health, account, symbols, journal: plain data."""
         account = self.broker.account()
+        health = (await HealthMonitor.for_companion(self).check()).to_dict()
         return {
+            "status": health["status"],
             "broker": self.settings.broker.kind,
-            "terminal": self.broker.terminal_state(),
+            "terminal": health["terminal"],
+            **self._bridge_health(),
             "account": f"{account.login} {account.server} ({'demo' if account.is_demo else 'REAL'})",
             "equity": f"{account.equity:.2f} {account.currency}",
             "symbols": self.broker.symbols(),
-            "journal": str(self.journal.path),
             "trading_state": self.desk.risk_state.current().trading_state.value,
             "models": [f"{m.name} ({m.provider})" for m in self.models],
-            **self._bridge_health(),
+            "model_servers": health["models"],
+            "process": health["process"],
+            "journal": str(self.journal.path),
         }
 
     def _bridge_health(self) -> dict[str, Any]:

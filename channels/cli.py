@@ -7,6 +7,7 @@ exit code (1 for a refused request, 2 for bad usage); nothing is changed by a fa
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import sys
 import uuid
@@ -15,11 +16,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from agent.domain import CompanionError
 from channels import cli_render as render
 from channels.cli_bridge import bridge_app
 from channels.cli_eval import eval_command
+from channels.cli_ops import register as register_ops
 from channels.telegram.cli import telegram
 from channels.web.serve import web_command
 
@@ -38,7 +41,7 @@ err = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def run(job: Callable[[Any], Awaitable[T]], *, models: bool = False) -> T:
+def run(job: Callable[[Any], Awaitable[T] | T], *, models: bool = False) -> T:
     """Open the companion, run one job with it, close it; map domain errors to exit codes.
 
     `models`: detect reachable models first (chat, doctor); other commands need none.
@@ -47,12 +50,13 @@ def run(job: Callable[[Any], Awaitable[T]], *, models: bool = False) -> T:
 
     async def main() -> T:
         async with open_companion(detect_models=models) as companion:
-            return await job(companion)
+            result = job(companion)
+            return await result if inspect.isawaitable(result) else result
 
     try:
         return asyncio.run(main())
     except CompanionError as exc:
-        err.print(f"[red]{exc.message}[/red]")
+        err.print(Text(exc.message, style="red"), soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -251,6 +255,7 @@ app.command("web", help="Serve the web chat (default http://127.0.0.1:8000).")(w
 app.command("telegram")(telegram)
 app.command("eval")(eval_command)
 app.add_typer(bridge_app, name="bridge", help="The MT5 REST bridge that runs beside the terminal.")
+register_ops(app)  # serve, api, logs
 
 
 def main() -> None:

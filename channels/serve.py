@@ -2,8 +2,8 @@
 
 Parts (each an async `run()`): `health` (terminal connection with reconnects, model servers,
 process; publishes connection changes), `alerts` (the alert watcher), `api` (REST), `web`
-(Chainlit), `telegram` (when its runner is registered in `PARTS`). A part that raises is
-restarted with exponential backoff and reported on the event bus (`part_restarted`); the
+(Chainlit), `telegram` (the bot, when a token and allowed chats are configured). A part that
+raises is restarted with exponential backoff and reported on the event bus (`part_restarted`); the
 others keep running. SIGINT/SIGTERM: servers stop accepting and finish in-flight requests
 (chat turns) within a grace period, other parts are cancelled, then the companion closes
 (checkpointer, terminal, and the journal last). Pending tickets live in the checkpointer and
@@ -204,11 +204,18 @@ def web_part(ctx: Context) -> Part:
 
 
 def telegram_part(ctx: Context) -> Part | None:
+    from channels.telegram.cli import serve_telegram
+
     if secret("telegram_token") is None:
         ctx.notes["telegram"] = "off: no COMPANION_TELEGRAM_TOKEN"
         return None
-    ctx.notes["telegram"] = "off: the Telegram bot is not part of this build yet"
-    return None
+    if not ctx.settings.telegram.allowed_chat_ids:
+        ctx.notes["telegram"] = "off: no telegram.allowed_chat_ids"
+        return None
+    chats = ", ".join(map(str, ctx.settings.telegram.allowed_chat_ids))
+    # The alert watcher runs as its own part; the bot only listens and pushes.
+    return TaskPart("telegram", f"chats {chats}",
+                    lambda: serve_telegram(ctx.companion, watch=False))
 
 
 PartFactory = Callable[[Context], Part | None]
