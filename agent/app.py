@@ -58,6 +58,7 @@ class Companion:
     service: CompanionService
     router: ModelRouter
     models: list[Any]
+    deps: GraphDeps
 
     def paper(self) -> Any:
         """The paper terminal's clock controls; refused on a live terminal."""
@@ -171,7 +172,8 @@ async def open_companion(settings: Settings | None = None, *, router: ModelRoute
             await conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints
             graph = build_graph(deps, AsyncSqliteSaver(conn))
             yield Companion(settings, journal, term, broker, desk, events,
-                            CompanionService(graph, desk, commands, tickets), router, models)
+                            CompanionService(graph, desk, commands, tickets), router, models,
+                            deps)
     finally:
         _quietly(manager.shutdown)  # never mask the error that brought us here
         journal.close()
