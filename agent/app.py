@@ -6,6 +6,7 @@ the `Executor` (the graph's execute step) and to nothing else.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -118,11 +119,12 @@ async def model_router(settings: Settings, journal: Journal) -> tuple[ModelRoute
     """Detect reachable models and route tasks among them (empty: command mode)."""
     from agent.models.detector import adetect
     from agent.models.eval_scores import latest_scores
+    from agent.models.local import detection_settings
     from agent.models.monitor import ModelCallMonitor
     from agent.models.providers import chat_model
     from agent.models.selector import ModelSelector
 
-    models = await adetect(settings.models)
+    models = await adetect(detection_settings(settings))
     if not models:
         return StaticRouter(), []
     selector = ModelSelector(models, user_choice=settings.models.preferred,
@@ -131,7 +133,8 @@ async def model_router(settings: Settings, journal: Journal) -> tuple[ModelRoute
     def monitor(info: Any, task: str) -> ModelCallMonitor:
         return ModelCallMonitor(journal, model=info.name, provider=info.provider, task=task)
 
-    return SelectorRouter(selector, chat_model, monitor), models
+    build = functools.partial(chat_model, timeout=settings.models.call_timeout_s)
+    return SelectorRouter(selector, build, monitor), models
 
 
 @asynccontextmanager

@@ -22,6 +22,7 @@ from agent.domain import CompanionError
 from channels import cli_render as render
 from channels.cli_bridge import bridge_app
 from channels.cli_eval import eval_command
+from channels.cli_models import models_app
 from channels.cli_ops import register as register_ops
 from channels.telegram.cli import telegram
 from channels.web.serve import web_command
@@ -255,6 +256,7 @@ app.command("web", help="Serve the web chat (default http://127.0.0.1:8000).")(w
 app.command("telegram")(telegram)
 app.command("eval")(eval_command)
 app.add_typer(bridge_app, name="bridge", help="The MT5 REST bridge that runs beside the terminal.")
+app.add_typer(models_app, name="models", help="Models found, their figures, the local model.")
 register_ops(app)  # serve, api, logs
 
 

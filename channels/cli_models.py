@@ -97,11 +97,9 @@ def status(as_json: JsonOpt = False) -> None:
 
 def _detected(settings: Settings) -> list[Any]:
     from agent.models.detector import detect
-    from agent.models.local import local_server_entry
+    from agent.models.local import detection_settings
 
-    entry = local_server_entry(settings)
-    servers = settings.models.openai_compatible + ((entry,) if entry else ())
-    return detect(settings.models.model_copy(update={"openai_compatible": servers}))
+    return detect(detection_settings(settings))
 
 
 def _model_stats(settings: Settings) -> list[Any]:

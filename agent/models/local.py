@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from agent.config import OpenAICompatibleServer, Settings
+from agent.config import ModelSettings, OpenAICompatibleServer, Settings
 from agent.domain import CompanionError
 
 #: Name of the managed server among the OpenAI-compatible servers (reserved).
@@ -93,6 +93,13 @@ def local_server_entry(settings: Settings) -> OpenAICompatibleServer | None:
     if status.base_url is None:
         return None
     return OpenAICompatibleServer(name=LOCAL_SERVER_NAME, base_url=status.base_url)
+
+
+def detection_settings(settings: Settings) -> ModelSettings:
+    """The model settings to detect with: the configured servers plus the managed local one."""
+    entry = local_server_entry(settings)
+    servers = settings.models.openai_compatible + ((entry,) if entry else ())
+    return settings.models.model_copy(update={"openai_compatible": servers})
 
 
 class LocalModelServer:
