@@ -6,6 +6,8 @@ startup (`runtime`) and the login policy. Every error reaches the page as one se
 
 from __future__ import annotations
 
+from typing import Any
+
 import chainlit as cl
 from chainlit.input_widget import Select, TextInput
 
@@ -39,10 +41,16 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
     ]
 
 
+def current_model(companion: Any) -> str:
+    """The model picked in the settings (it applies to the whole process), or automatic."""
+    selector = getattr(companion.router, "selector", None)
+    return getattr(selector, "user_choice", None) or AUTO_MODEL
+
+
 async def _session() -> WebSession | None:
     """This page's session, opened on first use; None (and a message shown) when down."""
     web = cl.user_session.get("web")
-    if web is not None:
+    if isinstance(web, WebSession):  # a resumed thread's saved session holds no object here
         return web
     try:
         companion = await runtime.companion()
@@ -53,9 +61,14 @@ async def _session() -> WebSession | None:
         return None
     cl.user_session.set("web", web)
     web.listen()
+    saved = cl.context.session.chat_settings or {}  # a resumed thread's last settings
+    web.symbol = (saved.get("symbol") or web.symbol).strip().upper()
+    web.timeframe = saved.get("timeframe") if saved.get("timeframe") in TIMEFRAMES \
+        else web.timeframe
     models = [AUTO_MODEL, *(m.name for m in companion.models)]
+    model = current_model(companion)
     await cl.ChatSettings([
-        Select(id="model", label="Model", values=models, initial_value=AUTO_MODEL),
+        Select(id="model", label="Model", values=models, initial_value=model),
         TextInput(id="symbol", label="Default symbol", initial=web.symbol),
         Select(id="timeframe", label="Default timeframe", values=TIMEFRAMES,
                initial_value=web.timeframe),
@@ -70,7 +83,17 @@ async def chat_start() -> None:
 
 @cl.on_chat_resume
 async def chat_resume(thread: dict) -> None:
-    await _session()
+    """A conversation reopened from the history: same LangGraph thread, its tickets' buttons."""
+    web = await _session()
+    if web is not None:
+        settings = (thread.get("metadata") or {}).get("chat_settings")
+        if isinstance(settings, dict):  # the model choice is the process's, not the thread's
+            settings["model"] = current_model(web.companion)
+        try:
+            await web.restore_cards(thread.get("steps", []))
+        except Exception as exc:
+            await cl.ErrorMessage(cards.error_text(exc)).send()
+        web.keep_badge()
 
 
 @cl.on_chat_end
@@ -103,6 +126,7 @@ async def on_message(message: cl.Message) -> None:
         await web.show_state()
     except Exception as exc:
         await cl.ErrorMessage(cards.error_text(exc)).send()
+    web.keep_badge()
 
 
 async def _resolve(action: cl.Action, decision: str) -> None:
@@ -125,6 +149,7 @@ async def _resolve(action: cl.Action, decision: str) -> None:
     if card is not None:
         await card.settle(f"**{status}**")
     await web.show_state()
+    web.keep_badge()
 
 
 @cl.action_callback("approve")
@@ -150,3 +175,4 @@ async def halt(action: cl.Action) -> None:
     await web.show_state()
     await cl.Message(f"Trading state: **{state['trading_state']}**. New orders are refused "
                      "until you send /resume; closing positions still works.").send()
+    web.keep_badge()

@@ -65,13 +65,22 @@ def ticket_card(ticket: dict[str, Any], status: str | None = None) -> str:
         f"| Spread | {_n(fig.get('spread_points'), 1)} points |",
         f"| Expires | **{_time(ticket['expires_at'])}** |",
     ]
+    if "verdicts" not in ticket:  # a ticket from the store (restored page): no verdicts kept
+        lines += ["", "**Approved by the risk engine**; each rule's verdict is in the journal.",
+                  ""]
     verdicts = ticket.get("verdicts", [])
-    lines += ["", f"**Risk rules: {sum(v['passed'] for v in verdicts)} of {len(verdicts)} passed**",
-              ""]
+    if verdicts or "verdicts" in ticket:
+        lines += ["", (f"**Risk rules: {sum(v['passed'] for v in verdicts)} of "
+                  f"{len(verdicts)} passed**"), ""]
     lines += [f"- {'✓' if v['passed'] else '✗ FAILED'} `{v['code']}`: {v['message']}"
               for v in sorted(verdicts, key=lambda v: v["passed"])]
     lines += ["", status or "Not sent yet: approve to send this exact order once, or reject it."]
     return "\n".join(lines)
+
+
+def with_status(card: str, status: str) -> str:
+    """A card's text with its last line (the prompt or an earlier status) replaced."""
+    return card.rsplit("\n", 1)[0] + "\n" + status
 
 
 #: What a card says once its ticket is answered, by the event that answered it.

@@ -1,9 +1,12 @@
 """`companion web`: serve the Chainlit app on `Settings.web` (default http://127.0.0.1:8000).
 
 The process opens one companion at startup and every browser session uses its service.
-Login policy: bound to a loopback address, no login; bound to anything else, password login
-(COMPANION_WEB_PASSWORD) signed with CHAINLIT_AUTH_SECRET, and without both the app refuses
-to start. `serve(router=..., terminal=...)` takes the same injections as `open_companion`
+Login policy: bound to a loopback address, no login to type: the page signs in as the local
+trader by itself (Chainlit header auth, accepted only for requests addressed to a loopback
+host, with a per-process signing key unless CHAINLIT_AUTH_SECRET is set); bound to anything
+else, password login (COMPANION_WEB_PASSWORD) signed with CHAINLIT_AUTH_SECRET, and without
+both the app refuses to start. Either way the trader is a Chainlit user, so conversations are
+kept in `<data_dir>/web.db` (`channels.web.history`) and listed in the sidebar after a restart. `serve(router=..., terminal=...)` takes the same injections as `open_companion`
 (embeddings and tests pass a model router or a terminal; production passes nothing).
 """
 
@@ -14,9 +17,11 @@ import hmac
 import importlib
 import ipaddress
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from agent.config import Settings, get_settings, secret
 from agent.domain import CompanionError
@@ -58,6 +63,28 @@ def _password_check(expected: str) -> Any:
     return check
 
 
+#: Who the trader is on a loopback bind, where no login is asked for.
+LOCAL_TRADER = "trader"
+
+
+def history_path(settings: Settings) -> Path:
+    """Where the web chat keeps its conversations (its own SQLite file beside the journal)."""
+    return settings.data_dir / "web.db"
+
+
+def _local_identity() -> Any:
+    import chainlit as cl
+
+    async def identify(headers: Any) -> cl.User | None:
+        """The local trader, for a page opened at a loopback address (not a rebound name)."""
+        host = urlsplit("//" + headers.get("host", "")).hostname or ""
+        if not is_loopback(host):
+            return None
+        return cl.User(identifier=LOCAL_TRADER, display_name="Trader",
+                       metadata={"provider": "loopback"})
+    return identify
+
+
 def load_app(settings: Settings, *, router: Any = None, terminal: Any = None) -> Any:
     """Configure Chainlit and the companion; return the ASGI app (not yet started)."""
     password = login_password(settings)
@@ -69,12 +96,19 @@ def load_app(settings: Settings, *, router: Any = None, terminal: Any = None) ->
     from chainlit.config import config
     from chainlit.server import app
 
+    from channels.web.history import ChatHistory  # imports Chainlit: after the root is set
+
     configure(WebOptions(settings, router=router, terminal=terminal))
     config.run.host, config.run.port, config.run.headless = (
         settings.web.host, settings.web.port, True)
     importlib.import_module("channels.web.app")  # registers the callbacks
     if password is not None:
         cl.password_auth_callback(_password_check(password))
+    else:
+        cl.header_auth_callback(_local_identity())
+        os.environ.setdefault("CHAINLIT_AUTH_SECRET", secrets.token_urlsafe(48))
+    history = ChatHistory(history_path(settings))
+    cl.data_layer(lambda: history)
     ensure_jwt_secret()
     return app
 

@@ -24,6 +24,13 @@ TICKET_EVENTS = frozenset({EventType.TICKET_CONFIRMED, EventType.TICKET_REJECTED
                            EventType.ORDER_REJECTED})
 STATE_EVENTS = frozenset({EventType.RISK_STATE_CHANGED})
 SWEEP_S = 2.0
+BADGE_RESEND_S = (0.5, 1.0, 2.0)  # waits between re-sends of the badge (see keep_badge)
+
+
+def _buttons(ticket: dict[str, Any]) -> list[cl.Action]:
+    payload = {"ticket_id": ticket["id"]}
+    return [cl.Action(name="approve", payload=payload, label="Approve", icon="check"),
+            cl.Action(name="reject", payload=payload, label="Reject", icon="x")]
 
 
 @dataclass
@@ -32,12 +39,14 @@ class Card:
 
     ticket: dict[str, Any]
     message: cl.Message
+    saved: bool = False  # restored from history: its text already holds every verdict
 
     async def settle(self, status: str) -> None:
         """Replace the buttons with what became of the ticket."""
         await self.message.remove_actions()
         self.message.actions = []
-        self.message.content = cards.ticket_card(self.ticket, status)
+        self.message.content = cards.with_status(self.message.content, status) if self.saved \
+            else cards.ticket_card(self.ticket, status)
         await self.message.update()
 
 
@@ -51,14 +60,33 @@ class WebSession:
     badge: cl.CustomElement | None = None
     _sub: Subscription | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
+    _keeper: asyncio.Task | None = None
 
     async def show_ticket(self, ticket: dict[str, Any]) -> None:
-        payload = {"ticket_id": ticket["id"]}
-        message = cl.Message(cards.ticket_card(ticket), actions=[
-            cl.Action(name="approve", payload=payload, label="Approve", icon="check"),
-            cl.Action(name="reject", payload=payload, label="Reject", icon="x")])
+        message = cl.Message(cards.ticket_card(ticket), actions=_buttons(ticket))
         self.cards[ticket["id"]] = Card(ticket, message)
         await message.send()
+
+    async def restore_cards(self, steps: list[dict[str, Any]]) -> None:
+        """Give the buttons back to this conversation's pending tickets (a resumed thread).
+
+        History keeps a card's text but not its buttons; the card of a ticket still waiting is
+        found among the thread's saved messages and gets Approve / Reject again (a new card,
+        from the ticket store, when its message was not saved).
+        """
+        pending = [t for t in await self.companion.service.pending_tickets()
+                   if t.get("thread_id") == self.thread_id and t["id"] not in self.cards]
+        for ticket in pending:
+            step = next((s for s in reversed(steps) if s.get("type") == "assistant_message"
+                         and f"Ticket `{ticket['id']}`" in (s.get("output") or "")), None)
+            if step is None:
+                await self.show_ticket(ticket)
+                continue
+            message = cl.Message.from_dict(step)
+            message.actions = _buttons(ticket)
+            self.cards[ticket["id"]] = Card(ticket, message, saved=True)
+            for action in message.actions:
+                await action.send(for_id=message.id)
 
     async def show_state(self) -> None:
         """Create or refresh the trading-state badge in the side panel."""
@@ -68,8 +96,34 @@ class WebSession:
         if self.badge is not None and props == self.badge.props:
             return
         self.badge = cl.CustomElement(name="TradingState", props=props, display="inline")
+        await self._send_badge()
+
+    def keep_badge(self) -> None:
+        """Show the badge again shortly after a turn, an action or a resume.
+
+        The page empties the side panel when it mounts a conversation (a new chat moves to
+        /thread/<id> after its first message; a resumed one loads its history) and when new
+        elements such as charts arrive. Sending the same badge again under the same key
+        leaves a panel that still shows it untouched.
+        """
+        if self._keeper is not None:
+            self._keeper.cancel()
+        self._keeper = asyncio.create_task(self._resend_badge())
+
+    async def _resend_badge(self) -> None:
+        for delay in BADGE_RESEND_S:
+            await asyncio.sleep(delay)
+            try:
+                await self._send_badge()
+            except Exception:
+                log.exception("web: could not show the trading state")
+
+    async def _send_badge(self) -> None:
+        if self.badge is None:
+            return
         await cl.ElementSidebar.set_title("Trading state")
-        await cl.ElementSidebar.set_elements([self.badge], key=f"trading-state-{props['state']}")
+        await cl.ElementSidebar.set_elements(
+            [self.badge], key=f"trading-state-{self.badge.props['state']}")
 
     def listen(self) -> None:
         """Follow ticket and trading-state events for as long as the page is open."""
@@ -80,7 +134,7 @@ class WebSession:
     async def close(self) -> None:
         if self._sub is not None:
             self._sub.close()
-        for task in self._tasks:
+        for task in [*self._tasks, *([self._keeper] if self._keeper else [])]:
             task.cancel()
 
     async def _sweep(self) -> None:
