@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
@@ -116,18 +117,47 @@ class CompanionService:
         return [to_jsonable(t) for t in self.tickets.pending(now=self.desk.clock())]
 
     async def _pending_ticket(self, thread_id: str) -> dict[str, Any] | None:
+        """The ticket this thread's saved state waits on, if any.
+
+        Interrupts live only in the pending writes of the thread's latest checkpoint, so when
+        it has none (every turn but a ticket's), the answer is known without reading the state,
+        which would deserialize the whole conversation.
+        """
+        if not await self._may_be_interrupted(thread_id):
+            return None
         state = await self.graph.aget_state(_config(thread_id))
         for interrupt in state.interrupts:
             if isinstance(interrupt.value, dict) and interrupt.value.get("type") == "ticket":
                 return interrupt.value["ticket"]
         return None
 
+    async def _may_be_interrupted(self, thread_id: str) -> bool:
+        """False when the latest checkpoint (the one `aget_state` reads) has no interrupt
+        write; True when it has one, or when the checkpointer is not the SQLite one."""
+        saver = self.graph.checkpointer
+        if not isinstance(saver, AsyncSqliteSaver):
+            return True
+        await saver.setup()
+        async with saver.lock:  # one trip to the connection's thread
+            rows = await saver.conn.execute_fetchall(
+                _INTERRUPT_WRITE_SQL, (thread_id, INTERRUPT, thread_id))
+        return bool(rows)
+
     # -- running the graph --------------------------------------------------------------------
 
     async def _run(self, graph_input: Any, thread_id: str) -> AsyncIterator[ChatEvent]:
+        """Run the graph on this thread (the caller holds its lock).
+
+        Durability "exit": the state is saved once, when the run ends (finished, waiting on a
+        ticket, or failed), instead of after every step, and LangGraph completes that save
+        before the stream ends, so a pending ticket is durable once the channel has read the
+        turn. A process killed mid-run leaves the thread as it was before the message; the
+        ticket book in the journal, not the checkpoint, guards single use of a ticket.
+        """
         streamed = False
         async for mode, chunk in self.graph.astream(
-                graph_input, _config(thread_id), stream_mode=["messages", "updates"]):
+                graph_input, _config(thread_id), stream_mode=["messages", "updates"],
+                durability="exit"):
             if mode == "messages":
                 message, meta = chunk
                 if isinstance(message, AIMessageChunk) and message.content and \
@@ -144,6 +174,19 @@ class CompanionService:
                     for event in _events_for(node, message, streamed):
                         yield event
                 streamed = False if node != "assistant" else streamed
+
+
+# An interrupt write (LangGraph's `__interrupt__` channel, the only source of a snapshot's
+# interrupts) on the thread's latest checkpoint, picked as AsyncSqliteSaver.aget_tuple picks
+# it; reads no blob.
+INTERRUPT = "__interrupt__"
+_INTERRUPT_WRITE_SQL = """
+SELECT 1 FROM writes
+WHERE thread_id = ? AND checkpoint_ns = '' AND channel = ? AND checkpoint_id = (
+    SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''
+    ORDER BY checkpoint_id DESC LIMIT 1)
+LIMIT 1
+"""
 
 
 def _events_for(node: str, message: Any, streamed: bool) -> list[ChatEvent]:

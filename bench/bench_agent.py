@@ -1,7 +1,8 @@
 """Framework overhead of one agent turn, with a zero-latency scripted model.
 
 Prints p50/p99 of a one-tool turn (question -> quote tool -> answer) through the real graph,
-checkpointer, desk and paper terminal, and the model calls it took per answered question.
+checkpointer, desk and paper terminal, the process CPU time per turn (all threads; steadier
+than wall time on a shared machine), and the model calls it took per answered question.
 Run: python bench/bench_agent.py [--turns N]
 """
 
@@ -53,12 +54,14 @@ async def run(turns: int) -> dict[str, float]:
             await companion.service.send("warmup", "price of EURUSD?")
             calls[0] = 0
             times = []
+            cpu_start = time.process_time()
             for i in range(turns):
                 start = time.perf_counter()
                 result = await companion.service.send(f"t{i}", "What is the EURUSD price?")
                 times.append((time.perf_counter() - start) * 1000)
                 assert result.text.startswith("EURUSD bid is"), result.text
-    return {"turns": turns, "p50_ms": statistics.median(times),
+            cpu_ms = (time.process_time() - cpu_start) * 1000 / turns
+    return {"cpu_ms": cpu_ms, "turns": turns, "p50_ms": statistics.median(times),
             "p99_ms": percentile(times, 99), "mean_ms": statistics.fmean(times),
             "model_calls_per_question": calls[0] / turns}
 
@@ -74,6 +77,7 @@ def main() -> None:
     table.add_row("turns", str(figures["turns"]), "")
     table.add_row("p50 per turn", f"{figures['p50_ms']:.2f} ms", "<= 10 ms")
     table.add_row("p99 per turn", f"{figures['p99_ms']:.2f} ms", "")
+    table.add_row("CPU per turn (process)", f"{figures['cpu_ms']:.2f} ms", "")
     table.add_row("model calls per answered data question",
                   f"{figures['model_calls_per_question']:.2f}", "<= 2")
     Console().print(table)

@@ -31,25 +31,27 @@ def tool_error(error: Exception) -> str:
     return f"Error: the tool failed ({type(error).__name__}). Do not retry it; tell the trader."
 
 
-def after_route(state: AgentState) -> Literal["command", "assistant"]:
+# Routers are pure and cheap, so they are coroutines: LangGraph runs a plain function in a
+# worker thread, and that hop cost more than the routing itself.
+async def after_route(state: AgentState) -> Literal["command", "assistant"]:
     return COMMAND if state["mode"] == "command" else ASSISTANT
 
 
-def after_command(state: AgentState) -> Literal["risk_gate", "__end__"]:
+async def after_command(state: AgentState) -> Literal["risk_gate", "__end__"]:
     return RISK_GATE if state.get("proposals") else END
 
 
-def after_assistant(state: AgentState) -> Literal["tools", "__end__"]:
+async def after_assistant(state: AgentState) -> Literal["tools", "__end__"]:
     last = state["messages"][-1]
     return TOOLS if isinstance(last, AIMessage) and last.tool_calls else END
 
 
-def after_tools(state: AgentState) -> Literal["risk_gate", "assistant"]:
+async def after_tools(state: AgentState) -> Literal["risk_gate", "assistant"]:
     return RISK_GATE if state.get("proposals") else ASSISTANT
 
 
 def make_after_gate(max_rounds: int):
-    def after_gate(state: AgentState) -> Literal["confirm", "assistant", "respond"]:
+    async def after_gate(state: AgentState) -> Literal["confirm", "assistant", "respond"]:
         if state.get("ticket"):
             return CONFIRM
         if state["mode"] == "model" and state.get("gate_rounds", 0) < max_rounds:
@@ -58,13 +60,16 @@ def make_after_gate(max_rounds: int):
     return after_gate
 
 
-def after_confirm(state: AgentState) -> Literal["execute", "respond"]:
+async def after_confirm(state: AgentState) -> Literal["execute", "respond"]:
     return EXECUTE if state["outcome"]["status"] == "approved" else RESPOND
 
 
 def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver | None = None,
                 ) -> CompiledStateGraph:
-    """The companion's graph: model or command mode, risk gate, human confirmation, execute."""
+    """The companion's graph: model or command mode, risk gate, human confirmation, execute.
+
+    Run it with the async API (`astream`, `ainvoke`): its routers and route node are
+    coroutines."""
     tools = make_tools(deps.desk)
     g = StateGraph(AgentState, input_schema=InputState)
     g.add_node(ROUTE, nodes.make_route(deps))

@@ -6,7 +6,8 @@ Nodes return only the keys they change. Only `execute` holds the order sender.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
@@ -20,10 +21,10 @@ from agent.tools.commands import is_command, parse_command
 from agent.graph.context import GraphDeps
 from agent.graph.prompts import NO_MODEL_HINT, SYSTEM_PROMPT, prompt_hash
 from agent.graph.render import render_command, render_decision, render_outcome
-from agent.graph.routing import invoke_chain
+from agent.graph.routing import StaticRouter, ToolBinder, invoke_chain
 from agent.graph.state import AgentState
 
-Node = Callable[..., dict[str, Any]]
+Node = Callable[..., dict[str, Any] | Awaitable[dict[str, Any]]]
 TOOL_PLANNING = "tool_planning"
 
 
@@ -44,10 +45,16 @@ def _turn_messages(state: AgentState) -> list:
 
 
 def make_route(deps: GraphDeps) -> Node:
-    def route(state: AgentState) -> dict[str, Any]:
-        """Pick the mode of this turn: explicit command, or the model when one is reachable."""
+    async def route(state: AgentState) -> dict[str, Any]:
+        """Pick the mode of this turn: explicit command, or the model when one is reachable.
+
+        A coroutine, run on the event loop: a static chain is a list, read in place; the
+        model selector may read the journal, so it is asked from a worker thread.
+        """
         text = last_human_text(state)
-        use_model = not is_command(text) and bool(deps.router.targets(TOOL_PLANNING))
+        use_model = not is_command(text) and bool(
+            deps.router.targets(TOOL_PLANNING) if isinstance(deps.router, StaticRouter)
+            else await asyncio.to_thread(deps.router.targets, TOOL_PLANNING))
         return {"mode": "model" if use_model else "command", "gate_rounds": 0,
                 "outcome": None, "decision": None, "proposals": None}
     return route
@@ -72,6 +79,8 @@ def make_command(deps: GraphDeps) -> Node:
 
 
 def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
+    bind = ToolBinder(tools)
+
     def assistant(state: AgentState) -> dict[str, Any]:
         """The model, with the tools bound, answering from the conversation."""
         model_turns = sum(isinstance(m, AIMessage) for m in _turn_messages(state))
@@ -81,7 +90,7 @@ def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
                 "command such as /price EURUSD or /buy EURUSD 0.10 sl 1.0750.")]}
         messages = [SystemMessage(SYSTEM_PROMPT), *state["messages"]]
         try:
-            answer, target = invoke_chain(deps.router.targets(TOOL_PLANNING), messages, tools)
+            answer, target = invoke_chain(deps.router.targets(TOOL_PLANNING), messages, bind)
         except CompanionError:
             return {"messages": [AIMessage(
                 "No model answered just now, so I could not do that. Commands still work: "

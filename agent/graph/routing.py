@@ -8,7 +8,7 @@ pinned). An empty chain means command mode.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
@@ -47,19 +47,28 @@ class StaticRouter:
 
 @dataclass(frozen=True)
 class SelectorRouter:
-    """Chain from the model selector; each model built with the journal's call monitor."""
+    """Chain from the model selector; each model built with the journal's call monitor.
+
+    The selector ranks on every call (its figures change); a model is built once per model
+    and task, and reused, with its HTTP client and its monitor (which keys calls by run id).
+    """
 
     selector: Any  # agent.models.selector.ModelSelector
     build: Callable[..., BaseChatModel]  # agent.models.providers.chat_model
     monitor: Callable[..., Any] | None = None  # (info, task) -> callback handler
+    _built: dict[tuple[Any, str], BaseChatModel] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def targets(self, task: str) -> list[ModelTarget]:
-        out = []
-        for info in self.selector.choose(task):
+        return [ModelTarget(info.name, self._model(info, task), info.provider)
+                for info in self.selector.choose(task)]
+
+    def _model(self, info: Any, task: str) -> BaseChatModel:
+        model = self._built.get((info, task))
+        if model is None:
             callbacks = [self.monitor(info, task)] if self.monitor else None
-            out.append(ModelTarget(info.name, self.build(info, callbacks=callbacks),
-                                   info.provider))
-        return out
+            model = self._built[(info, task)] = self.build(info, callbacks=callbacks)
+        return model
 
 
 def with_tools(model: BaseChatModel, tools: Sequence[BaseTool]) -> Any:
@@ -70,8 +79,29 @@ def with_tools(model: BaseChatModel, tools: Sequence[BaseTool]) -> Any:
         return model
 
 
+class ToolBinder:
+    """`with_tools` for one tool list, done once per model: binding converts every tool's
+    schema, and the models of a chain are the same objects turn after turn."""
+
+    def __init__(self, tools: Sequence[BaseTool], *, keep: int = 32) -> None:
+        self.tools = list(tools)
+        self._keep = keep
+        self._bound: dict[int, tuple[BaseChatModel, Any]] = {}
+
+    def __call__(self, model: BaseChatModel) -> Any:
+        hit = self._bound.get(id(model))
+        if hit is not None and hit[0] is model:
+            return hit[1]
+        bound = with_tools(model, self.tools)
+        if len(self._bound) >= self._keep:  # models built anew each turn: keep the newest
+            self._bound.pop(next(iter(self._bound)))
+        self._bound[id(model)] = (model, bound)  # holds the model: its id stays its own
+        return bound
+
+
 def invoke_chain(chain: Sequence[ModelTarget], messages: list[BaseMessage],
-                 tools: Sequence[BaseTool]) -> tuple[AIMessage, ModelTarget]:
+                 tools: Sequence[BaseTool] | ToolBinder) -> tuple[AIMessage, ModelTarget]:
     """Ask each model in turn until one answers (the selector's fallback); the answer and who
     gave it. Raises CompanionError("no_model_answered") when every model failed."""
-    return invoke_with_fallback(chain, lambda t: with_tools(t.model, tools).invoke(messages))
+    bind = tools if isinstance(tools, ToolBinder) else ToolBinder(tools)
+    return invoke_with_fallback(chain, lambda t: bind(t.model).invoke(messages))
