@@ -247,7 +247,7 @@ class CommandRunner:
                 return [alert.to_dict() for alert in self.alerts.active()]
             case "alert":
                 words = a["condition"].split()
-                recurring = words[-1].lower() == "recurring"
+                recurring = bool(words) and words[-1].lower() == "recurring"
                 rule = parse_condition(a["symbol"], " ".join(words[:-1] if recurring else words))
                 return self.add_alert(rule, text=f"{a['symbol']} {a['condition']}",
                                       recurring=recurring)

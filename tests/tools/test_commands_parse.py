@@ -46,3 +46,18 @@ def test_close_partial_then_ticket_and_volume():
 def test_help_lists_every_command_and_detects_commands():
     assert "/buy SYMBOL LOTS" in help_text()
     assert is_command("  /help") and not is_command("how is EURUSD?")
+
+
+def test_alert_command_with_empty_condition_then_clear_error_not_a_crash(tmp_path):
+    from agent.tools.commands import CommandRunner, ParsedCommand
+
+    class NoDesk:  # the condition is refused before the desk is touched
+        pass
+
+    class NoAlerts:
+        pass
+
+    runner = CommandRunner(NoDesk(), alerts=NoAlerts())
+    with pytest.raises(CompanionError) as info:
+        runner.run(ParsedCommand("alert", {"symbol": "EURUSD", "condition": "  "}))
+    assert info.value.code == "bad_alert"
