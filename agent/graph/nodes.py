@@ -106,7 +106,11 @@ def make_risk_gate(deps: GraphDeps) -> Node:
         thread_id = config["configurable"]["thread_id"]
         provenance = {"mode": state.get("mode"), "model": state.get("model"),
                       "prompt_hash": prompt_hash(), "request": last_human_text(state),
-                      "tool_call_id": first.get("tool_call_id")}
+                      "tool_call_id": first.get("tool_call_id"),
+                      "tool_outputs": [{"tool": m.name, "output": str(m.content)[:2000]}
+                                       for m in _turn_messages(state)
+                                       if isinstance(m, ToolMessage)
+                                       and not (m.id or "").startswith("proposal-")]}
         ticket = None
         try:
             intent = deps.desk.intent_from(first)

@@ -60,6 +60,26 @@ async def test_order_proposal_when_approved_then_filled_once_on_paper(companion_
     assert sent == ["filled"]
 
 
+async def test_decision_provenance_then_request_model_prompt_and_tool_outputs_journaled(
+        companion_factory):
+    def quote_then_propose(messages):
+        results = [m for m in messages if isinstance(m, ToolMessage)]
+        if not results:
+            return reply("", ("quote", {"symbol": "EURUSD"}))
+        if len(results) == 1:
+            return reply("", ("propose_order", BUY))
+        return reply("Proposed.")
+
+    async with companion_factory(quote_then_propose) as c:
+        await c.service.send("t1", "buy 0.1 EURUSD with a stop at 1.1100")
+        decision = c.journal.rows("decisions")[0]
+    provenance = decision["provenance"]
+    assert provenance["request"] == "buy 0.1 EURUSD with a stop at 1.1100"
+    assert provenance["model"] == "scripted-0" and len(provenance["prompt_hash"]) == 16
+    assert [t["tool"] for t in provenance["tool_outputs"]] == ["quote"]
+    assert '"bid"' in provenance["tool_outputs"][0]["output"]
+
+
 async def test_order_proposal_when_rejected_then_nothing_sent(companion_factory):
     async with companion_factory(proposer()) as c:
         proposed = await c.service.send("t1", "buy 0.1 EURUSD")
