@@ -210,3 +210,12 @@ async def test_tool_call_with_bad_arguments_then_model_gets_validation_error(com
         first_error = [t for t in result.tools if t["kind"] == "tool_end"][0]["output"]
     assert result.text.startswith("fixed: 1.1")
     assert "symbol" in first_error
+
+
+async def test_ticket_when_send_returns_then_interrupt_already_durable_for_other_processes(
+        companion_factory):
+    async with companion_factory(router=router_for()) as c:
+        ticket = (await c.service.send("t1", "/buy EURUSD 0.1 sl 1.1100")).ticket
+        async with companion_factory(router=router_for()) as other:  # still running: no exit
+            done = await other.service.resolve_ticket(ticket["id"], "approve", by="other")
+            assert "Filled" in done.text
