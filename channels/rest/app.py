@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from agent.broker.bridge.auth import RateLimiter
+from agent.access import RateLimiter
 from agent.monitor import HealthMonitor
 from channels.rest import errors
 from channels.rest.auth import ApiTokens, Gate

@@ -10,25 +10,16 @@ Tokens never appear in logs or answers: callers are labelled by a short fingerpr
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 from dataclasses import dataclass
-from enum import StrEnum
 
 from fastapi import Request
-from pydantic import SecretStr
 
-from agent.broker.bridge.auth import RateLimiter, fingerprint
+from agent.access import RateLimiter, Scope, ScopedTokens, fingerprint, is_loopback
 from agent.config import SECRET_ENV, secret
 from agent.domain import CompanionError
 
 TRADE_ENV = SECRET_ENV["api_token"]
 READ_ENV = SECRET_ENV["api_token_read"]
-
-
-class Scope(StrEnum):
-    READ = "read"
-    TRADE = "trade"
 
 
 class ApiRefusal(CompanionError):
@@ -42,43 +33,17 @@ class ApiRefusal(CompanionError):
 
 
 @dataclass(frozen=True, slots=True)
-class ApiTokens:
+class ApiTokens(ScopedTokens):
     """The API's tokens; either or both may be missing."""
 
-    trade: SecretStr | None = None
-    read: SecretStr | None = None
-
     def __post_init__(self) -> None:
-        if self.trade and self.read and hmac.compare_digest(
-                self.trade.get_secret_value().encode(), self.read.get_secret_value().encode()):
+        if self.same_tokens():
             raise CompanionError("api_same_tokens", f"{READ_ENV} must differ from {TRADE_ENV}: "
                                  "a read-only token equal to the trading token would trade.")
 
     @classmethod
     def from_env(cls) -> ApiTokens:
         return cls(trade=secret("api_token"), read=secret("api_token_read"))
-
-    @property
-    def any(self) -> bool:
-        return self.trade is not None or self.read is not None
-
-    def scope_of(self, presented: str) -> Scope | None:
-        """The scope of a presented token, None if it is none of ours (constant time)."""
-        raw = presented.encode()
-        found = None
-        for scope, token in ((Scope.TRADE, self.trade), (Scope.READ, self.read)):
-            if token is not None and hmac.compare_digest(raw, token.get_secret_value().encode()):
-                found = found or scope
-        return found
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(host: str, tokens: ApiTokens) -> None:

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from agent.access import Scope
 from agent.service import CompanionService
-from channels.rest.auth import Scope
 
 _bearer = HTTPBearer(auto_error=False, description="COMPANION_API_TOKEN (trading) or "
                      "COMPANION_API_TOKEN_READ (read-only).")

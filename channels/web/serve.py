@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import importlib
-import ipaddress
 import os
 import secrets
 import sys
@@ -23,20 +22,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from agent.access import is_loopback
 from agent.config import Settings, get_settings, secret
 from agent.domain import CompanionError
 from channels.web.runtime import WebOptions, configure
 
 WEB_DIR = Path(__file__).resolve().parent
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def login_password(settings: Settings) -> str | None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from agent.access import is_loopback
 from agent.config import Settings, WebSettings
 from agent.domain import CompanionError
 from channels.web import cards, charts
 from channels.web.inputs import with_defaults
-from channels.web.serve import is_loopback, login_password
+from channels.web.serve import login_password
 
 TICKET = {
     "id": "tkt_1", "expires_at": "2026-11-25T12:02:00+00:00",

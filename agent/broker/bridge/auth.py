@@ -7,19 +7,16 @@ Tokens are compared in constant time and never logged: log lines carry a short f
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import os
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from pydantic import SecretStr
 
+from agent.access import RateLimiter, Scope, ScopedTokens, fingerprint
 from agent.broker.bridge.wire import dumps
 from agent.config import KEYRING_SERVICE
 from agent.domain import CompanionError
@@ -30,11 +27,6 @@ TRADE_TOKEN_ENV = "COMPANION_BRIDGE_TOKEN"
 READ_TOKEN_ENV = "COMPANION_BRIDGE_TOKEN_READ"
 MIN_TOKEN_LENGTH = 16
 CALL_PREFIX = "/v1/call/"
-
-
-class Scope(StrEnum):
-    READ = "read"
-    TRADE = "trade"
 
 
 def token_from(env_name: str) -> SecretStr | None:
@@ -50,17 +42,9 @@ def token_from(env_name: str) -> SecretStr | None:
     return SecretStr(value) if value else None
 
 
-def fingerprint(token: str) -> str:
-    """A short, non-reversible label of a token for logs."""
-    return hashlib.sha256(token.encode()).hexdigest()[:8]
-
-
 @dataclass(frozen=True, slots=True)
-class BridgeTokens:
+class BridgeTokens(ScopedTokens):
     """The bridge's tokens: `trade` may do everything, `read` everything but trading."""
-
-    trade: SecretStr | None = None
-    read: SecretStr | None = None
 
     def __post_init__(self) -> None:
         given = [t.get_secret_value() for t in (self.trade, self.read) if t is not None]
@@ -72,7 +56,7 @@ class BridgeTokens:
             raise CompanionError("bridge_weak_token", "Each bridge token must be at least "
                                  f"{MIN_TOKEN_LENGTH} characters long (e.g. `python -c \"import "
                                  "secrets; print(secrets.token_urlsafe(32))\"`).")
-        if len(given) == 2 and hmac.compare_digest(given[0].encode(), given[1].encode()):
+        if self.same_tokens():
             raise CompanionError("bridge_same_tokens", "The read-only token must differ from "
                                  "the trade token.")
 
@@ -80,40 +64,6 @@ class BridgeTokens:
     def from_env(cls, trade_env: str = TRADE_TOKEN_ENV,
                  read_env: str = READ_TOKEN_ENV) -> BridgeTokens:
         return cls(trade=token_from(trade_env), read=token_from(read_env))
-
-    def scope_of(self, presented: str) -> Scope | None:
-        """The scope of a presented token, None if it is none of ours (constant time)."""
-        raw = presented.encode()
-        found = None
-        for scope, token in ((Scope.TRADE, self.trade), (Scope.READ, self.read)):
-            if token is not None and hmac.compare_digest(raw, token.get_secret_value().encode()):
-                found = found or scope
-        return found
-
-
-class RateLimiter:
-    """A token bucket per caller: `per_minute` calls, refilled continuously."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        if per_minute < 1:
-            raise ValueError("per_minute must be >= 1")
-        self._capacity = float(per_minute)
-        self._rate = per_minute / 60.0
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, caller: str) -> float | None:
-        """None if the call may go ahead, else the seconds to wait."""
-        with self._lock:
-            now = self._clock()
-            level, last = self._buckets.get(caller, (self._capacity, now))
-            level = min(self._capacity, level + (now - last) * self._rate)
-            if level < 1.0:
-                self._buckets[caller] = (level, now)
-                return (1.0 - level) / self._rate
-            self._buckets[caller] = (level - 1.0, now)
-            return None
 
 
 def redacted_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from importlib.metadata import PackageNotFoundError, version
-from ipaddress import ip_address
 from typing import Any
 
 import uvicorn
@@ -30,8 +29,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from agent.access import RateLimiter, Scope, is_loopback
 from agent.broker import mt5_constants as C
-from agent.broker.bridge.auth import BridgeTokens, Gate, RateLimiter, Scope
+from agent.broker.bridge.auth import BridgeTokens, Gate
 from agent.broker.bridge.idempotency import Claim, IdempotencyStore
 from agent.broker.bridge.models import MODELS, TRADE_FUNCTIONS, Initialize, OrderSend
 from agent.broker.bridge.wire import (
@@ -206,15 +206,6 @@ def _idempotency_key(request: Request, body: OrderSend) -> str:
 
 
 # -- serving ------------------------------------------------------------------------------------
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
-
 
 def uvicorn_config(app: FastAPI, host: str, port: int, *, certfile: str | None = None,
                    keyfile: str | None = None) -> uvicorn.Config:
