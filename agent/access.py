@@ -2,7 +2,8 @@
 
 Bearer tokens in two scopes (trade: everything; read: nothing that changes state), compared
 in constant time; a token bucket per caller; short fingerprints so logs never hold a token;
-and the loopback test that decides whether a server may run without credentials.
+the loopback test that decides whether a server may run without credentials, and free
+loopback ports for the servers we start ourselves.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -63,6 +65,13 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class RateLimiter:

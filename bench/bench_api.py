@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from agent.access import free_port
 from agent.app import open_companion
 from agent.config import PaperSettings, Settings
 from agent.graph.routing import StaticRouter
@@ -37,10 +37,6 @@ API = ("import typer; from channels.cli_ops import register; app = typer.Typer()
        "register(app); app()")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def load(call: Callable[[], Awaitable[object]], clients: int, total: int) -> np.ndarray:

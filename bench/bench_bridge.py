@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agent.access import free_port
 from agent.broker.bridge.client import Mt5RestClient
 from agent.broker.paper import PaperTerminal
 from agent.config import PaperSettings
@@ -43,10 +43,6 @@ def timed(fn: Callable[[], object], n: int) -> np.ndarray:
     return out * 1000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def order(term: object, i: int) -> dict:

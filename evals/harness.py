@@ -52,6 +52,9 @@ class ManualClock:
     def __call__(self) -> datetime:
         return self.now
 
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
 
 @dataclass
 class TurnRecord:
@@ -183,7 +186,7 @@ async def _drive(scenario: Scenario, c: Companion, clock: ManualClock,
             c.terminal.wrapped.step(turn.step_bars)
             run.turns.append(TurnRecord("step", str(turn.step_bars)))
         if turn.advance_s:
-            clock.now += timedelta(seconds=turn.advance_s)
+            clock.advance(turn.advance_s)
             run.turns.append(TurnRecord("advance", str(turn.advance_s)))
         if turn.user is not None:
             record = TurnRecord("user", turn.user, facts=[

@@ -18,7 +18,6 @@ import ctypes
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from agent.access import free_port
 from agent.config import ModelSettings, OpenAICompatibleServer, Settings
 from agent.domain import CompanionError
 
@@ -222,11 +222,6 @@ class LocalModelServer:
             self.state_path.unlink(missing_ok=True)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def _die_with_parent() -> Callable[[], None] | None:

@@ -8,7 +8,7 @@ from agent.alerts.watcher import AlertWatcher
 from agent.app import open_companion
 from agent.config import PaperSettings, Settings
 from agent.graph.routing import StaticRouter
-from tests.graph.conftest import ManualClock
+from evals.harness import ManualClock
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from agent.events import EventType
 from agent.graph.routing import StaticRouter
 from channels.telegram.bot import running_bot
 from channels.telegram.outbox import Outbox
-from tests.graph.conftest import ManualClock
+from evals.harness import ManualClock
 from tests.support.bot_api_server import BotApiServer
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ from agent.graph.routing import StaticRouter
 from agent.models.detector import ModelInfo
 from agent.monitor import HealthMonitor
 from agent.store import Journal
-from tests.graph.conftest import ManualClock
+from evals.harness import ManualClock
 from tests.rest.conftest import BUY, free_port
 
 

@@ -13,7 +13,7 @@ from agent.events import EventBus, EventType
 from agent.graph.routing import StaticRouter
 from channels import serve as serve_module
 from channels.serve import ServeOptions, Supervisor, TaskPart, serve
-from tests.graph.conftest import ManualClock
+from evals.harness import ManualClock
 from tests.rest.conftest import free_port
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -13,13 +12,14 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from agent.access import free_port
 from agent.app import open_companion
-from agent.config import PaperSettings, Settings
+from agent.config import Settings
 from agent.graph.routing import StaticRouter
 from channels.rest.app import create_app
 from channels.rest.auth import ApiTokens
 from channels.rest.server import api_server
-from tests.graph.conftest import ManualClock
+from evals.harness import ManualClock
 
 TRADE = "trade-token-0123456789abcdef"
 READ = "read-token-0123456789abcdef"
@@ -27,24 +27,10 @@ BUY = "/buy EURUSD 0.1 sl 1.1100 tp 1.1220"
 BASE = "http://127.0.0.1"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def auth(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(data_dir=tmp_path, paper=PaperSettings(speed=0))
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 @pytest.fixture
