@@ -82,7 +82,7 @@ def _m1_core(db: sqlite_utils.Database) -> None:
 
 
 def _m2_bridge_idempotency(db: sqlite_utils.Database) -> None:
-    """The REST bridge's memory of `order_send` idempotency keys and their first result."""
+    """The REST bridge's memory of order idempotency keys and their first result."""
     db["bridge_idempotency"].create(
         {"key": str, "request_hash": str, "status": str, "result": str, "created_at": str,
          "completed_at": str},
