@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentevals.trajectory.match import create_trajectory_match_evaluator
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage
 
 from agent.broker import mt5_constants as C
 from evals.harness import ScenarioRun, model_authored, tool_outputs, turn_slices

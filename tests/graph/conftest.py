@@ -12,7 +12,7 @@ from agent.graph.routing import ModelTarget, StaticRouter
 from agent.models.scripted import Policy, ScriptedChatModel
 
 
-def router_for(*policies: Policy, failing_first: bool = False) -> StaticRouter:
+def router_for(*policies: Policy) -> StaticRouter:
     targets = [ModelTarget(f"scripted-{i}", ScriptedChatModel(policy=p))
                for i, p in enumerate(policies)]
     return StaticRouter(targets)
