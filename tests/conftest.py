@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+
 import pytest
 
+from agent.app import Companion, open_companion
 from agent.config import PaperSettings, Settings
+from agent.graph.routing import StaticRouter
+from agent.store import Journal
 from evals.harness import ManualClock
 
 
@@ -18,3 +23,18 @@ def settings(tmp_path) -> Settings:
 def clock() -> ManualClock:
     """The wall clock tickets expire by, moved only by the test."""
     return ManualClock()
+
+
+@pytest.fixture
+def journal(tmp_path) -> Iterator[Journal]:
+    """An empty journal in a temp folder."""
+    j = Journal(tmp_path / "journal.db")
+    yield j
+    j.close()
+
+
+@pytest.fixture
+async def companion(settings, clock) -> AsyncIterator[Companion]:
+    """A command-mode companion (no model) on the stepped paper terminal."""
+    async with open_companion(settings, router=StaticRouter(), clock=clock) as c:
+        yield c

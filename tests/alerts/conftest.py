@@ -1,21 +1,10 @@
-"""A companion in command mode on a stepped paper terminal, and its watcher."""
+"""The alert watcher over the shared command-mode companion (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from agent.alerts.watcher import AlertWatcher
-from agent.app import open_companion
-from agent.config import PaperSettings, Settings
-from agent.graph.routing import StaticRouter
-from evals.harness import ManualClock
-
-
-@pytest.fixture
-async def companion(tmp_path):
-    settings = Settings(data_dir=tmp_path, paper=PaperSettings(speed=0))
-    async with open_companion(settings, router=StaticRouter(), clock=ManualClock()) as c:
-        yield c
 
 
 @pytest.fixture

@@ -10,13 +10,10 @@ import pytest
 from pydantic import SecretStr
 
 from agent.alerts.watcher import AlertWatcher
-from agent.app import open_companion
-from agent.config import PaperSettings, Settings, TelegramSettings
+from agent.config import TelegramSettings
 from agent.events import EventType
-from agent.graph.routing import StaticRouter
 from channels.telegram.bot import running_bot
 from channels.telegram.outbox import Outbox
-from evals.harness import ManualClock
 from tests.support.bot_api_server import BotApiServer
 
 pytestmark = pytest.mark.slow
@@ -30,13 +27,6 @@ BUY = "/buy EURUSD 0.1 sl 1.1100 tp 1.1220"
 def server():
     with BotApiServer(TOKEN, max_poll_s=0.2) as s:
         yield s
-
-
-@pytest.fixture
-async def companion(tmp_path):
-    settings = Settings(data_dir=tmp_path, paper=PaperSettings(speed=0))
-    async with open_companion(settings, router=StaticRouter(), clock=ManualClock()) as c:
-        yield c
 
 
 @pytest.fixture

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from importlib.util import find_spec
 
 import pytest
 
-from agent.store.journal import Journal
-
 DUMMY_KEY = "sk-test-dummy-0123456789abcdef"
-
-
-@pytest.fixture
-def journal(tmp_path) -> Iterator[Journal]:
-    journal = Journal(tmp_path / "journal.db")
-    yield journal
-    journal.close()
 
 
 @pytest.fixture(autouse=True)

@@ -11,15 +11,7 @@ from agent.domain import CompanionError, TradingState
 from agent.risk.engine import evaluate
 from agent.risk.snapshot import RiskState
 from agent.risk.state import STATE_CHANGED, RiskStateStore
-from agent.store.journal import Journal
 from tests.risk.builders import NOW, account, buy, limits, snapshot
-
-
-@pytest.fixture
-def journal(tmp_path):
-    j = Journal(tmp_path / "journal.db")
-    yield j
-    j.close()
 
 
 @pytest.fixture

@@ -16,13 +16,6 @@ from tests.risk.builders import NOW, buy, limits, snapshot
 
 
 @pytest.fixture
-def journal(tmp_path):
-    j = Journal(tmp_path / "journal.db")
-    yield j
-    j.close()
-
-
-@pytest.fixture
 def book(journal):
     return TicketBook(journal)
 
