@@ -90,8 +90,20 @@ def _m2_bridge_idempotency(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m3_claim_corrections(db: sqlite_utils.Database) -> None:
+    """Model-written claims of a broker change the journal did not record, and the text the
+    trader read instead (agent.graph.claims)."""
+    db["claim_corrections"].create(
+        {"id": str, "time": str, "thread_id": str, "message_id": str, "model": str,
+         "kinds": str, "claims": str, "fact": str, "facts": str, "original": str,
+         "corrected": str},
+        pk="id",
+    )
+    db["claim_corrections"].create_index(["thread_id"])
+
+
 #: Ordered; the journal's `user_version` counts how many have run. Append only.
-MIGRATIONS: list[Migration] = [_m1_core, _m2_bridge_idempotency]
+MIGRATIONS: list[Migration] = [_m1_core, _m2_bridge_idempotency, _m3_claim_corrections]
 
 
 class Journal:
@@ -223,7 +235,8 @@ def _encode(value: Any) -> Any:
 
 
 _JSON_COLUMNS = {"intent", "verdicts", "figures", "provenance", "order", "request", "rule",
-                 "payload", "positions", "summary", "results", "value"}
+                 "payload", "positions", "summary", "results", "value", "kinds", "claims",
+                 "facts"}
 
 
 def _decode_row(row: dict[str, Any]) -> dict[str, Any]:
