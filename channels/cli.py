@@ -112,7 +112,11 @@ def size(symbol: str,
     except ValueError:
         err.print(f"[red]'{risk}' is not a percentage such as 1%.[/red]")
         raise typer.Exit(2) from None
-    command("size", as_json, symbol=symbol.upper(), risk_pct=risk_pct, sl=sl, side=side)
+    data = run(lambda c: c.service.command("size", symbol=symbol.upper(), risk_pct=risk_pct,
+                                           sl=sl, side=side))
+    emit(data, as_json, lambda d: render.command("size", d))
+    if not data["volume"]:  # no size fits: refused, with the reason shown
+        raise typer.Exit(1)
 
 
 @app.command()

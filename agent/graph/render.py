@@ -30,11 +30,12 @@ def render_command(name: str, data: Any) -> str:
             return (f"Sentiment {data.get('label', '')} (score {_num(data.get('score'), 2)}) "
                     f"over {data.get('count', 0)} headlines.")
         case "size":
+            caps = "".join(f" {c['message']}" for c in data.get("caps", []))
             if not data["volume"]:
-                return f"No size fits: {data['reason']}"
+                return f"No size fits: {data['reason']}{caps}"
             return (f"{_num(data['volume'], 2)} lots risks {_num(data['money_at_risk'], 2)} "
                     f"({_num(data['risk_pct'], 2)}% of equity) over "
-                    f"{_num(data['sl_points'], 1)} points to the stop.")
+                    f"{_num(data['sl_points'], 1)} points to the stop.{caps}")
         case "positions":
             if not data:
                 return "No open positions."

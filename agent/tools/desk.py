@@ -105,7 +105,8 @@ class Desk:
         trade_side = Side(side) if side else (Side.BUY if sl < quote.bid else Side.SELL)
         return size_position(equity=self.broker.account().equity, risk_pct=risk_pct,
                              entry=quote.price_for(trade_side), sl=sl,
-                             spec=self.broker.symbol_spec(symbol), limits=self.limits)
+                             spec=self.broker.symbol_spec(symbol), limits=self.limits,
+                             side=trade_side, close=quote.price_for(trade_side.opposite))
 
     def intent_from(self, proposal: dict[str, Any]) -> OrderIntent:
         """An OrderIntent from a proposal (tool call or command); closes name a position."""

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from agent.domain import IntentKind, OrderIntent, Side, TradingState
 from agent.risk.checks import RiskCode
 from agent.risk.engine import evaluate
-from agent.risk.sizer import size_position
+from agent.risk.sizer import CapCode, SizeCode, size_position
 from agent.risk.snapshot import RiskState
 from tests.risk.builders import NOW, account, limits, position, quote, snapshot, spec
 
@@ -276,11 +276,15 @@ def sizing(draw):
     sym = spec(point=point, tick_size=point * draw(st.sampled_from([1, 5, 10])),
                tick_value=draw(st.floats(0.01, 50)), volume_step=step,
                volume_min=step * draw(st.integers(1, 3)),
-               volume_max=draw(st.sampled_from([5.0, 100.0, 1000.0])))
+               volume_max=draw(st.sampled_from([5.0, 100.0, 1000.0])),
+               stops_level=draw(st.integers(0, 50)))
     entry = draw(st.floats(0.5, 50_000))
     sl = entry - draw(st.sampled_from([-1, 1])) * point * draw(st.integers(1, 100_000))
-    return dict(equity=draw(st.floats(10, 1e8)), risk_pct=draw(st.floats(0.01, 10)),
-                entry=entry, sl=sl, spec=sym,
+    side = draw(st.sampled_from([None, Side.BUY, Side.SELL]))  # None: the side the stop implies
+    traded = side or (Side.BUY if sl < entry else Side.SELL)
+    close = entry - traded.sign * point * draw(st.integers(0, 60))  # the spread
+    return dict(equity=draw(st.floats(10, 1e8)), risk_pct=draw(st.floats(0.01, 200)),
+                entry=entry, sl=sl, spec=sym, side=side, close=close,
                 limits=limits(max_risk_per_trade_pct=draw(st.floats(0.1, 10)),
                               max_volume_lots=draw(st.sampled_from([1.0, 10.0, 1000.0]))))
 
@@ -294,21 +298,29 @@ def loss_at_sl(args, volume):
     return abs(args["entry"] - args["sl"]) / sp.tick_size * sp.tick_value * volume
 
 
+def traded_side(args):
+    return args["side"] or (Side.BUY if args["sl"] < args["entry"] else Side.SELL)
+
+
+def valid(args):
+    return args["sl"] > 0 and args["close"] > 0
+
+
 @given(sizing())
 def test_sizer_never_exceeds_risk(args):
-    if args["sl"] <= 0:
+    if not valid(args):
         return
     result = size_position(**args)
     sp, lim = args["spec"], args["limits"]
     assert result.volume <= min(sp.volume_max, lim.max_volume_lots)
     assert loss_at_sl(args, result.volume) <= budget(args) * (1 + EPS)
     assert result.volume == 0 or result.volume >= sp.volume_min - EPS
-    assert result.volume > 0 or result.reason
+    assert result.volume > 0 or (result.reason and result.code is not SizeCode.SIZED)
 
 
 @given(sizing())
 def test_sizer_rounds_down_to_step(args):
-    if args["sl"] <= 0:
+    if not valid(args):
         return
     result = size_position(**args)
     sp, lim = args["spec"], args["limits"]
@@ -321,22 +333,58 @@ def test_sizer_rounds_down_to_step(args):
 
 
 @given(sizing())
+def test_sizer_never_sizes_a_stop_the_broker_would_refuse_or_fill_at_once(args):
+    """No size for a stop on the wrong side, inside the spread or inside the stops level; a
+    stop clear of all three is never refused for its placement."""
+    if not valid(args):
+        return
+    result = size_position(**args)
+    side, sp = traded_side(args), args["spec"]
+    right_side = side.sign * (args["entry"] - args["sl"]) > 0
+    from_close = side.sign * (args["close"] - args["sl"]) / sp.point
+    placeable = right_side and from_close > 0 and from_close + 1e-6 >= sp.stops_level
+    event(f"stop placeable: {placeable}")
+    stop_codes = {SizeCode.STOP_WRONG_SIDE, SizeCode.STOP_INSIDE_SPREAD,
+                  SizeCode.STOP_INSIDE_STOPS_LEVEL}
+    assert (result.code in stop_codes) is not placeable
+    if result.volume > 0:
+        assert placeable
+
+
+@given(sizing())
+def test_sizer_states_every_cap_it_applies_and_no_other(args):
+    if not valid(args):
+        return
+    result = size_position(**args)
+    codes = [c.code for c in result.caps]
+    assert len(codes) == len(set(codes)) and all(c.message for c in result.caps)
+    lim, sp = args["limits"], args["spec"]
+    assert (CapCode.RISK_PER_TRADE in codes) is (args["risk_pct"] > lim.max_risk_per_trade_pct)
+    volume_capped = bool({CapCode.VOLUME_CAP, CapCode.SYMBOL_VOLUME_MAX} & set(codes))
+    cap = min(sp.volume_max, lim.max_volume_lots)
+    if volume_capped:
+        assert result.code is SizeCode.SIZED
+        assert budget(args) / loss_at_sl(args, 1.0) > cap * (1 - EPS)  # the cap did bind
+    elif result.code is SizeCode.SIZED:
+        assert loss_at_sl(args, result.volume + sp.volume_step) > budget(args) * (1 - 1e-6)
+
+
+@given(sizing())
 def test_sizer_size_is_approved_by_the_engine_risk_rules(args):
-    """What the sizer suggests, the risk engine's sizing rules accept."""
-    if args["sl"] <= 0:
+    """What the sizer suggests, the risk engine's sizing and stop rules accept."""
+    if not valid(args):
         return
     result = size_position(**args)
     if result.volume == 0:
         return
-    sp, entry = args["spec"], args["entry"]
-    side = Side.BUY if args["sl"] < entry else Side.SELL
-    q = replace(quote(), bid=entry, ask=entry, point=sp.point)
-    snap = snapshot(account=account(equity=args["equity"]), quote=q, spec=replace(
-        sp, stops_level=0))
+    sp, entry, close, side = args["spec"], args["entry"], args["close"], traded_side(args)
+    bid, ask = (close, entry) if side is Side.BUY else (entry, close)
+    q = replace(quote(), bid=bid, ask=ask, point=sp.point)
+    snap = snapshot(account=account(equity=args["equity"]), quote=q, spec=sp)
     intent = OrderIntent("EURUSD", side, result.volume, sl=args["sl"])
     lim = args["limits"].model_copy(update={"max_risk_per_trade_pct": min(
         args["risk_pct"], args["limits"].max_risk_per_trade_pct)})
     decision = evaluate(intent, snap, lim, RiskState(), NOW)
     sizing_codes = {RiskCode.RISK_PER_TRADE, RiskCode.VOLUME_RANGE, RiskCode.VOLUME_STEP,
-                    RiskCode.VOLUME_CAP}
+                    RiskCode.VOLUME_CAP, RiskCode.STOP_LOSS_PLACEMENT}
     assert not sizing_codes & set(decision.denial_codes)
