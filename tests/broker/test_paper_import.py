@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from agent.broker.paper import PaperTerminal, import_bars
+from agent.broker.paper import PaperTerminal, import_bars, importer
 from agent.config import PaperSettings
 from agent.domain import CompanionError
 
@@ -123,3 +126,79 @@ def test_import_then_restart_shows_the_symbol_in_the_default_folder(tmp_path) ->
         assert sorted(s.name for s in term.symbols_get()) == ["EURUSD", "GBPUSD"]
     finally:
         journal.close()
+
+
+# -- what is not a bar file (issue 15) ----------------------------------------------------------
+
+def _refused(source, **kw) -> CompanionError:
+    """import_bars in a thread, so a read that blocks fails the test instead of hanging it."""
+    outcome: list[BaseException | object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(import_bars(source, "EURUSD", "H1", **kw))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), f"importing {source} blocked"
+    assert isinstance(outcome[0], CompanionError), outcome[0]
+    assert "\n" not in outcome[0].message and outcome[0].message.endswith(".")
+    return outcome[0]
+
+
+def test_missing_file_is_refused_with_one_sentence(tmp_path) -> None:
+    assert _refused(tmp_path / "nope.csv", dest_dir=tmp_path / "bars").code == "import_missing"
+    assert not (tmp_path / "bars").exists()
+
+
+def test_folder_is_refused_with_one_sentence(tmp_path) -> None:
+    error = _refused(tmp_path, dest_dir=tmp_path / "bars")
+    assert error.code == "import_not_a_file" and "folder" in error.message
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_fifo_is_refused_at_once_not_waited_on(tmp_path) -> None:
+    fifo = tmp_path / "EURUSD_H1.csv"
+    os.mkfifo(fifo)
+    assert _refused(fifo, dest_dir=tmp_path / "bars").code == "import_not_a_file"
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+def test_endless_device_is_refused_without_reading_it(tmp_path) -> None:
+    assert _refused(Path("/dev/zero"), dest_dir=tmp_path / "bars").code == "import_not_a_file"
+
+
+def test_file_over_the_size_cap_is_refused_unread(tmp_path, monkeypatch) -> None:
+    source = tmp_path / "EURUSD_H1.csv"
+    source.write_text(MT5_EXPORT)
+    monkeypatch.setattr(importer, "MAX_IMPORT_BYTES", len(MT5_EXPORT) - 1)
+    assert _refused(source, dest_dir=tmp_path / "bars").code == "import_too_large"
+    assert not (tmp_path / "bars").exists()
+
+
+def test_file_that_grows_past_the_cap_while_read_is_refused(tmp_path, monkeypatch) -> None:
+    source = tmp_path / "EURUSD_H1.csv"
+    source.write_text(MT5_EXPORT)
+    monkeypatch.setattr(importer, "MAX_IMPORT_BYTES", len(MT5_EXPORT) + 10)
+    real_fstat = os.fstat
+    monkeypatch.setattr(importer.os, "fstat", lambda fd: _shrunk(real_fstat(fd)))
+    source.write_text(MT5_EXPORT * 2)  # larger than the cap, though fstat says 0 bytes
+    assert _refused(source, dest_dir=tmp_path / "bars").code == "import_too_large"
+
+
+def _shrunk(info: os.stat_result) -> os.stat_result:
+    values = list(info)
+    values[stat.ST_SIZE] = 0
+    return os.stat_result(values)
+
+
+def test_unreadable_file_is_refused_with_one_sentence(tmp_path, monkeypatch) -> None:
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(importer.os, "open", denied)
+    error = _refused(tmp_path / "EURUSD_H1.csv", dest_dir=tmp_path / "bars")
+    assert error.code == "import_unreadable" and "Permission denied" in error.message

@@ -3,8 +3,32 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
 
 from tests.channels.test_cli import as_json, cli  # noqa: F401 - the fixture
+
+
+def one_sentence(result) -> str:
+    """The refusal as the trader reads it: exit 1, one line, no traceback."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def in_time(call, timeout_s: float = 60):
+    """call() in a thread: a command that blocks fails the test instead of hanging it."""
+    box = []
+    worker = threading.Thread(target=lambda: box.append(call()), daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    assert not worker.is_alive(), "the command blocked"
+    return box[0]
 
 
 def test_size_when_risk_150_percent_then_the_cap_is_said(cli):  # noqa: F811
@@ -43,3 +67,26 @@ async def test_chat_size_when_stop_at_the_bid_then_no_size_and_the_reason(compan
     data = reply.data[0]["data"]
     assert data["volume"] == 0 and data["code"] == "stop_inside_spread"
     assert reply.text == f"No size fits: {data['reason']}"
+
+
+# -- item 9: `companion data import` of what is not a bar file ----------------------------------
+
+@pytest.mark.parametrize("target", ["missing", "folder", "fifo", "/dev/zero"])
+def test_data_import_when_not_a_regular_file_then_one_sentence(cli, tmp_path, target):  # noqa: F811
+    if target == "missing":
+        path = tmp_path / "EURUSD_H1.csv"
+    elif target == "folder":
+        path = tmp_path / "EURUSD_H1"
+        path.mkdir()
+    elif target == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no FIFOs here")
+        path = tmp_path / "EURUSD_H1.csv"
+        os.mkfifo(path)
+    else:
+        path = Path(target)
+        if not path.exists():
+            pytest.skip("no /dev/zero here")
+    result = in_time(lambda: cli("data", "import", str(path), "--symbol", "EURUSD",
+                                 "--timeframe", "H1"))
+    assert str(path) in one_sentence(result)

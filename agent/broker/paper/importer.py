@@ -4,13 +4,16 @@ Reads the MetaTrader 5 terminal's bar export (tab-separated `<DATE> <TIME> <OPEN
 <CLOSE> <TICKVOL> <VOL> <SPREAD>`, dates like 2024.01.02, UTF-8 or UTF-16) and CSV files with
 the `copy_rates` field names. Times are kept as written (MT5 exports are in the broker's server
 time); the paper terminal treats them as UTC. A bad file is refused with one clear sentence and
-nothing is written.
+nothing is written; so is anything that is not a regular file (a folder, a pipe, a device such
+as /dev/zero) and any file over `MAX_IMPORT_BYTES`, before a byte of it is parsed.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +34,8 @@ from agent.config import Settings
 from agent.domain import CompanionError
 
 _NAME = re.compile(r"^([A-Za-z0-9.#]+?)_([A-Za-z]+\d+)(?:_.*)?$")
+#: The largest bar file `import_bars` reads (about 3 million M1 bars in an MT5 export).
+MAX_IMPORT_BYTES = 200 * 1024 * 1024
 _MT5_COLUMNS = {"<DATE>": "date", "<TIME>": "clock", "<OPEN>": "open", "<HIGH>": "high",
                 "<LOW>": "low", "<CLOSE>": "close", "<TICKVOL>": "tick_volume",
                 "<VOL>": "real_volume", "<SPREAD>": "spread"}
@@ -72,9 +77,10 @@ def import_bars(path: Path | str, symbol: str | None = None, timeframe: str | No
     Raises CompanionError with one sentence when the file cannot be used.
     """
     source = Path(path)
+    raw = _read_source(source)
     symbol, tf = _identify(source, symbol, timeframe)
     try:
-        rates = frame_to_rates(_read(source))
+        rates = frame_to_rates(_read(raw))
     except (ValueError, KeyError, TypeError, UnicodeError) as exc:
         raise CompanionError("import_unreadable", f"{source.name} could not be read as bars "
                              f"({exc}).") from exc
@@ -113,8 +119,41 @@ def _identify(source: Path, symbol: str | None, timeframe: str | None) -> tuple[
     return symbol, tf
 
 
-def _read(source: Path) -> pd.DataFrame:
-    raw = source.read_bytes()
+def _read_source(source: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_IMPORT_BYTES; CompanionError otherwise.
+
+    Opened without blocking (a FIFO would wait for a writer for ever) and checked on the open
+    descriptor, so what is read is what was checked.
+    """
+    try:
+        fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise CompanionError("import_missing", f"There is no file {source}.") from None
+    except OSError as exc:
+        raise CompanionError("import_unreadable", f"{source} could not be opened "
+                             f"({exc.strerror or exc}).") from None
+    limit = f"{MAX_IMPORT_BYTES // (1024 * 1024)} MB"
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_IMPORT_BYTES:
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise CompanionError("import_not_a_file", f"{source} is a folder; name the bar file "
+                                 "inside it.")
+        if not stat.S_ISREG(info.st_mode):
+            raise CompanionError("import_not_a_file", f"{source} is not a regular file (a device,"
+                                 " pipe or socket); export the bars to a file and import that.")
+        raise CompanionError("import_too_large", f"{source.name} is "
+                             f"{info.st_size / 1024**2:,.0f} MB, over the {limit} the import "
+                             "takes; export a shorter range.")
+    with os.fdopen(fd, "rb") as handle:
+        raw = handle.read(MAX_IMPORT_BYTES + 1)  # a file still growing is cut off here
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise CompanionError("import_too_large", f"{source.name} is over the {limit} the import "
+                             "takes; export a shorter range.")
+    return raw
+
+
+def _read(raw: bytes) -> pd.DataFrame:
     text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode(
         "utf-8-sig")
     if text.lstrip().startswith("<DATE>"):
