@@ -19,6 +19,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agent.domain import CompanionError
+from agent.graph.claims import CHECK_CLAIMS, StreamGuard
 from agent.risk.tickets import TicketBook
 from agent.tools.commands import CommandRunner, ParsedCommand
 from agent.tools.desk import Desk
@@ -153,8 +154,16 @@ class CompanionService:
         before the stream ends, so a pending ticket is durable once the channel has read the
         turn. A process killed mid-run leaves the thread as it was before the message; the
         ticket book in the journal, not the checkpoint, guards single use of a ticket.
+
+        Claims are checked before the trader reads them (`agent.graph.claims`): a model's
+        tokens pass a `StreamGuard`, which holds any sentence that claims a broker change, and
+        its answer is held for one step. When the claim check corrects a message, the channel
+        gets the corrected text instead (data: `claim_corrected`, and `streamed` when some of
+        the message's tokens were shown: replace them); otherwise the held text follows.
         """
         streamed = False
+        guards: dict[str, StreamGuard] = {}  # per model message: what its tokens may show
+        held: dict[str, ChatEvent] = {}  # a model's answer, until its claims are checked
         async for mode, chunk in self.graph.astream(
                 graph_input, _config(thread_id), stream_mode=["messages", "updates"],
                 durability="exit"):
@@ -163,17 +172,53 @@ class CompanionService:
                 if isinstance(message, AIMessageChunk) and message.content and \
                         meta.get("langgraph_node") == "assistant":
                     streamed = True
-                    yield ChatEvent("token", _text(message.content))
+                    guard = guards.setdefault(message.id or "", StreamGuard())
+                    if shown := guard.feed(_text(message.content)):
+                        yield ChatEvent("token", shown)
                 continue
             for node, update in chunk.items():
+                messages = (update or {}).get("messages", []) if node != "__interrupt__" else []
+                if node == CHECK_CLAIMS:  # corrected messages replace what the model said
+                    for message in messages:
+                        held.pop(message.id or "", None)
+                        guard = guards.pop(message.id or "", None)
+                        yield ChatEvent("message", _text(message.content), {
+                            **message.additional_kwargs, "streamed": bool(guard and guard.shown)})
+                    for event in _released(guards, held, everything=True):
+                        yield event
+                    continue
+                for event in _released(guards, held, everything=False):
+                    yield event
                 if node == "__interrupt__":
                     for interrupt in update:
                         yield ChatEvent("ticket", data=interrupt.value["ticket"])
                     continue
-                for message in (update or {}).get("messages", []):
+                for message in messages:
                     for event in _events_for(node, message, streamed):
-                        yield event
+                        if node == "assistant" and event.kind == "message":
+                            held[message.id or ""] = event
+                        else:
+                            yield event
                 streamed = False if node != "assistant" else streamed
+        for event in _released(guards, held, everything=True):
+            yield event
+
+
+def _released(guards: dict[str, StreamGuard], held: dict[str, ChatEvent], *,
+              everything: bool) -> list[ChatEvent]:
+    """Held answers (their withheld text first, as a token), and with `everything` the text
+    every guard still withholds: the claim check has passed them, or there is none."""
+    events = []
+    for message_id, event in held.items():
+        guard = guards.pop(message_id, None)
+        if guard is not None and guard.held:
+            events.append(ChatEvent("token", guard.release()))
+        events.append(event)
+    held.clear()
+    if everything:
+        events += [ChatEvent("token", g.release()) for g in guards.values() if g.held]
+        guards.clear()
+    return events
 
 
 # An interrupt write (LangGraph's `__interrupt__` channel, the only source of a snapshot's

@@ -52,6 +52,8 @@ async def _turn(service: CompanionService, thread_id: str, text: str,
         elif event.kind == "message":
             if event.data.get("streamed"):
                 console.print()
+                if event.data.get("claim_corrected"):  # the claim check rewrote the answer
+                    console.print(event.text, markup=False, highlight=False)
             else:
                 console.print(event.text, markup=False, highlight=False)
         elif event.kind == "ticket":

@@ -233,6 +233,58 @@ def _side_of(low: str, kind: ClaimKind) -> str | None:
     return "buy" if buy and not sell else "sell" if sell and not buy else None
 
 
+#: A word that may make the sentence it is in a claim: hold that sentence until it ends.
+CLAIM_WORDS = re.compile(r"\b(?:done|filled|executed|placed|sent|submitted|transmitted|routed|"
+                        r"went|gone|live|opened|entered|bought|sold|long|short|closed|exited|"
+                        r"liquidated|flattened|squared|modified|moved|adjusted|updated|changed|"
+                        r"amended|tightened|trailed|raised|lowered|cancell?ed|deleted|removed|"
+                        r"withdrawn|revoked)\b", re.IGNORECASE)
+
+
+class StreamGuard:
+    """Streaming without showing a claim before it is checked: one guard per model message.
+
+    `feed` returns the text that may be shown now: words as they come, except that a sentence
+    holding a claim word waits until it ends (a claim or not, `claim_in` decides), and after a
+    sentence that claims a broker change everything waits, for the claim check to correct or
+    `release` it. A word still growing (the last one, no space after it) is held too.
+    """
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.shown = 0  # characters of `text` released
+        self._start = 0  # where the current sentence starts
+        self.blocked = False
+
+    def feed(self, token: str) -> str:
+        before = self.shown
+        self.text += token
+        while not self.blocked:
+            end = _SENTENCE_END.search(self.text, self._start)
+            if end is None:
+                break
+            if claim_in(self.text[self._start:end.start()]) is not None:
+                self.blocked = True
+                break
+            self.shown = max(self.shown, end.end())
+            self._start = end.end()
+        current = self.text[self._start:]
+        if not self.blocked and not CLAIM_WORDS.search(current):
+            cut = max(current.rfind(" "), current.rfind("\n"))
+            if cut >= 0:
+                self.shown = max(self.shown, self._start + cut + 1)
+        return self.text[before:self.shown]
+
+    @property
+    def held(self) -> str:
+        return self.text[self.shown:]
+
+    def release(self) -> str:
+        """The rest of the text, once the claim check has passed it."""
+        held, self.shown = self.held, len(self.text)
+        return held
+
+
 # -- facts of the turn ------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
