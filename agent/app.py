@@ -174,6 +174,9 @@ async def open_companion(settings: Settings | None = None, *, router: ModelRoute
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints
             graph = build_graph(deps, AsyncSqliteSaver(conn))
+            log.info("companion open: %s terminal, %s, journal %s", settings.broker.kind,
+                     ", ".join(m.name for m in models) or "no model detected",
+                     settings.journal_path)
             yield Companion(settings, journal, term, broker, desk, events,
                             CompanionService(graph, desk, commands, tickets), router, models,
                             deps)

@@ -1,7 +1,8 @@
 """Logging, configured once per process (stdlib `dictConfig`), and reading the logs back.
 
 - Console: rich, for humans. File: JSON lines under `Settings.logs_path` (`<role>.jsonl`),
-  rotated by size with a fixed number of old files kept.
+  rotated by size with a fixed number of old files kept. Every long-running command calls
+  `start_logging` (chat without the console handler: the console is the conversation).
 - Levels: `Settings.log_level` for everything; per component (logger name prefix) from
   `COMPANION_LOG_LEVELS`, e.g. `agent.broker=DEBUG,channels.rest.access=WARNING`.
   Rotation: `COMPANION_LOG_MAX_BYTES` (default 10 MiB) and `COMPANION_LOG_BACKUPS` (default 5).
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import SECRET_ENV, Settings, secret
+from agent.domain import CompanionError
 
 MASK = "***"
 MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
@@ -159,6 +161,20 @@ def configure_logging(options: LogOptions, *, secrets: Iterable[str] | None = No
         "root": {"level": options.level, "handlers": list(handlers)},
         "loggers": {name: {"level": level} for name, level in {**quiet, **options.levels}.items()},
     })
+
+
+def start_logging(settings: Settings, role: str, *, console: bool = True) -> LogOptions:
+    """Logging for a long-running command (chat, web, telegram, api, serve, bridge): the
+    rotating `<role>.jsonl` that `companion logs` reads, and a first line saying it started.
+    CompanionError when the log variables are malformed."""
+    try:
+        options = LogOptions.from_settings(settings, role=role, console=console)
+    except ValueError as exc:
+        raise CompanionError("bad_log_settings", f"The log settings are malformed: {exc}.") \
+            from None
+    configure_logging(options)
+    logging.getLogger(__name__).info("companion %s started (pid %d)", role, os.getpid())
+    return options
 
 
 # -- reading the logs back (`companion logs`) ----------------------------------------------------

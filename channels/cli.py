@@ -61,6 +61,18 @@ def run(job: Callable[[Any], Awaitable[T] | T], *, models: bool = False) -> T:
         raise typer.Exit(1) from None
 
 
+def start_logging(role: str, *, console: bool = True) -> None:
+    """A long-running command writes the rotating JSON log that `companion logs` reads."""
+    from agent.config import get_settings
+    from agent.logs import start_logging as start
+
+    try:
+        start(get_settings(), role, console=console)
+    except CompanionError as exc:
+        err.print(Text(exc.message, style="red"), soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
 def emit(data: Any, as_json: bool, human: Callable[[Any], Any]) -> None:
     if as_json:
         sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
@@ -204,6 +216,7 @@ def chat(message: Annotated[str | None, typer.Option("-m", "--message")] = None,
     from channels.cli_chat import chat_loop, one_message
 
     thread_id = thread or f"cli-{uuid.uuid4().hex[:8]}"
+    start_logging("chat", console=False)  # the console is the conversation
     if message is None:
         run(lambda c: chat_loop(c.service, thread_id, out), models=True)
         return

@@ -6,7 +6,6 @@ never the value (a value would show in `ps` and the shell history).
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,12 +46,13 @@ def serve(
 
     from agent.broker.bridge.server import create_bridge_app, uvicorn_config
     from agent.config import get_settings
+    from agent.logs import start_logging
     from agent.store.journal import Journal
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         tokens = BridgeTokens.from_env(token_env, read_token_env)
         settings = get_settings()
+        start_logging(settings, "bridge")
         journal = Journal(settings.journal_path)
         terminal, now = _terminal(settings, journal, paper)
         app = create_bridge_app(terminal, tokens=tokens, journal=journal,

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from agent.config import get_settings
 from agent.domain import CompanionError
-from agent.logs import LEVELS, LogOptions, LogQuery, configure_logging, follow_logs, read_logs
+from agent.logs import LEVELS, LogQuery, follow_logs, read_logs, start_logging
 from channels.rest.server import DEFAULT_HOST, DEFAULT_PORT
 
 out = Console()
@@ -27,7 +27,7 @@ def _run(only: frozenset[str] | None, skip: frozenset[str], host: str, port: int
 
     settings = get_settings()
     try:
-        configure_logging(LogOptions.from_settings(settings, role=role))
+        start_logging(settings, role)
         options = ServeOptions(api_host=host, api_port=port, api_rate_per_minute=rate,
                                only=only, skip=skip)
         run_until_signalled(lambda stop: serve(settings, options, stop, console=out))

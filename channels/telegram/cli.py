@@ -10,8 +10,9 @@ import asyncio
 import typer
 
 from agent.alerts.watcher import AlertWatcher
-from agent.config import secret
+from agent.config import get_settings, secret
 from agent.domain import CompanionError
+from agent.logs import start_logging
 from channels.telegram.bot import running_bot
 
 
@@ -42,6 +43,7 @@ def telegram() -> None:
             await serve_telegram(companion)
 
     try:
+        start_logging(get_settings(), "telegram")
         asyncio.run(main())
     except CompanionError as exc:
         typer.echo(exc.message, err=True)

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from agent.access import is_loopback
 from agent.config import Settings, get_settings, secret
 from agent.domain import CompanionError
+from agent.logs import start_logging
 from channels.web.runtime import WebOptions, configure
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -127,6 +128,7 @@ def web_command(host: str | None = None, port: int | None = None) -> None:
     web = base.web.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v})
     settings = base.model_copy(update={"web": web})
     try:
+        start_logging(settings, "web")
         app = load_app(settings)
     except CompanionError as exc:
         typer.echo(exc.message, err=True)
