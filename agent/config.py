@@ -9,6 +9,7 @@ that no repr, log line or error message shows them.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -158,12 +159,34 @@ class BrokerSettings(_Frozen):
     mt5linux_host: str = "127.0.0.1"
     mt5linux_port: int = 18812
     rest_url: str = "http://127.0.0.1:8765"
+    rest_ca_file: Path | None = Field(
+        None, description="CA certificate (PEM) the bridge's TLS certificate is checked "
+        "against, e.g. its self-signed certificate; default: this machine's trust store.")
 
 
 class OpenAICompatibleServer(_Frozen):
     name: str
     base_url: str
     api_key_env: str | None = None
+
+
+class LocalModelSettings(_Frozen):
+    """The managed llama.cpp servers: which GGUF files, and when they run."""
+
+    capable_model: Path | None = Field(
+        None, description="GGUF for tool planning and analysis; default: the bundled "
+        "Qwen2.5-Coder-1.5B-Instruct (the `local` extra).")
+    quick_model: Path | None = Field(
+        None, description="GGUF for quick replies and intent classification; default: the "
+        "bundled Qwen2.5-Coder-0.5B-Instruct.")
+    models_dir: Path | None = Field(None, description="Where bundled models are assembled; "
+                                    "default <data_dir>/models.")
+    server_path: Path | None = Field(None, description="Your own llama-server binary.")
+    n_ctx: int = Field(8192, ge=2048, le=131_072, description="Context window per server.")
+    threads: int | None = Field(None, ge=1, le=256, description="CPU threads; default: all.")
+    auto_start: bool = Field(False, description="Start the local servers on first need.")
+    idle_stop_s: float = Field(900.0, ge=0, le=86_400,
+                               description="Stop an auto-started server idle this long; 0: never.")
 
 
 class ModelSettings(_Frozen):
@@ -176,10 +199,16 @@ class ModelSettings(_Frozen):
     preferred: str | None = Field(None, description="Model to use for every task when reachable.")
     detect_timeout_s: float = Field(1.5, gt=0, le=30)
     call_timeout_s: float = Field(60.0, gt=0, le=600)
+    local: LocalModelSettings = LocalModelSettings()
 
 
 class TelegramSettings(_Frozen):
     allowed_chat_ids: tuple[int, ...] = ()
+    allowed_user_ids: tuple[int, ...] = Field(
+        (), description="Users who may use the bot in a group chat of allowed_chat_ids (press "
+        "Approve or Reject, /halt, ask, read). A private chat needs only its chat id (its "
+        "user's id); in a group every update from anyone not listed is ignored, so with this "
+        "empty the bot answers nobody in a group.")
     base_url: str | None = Field(None, description="Bot API base URL (tests use a local server).")
     digest_time_utc: str | None = Field(None, pattern=r"^\d{2}:\d{2}$")
 
@@ -187,6 +216,38 @@ class TelegramSettings(_Frozen):
 class WebSettings(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    login: Literal["auto", "password"] = Field(
+        "auto", description="auto: on a loopback bind the local trader is signed in by itself, "
+        "elsewhere COMPANION_WEB_PASSWORD is asked; password: always ask (a machine shared "
+        "with other users).")
+
+
+class AccessSettings(_Frozen):
+    """Who may reach the servers the companion runs (REST API, web chat, MT5 bridge)."""
+
+    max_auth_failures: int = Field(
+        10, ge=1, le=1000, description="Wrong tokens or passwords from one client within "
+        "auth_window_s that lock it out.")
+    auth_window_s: float = Field(60.0, gt=0, le=86_400,
+                                 description="Window the failures are counted in (seconds).")
+    auth_lockout_s: float = Field(
+        300.0, ge=1, le=86_400, description="How long a locked-out client gets 429 for every "
+        "sign-in, right or wrong (seconds).")
+    trusted_proxies: tuple[str, ...] = Field(
+        (), description="Addresses (or networks) of reverse proxies whose X-Forwarded-For / "
+        "X-Forwarded-Proto headers name the client; empty: nobody's are believed, the peer "
+        "address is the client.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or "
+                                 "network") from None
+        return v
 
 
 class Settings(BaseSettings):
@@ -207,6 +268,7 @@ class Settings(BaseSettings):
     models: ModelSettings = ModelSettings()
     telegram: TelegramSettings = TelegramSettings()
     web: WebSettings = WebSettings()
+    access: AccessSettings = AccessSettings()
 
     @model_validator(mode="before")
     @classmethod

@@ -20,12 +20,13 @@ from rich.table import Table
 
 from agent.config import Settings, get_settings
 from agent.domain import CompanionError
-from agent.models.local import LocalModelServer, LocalStatus
+from agent.models.local import SERVER_NAMES, LocalModelServer, LocalStatus, default_model
+from agent.models.reference import Role
 
 models_app = typer.Typer(help="Models: what is reachable, how each performs, the local model.",
                          invoke_without_command=True)
-local_app = typer.Typer(help="The managed local model (llama.cpp server, bundled SmolLM2).",
-                        no_args_is_help=True)
+local_app = typer.Typer(help="The managed local models (llama.cpp's llama-server; bundled "
+                        "Qwen2.5-Coder 1.5B and 0.5B, SmolLM2-135M).", no_args_is_help=True)
 models_app.add_typer(local_app, name="local")
 
 out = Console()
@@ -48,51 +49,114 @@ def models(ctx: typer.Context,
         _emit([asdict(m) for m in _detected(settings)], as_json, _models_table)
 
 
+RoleOpt = Annotated[list[str] | None, typer.Option(
+    "--role", help="capable (tool planning, the 1.5B) and/or quick (quick replies, the 0.5B); "
+    "default: both when installed.")]
+
+
+@local_app.command()
+def install(jobs: Annotated[int | None, typer.Option(min=1, help="Build jobs.")] = None,
+            as_json: JsonOpt = False) -> None:
+    """Build llama.cpp's server from source (once) and assemble the bundled models."""
+    from agent.models.llama_build import build_dir, build_server, find_server
+
+    settings = get_settings()
+    server = find_server(settings)
+    if server is None:
+        log_path = build_dir() / "build.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        if not as_json:
+            out.print(f"Building llama-server from source (10-20 min on 2 cores); log: {log_path}")
+        with open(log_path, "a") as log:
+            server = _guard(lambda: build_server(jobs=jobs, log=log))
+    models = {role: str(_guard(lambda r=role: default_model(settings, r)))
+              for role in _installed_roles()}
+    _emit({"server": str(server), "models": models}, as_json, lambda d: "\n".join(
+        [f"llama-server: {d['server']}"] + [f"{r}: {m}" for r, m in d["models"].items()]))
+
+
 @local_app.command()
 def start(model: Annotated[Path | None, typer.Option(
-              "--model", help="A GGUF file (default: the bundled SmolLM2-135M).")] = None,
+              "--model", help="Any GGUF file (default: the bundled model of the role).")] = None,
+          role: RoleOpt = None,
           port: Annotated[int | None, typer.Option(min=1, max=65535, help="Default: free.")] = None,
           detach: Annotated[bool, typer.Option(
               "--detach", help="Keep serving after this command exits (stop it with "
               "`companion models local stop`).")] = False,
           timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for ready.")] = 120,
           as_json: JsonOpt = False) -> None:
-    """Start the local model server; serves until Ctrl-C unless --detach."""
-    server = LocalModelServer(get_settings(), model_path=model, port=port)
-    status = _guard(lambda: server.start(timeout, detach=detach))
-    _emit(status.to_dict(), as_json, lambda _: _status_line(status))
-    if detach or not status.pid:
+    """Start the local model servers; they serve until Ctrl-C unless --detach."""
+    settings = get_settings()
+    roles = _roles(role, single=model is not None or port is not None)
+    servers = [LocalModelServer(settings, model_path=model, port=port, role=r) for r in roles]
+    started: list[LocalStatus] = []
+    try:
+        for server in servers:
+            started.append(_guard(lambda s=server: s.start(timeout, detach=detach)))
+    except typer.Exit:
+        for server in servers[:len(started)]:
+            server.stop()
+        raise
+    _emit([s.to_dict() for s in started], as_json,
+          lambda _: "\n".join(_status_line(s) for s in started))
+    if detach:
         return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         if not as_json:
             out.print("[dim]Serving; Ctrl-C stops it. `companion chat` in another terminal.[/dim]")
-        while server.status(probe=False).running:
+        while all(s.status(probe=False).running for s in servers):
             time.sleep(1.0)
-        err.print(f"[red]The local model server stopped: see {status.log_path}.[/red]")
+        err.print(f"[red]A local model server stopped: see {started[0].log_path}.[/red]")
         raise typer.Exit(1)
     except KeyboardInterrupt:
         pass
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
 
 
 @local_app.command()
 def stop(as_json: JsonOpt = False) -> None:
-    """Stop the local model server started from any process."""
-    server = LocalModelServer(get_settings())
-    was = server.status(probe=False)
-    status = _guard(server.stop)
-    _emit({**status.to_dict(), "stopped_pid": was.pid}, as_json,
-          lambda _: f"Stopped the local model server (pid {was.pid})." if was.running
-          else "The local model server was not running.")
+    """Stop the local model servers started from any process."""
+    rows = []
+    for role in SERVER_NAMES:
+        server = LocalModelServer(get_settings(), role=role)
+        was = server.status(probe=False)
+        status = _guard(server.stop)
+        rows.append({**status.to_dict(), "stopped_pid": was.pid})
+    _emit(rows, as_json, lambda _: "\n".join(
+        f"Stopped the {r['role']} local model server (pid {r['stopped_pid']})."
+        for r in rows if r["stopped_pid"]) or "No local model server was running.")
 
 
 @local_app.command()
 def status(as_json: JsonOpt = False) -> None:
-    """Is the local model server running and answering?"""
-    current = _guard(LocalModelServer(get_settings()).status)
-    _emit(current.to_dict(), as_json, lambda _: _status_line(current))
+    """Are the local model servers running and answering?"""
+    current = [_guard(LocalModelServer(get_settings(), role=r).status) for r in SERVER_NAMES]
+    _emit([s.to_dict() for s in current], as_json,
+          lambda _: "\n".join(_status_line(s) for s in current))
+
+
+def _installed_roles() -> list[Role]:
+    from agent.models.reference import CAPABLE, QUICK, TINY, installed
+
+    roles: list[Role] = []
+    if installed(CAPABLE) or installed(TINY):
+        roles.append("capable")
+    if installed(QUICK):
+        roles.append("quick")
+    return roles
+
+
+def _roles(asked: list[str] | None, *, single: bool) -> list[Role]:
+    if asked:
+        unknown = sorted(set(asked) - set(SERVER_NAMES))
+        if unknown:
+            err.print(f"[red]No role {', '.join(unknown)}: use capable or quick.[/red]")
+            raise typer.Exit(2)
+        return [r for r in SERVER_NAMES if r in asked]
+    return ["capable"] if single else (_installed_roles() or ["capable"])
 
 
 def _detected(settings: Settings) -> list[Any]:
@@ -130,9 +194,10 @@ def _emit(data: Any, as_json: bool, human: Any) -> None:
 
 def _status_line(status: LocalStatus) -> str:
     if not status.running:
-        return "The local model server is not running: `companion models local start`."
+        return (f"The {status.role} local model server is not running: "
+                "`companion models local start`.")
     state = "ready" if status.ready else "[yellow]starting or not answering[/yellow]"
-    return (f"Local model [bold]{status.model}[/bold] {state} at {status.base_url} "
+    return (f"Local {status.role} model [bold]{status.model}[/bold] {state} at {status.base_url} "
             f"(pid {status.pid}{', detached' if status.detached else ''}); "
             f"log: {status.log_path}")
 

@@ -7,6 +7,7 @@ Nodes return only the keys they change. Only `execute` holds the order sender.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,13 +20,16 @@ from agent.domain import CompanionError
 from agent.events import EventType
 from agent.tools.commands import is_command, parse_command
 from agent.graph.context import GraphDeps
-from agent.graph.prompts import NO_MODEL_HINT, SYSTEM_PROMPT, prompt_hash
+from agent.graph.intents import (
+    CLASSIFY_PROMPT, Intent, Route, general_route, parse_intent, route_by_rules, tools_for)
+from agent.graph.prompts import NO_MODEL_HINT, intent_prompt, prompt_hash
 from agent.graph.render import render_command, render_decision, render_outcome
 from agent.graph.routing import StaticRouter, ToolBinder, invoke_chain
 from agent.graph.state import AgentState
+from agent.models.selector import Task
+from agent.models.text_tools import calls_from_text
 
 Node = Callable[..., dict[str, Any] | Awaitable[dict[str, Any]]]
-TOOL_PLANNING = "tool_planning"
 
 
 def last_human_text(state: AgentState) -> str:
@@ -46,18 +50,49 @@ def _turn_messages(state: AgentState) -> list:
 
 def make_route(deps: GraphDeps) -> Node:
     async def route(state: AgentState) -> dict[str, Any]:
-        """Pick the mode of this turn: explicit command, or the model when one is reachable.
+        """Pick the mode, intent, task and tools of this turn.
 
-        A coroutine, run on the event loop: a static chain is a list, read in place; the
-        model selector may read the journal, so it is asked from a worker thread.
+        Commands and turns without a model go to command mode. Otherwise the intent comes from
+        the rules, a short follow-up keeps the previous one, and only what neither can tell is
+        classified by the quick model. A coroutine, run on the event loop; the selector may
+        read the journal, so a non-static router is asked from a worker thread.
         """
         text = last_human_text(state)
-        use_model = not is_command(text) and bool(
-            deps.router.targets(TOOL_PLANNING) if isinstance(deps.router, StaticRouter)
-            else await asyncio.to_thread(deps.router.targets, TOOL_PLANNING))
-        return {"mode": "model" if use_model else "command", "gate_rounds": 0,
-                "outcome": None, "decision": None, "proposals": None}
+        previous = state.get("route")
+        decided = route_by_rules(text, Route.from_dict(previous) if previous else None)
+        if decided is not None and decided.intent is Intent.COMMAND:
+            return _routed("command", decided)
+        chain = await _targets(deps, (decided or general_route()).task)
+        if not chain:
+            return _routed("command", decided or general_route())
+        return _routed("model", decided or await _classify(deps, text))
     return route
+
+
+def _routed(mode: str, route: Route) -> dict[str, Any]:
+    return {"mode": mode, "route": route.to_dict(), "gate_rounds": 0, "outcome": None,
+            "decision": None, "proposals": None}
+
+
+async def _targets(deps: GraphDeps, task: str) -> list:
+    if isinstance(deps.router, StaticRouter):
+        return deps.router.targets(task)
+    return await asyncio.to_thread(deps.router.targets, task)
+
+
+async def _classify(deps: GraphDeps, text: str) -> Route:
+    """The quick model names the intent; anything unusable -> the general route."""
+    chain = await _targets(deps, Task.QUICK_REPLY)
+    if chain:
+        try:
+            answer, _ = await asyncio.to_thread(
+                invoke_chain, chain, [SystemMessage(CLASSIFY_PROMPT), HumanMessage(text)], ())
+        except CompanionError:
+            answer = None
+        intent = parse_intent(str(answer.content)) if answer is not None else None
+        if intent is not None:
+            return Route(intent, tools_for(intent, text), "model")
+    return general_route()
 
 
 def make_command(deps: GraphDeps) -> Node:
@@ -79,18 +114,35 @@ def make_command(deps: GraphDeps) -> Node:
 
 
 def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
-    bind = ToolBinder(tools)
+    by_name = {t.name: t for t in tools}
+    binders: dict[tuple[str, ...], ToolBinder] = {}
+
+    def binder(names: tuple[str, ...]) -> ToolBinder:
+        bind = binders.get(names)
+        if bind is None:
+            bind = binders[names] = ToolBinder([by_name[n] for n in names if n in by_name])
+        return bind
 
     def assistant(state: AgentState) -> dict[str, Any]:
-        """The model, with the tools bound, answering from the conversation."""
-        model_turns = sum(isinstance(m, AIMessage) for m in _turn_messages(state))
-        if model_turns >= deps.max_model_turns:
+        """The model of the turn's task, with the intent's tools bound, on a bounded window.
+
+        A tool call written as text is parsed into a real one; a call repeating one already
+        answered this turn is not run again: the model is asked once more without tools.
+        """
+        turn = _turn_messages(state)
+        if sum(isinstance(m, AIMessage) for m in turn) >= deps.max_model_turns:
             return {"messages": [AIMessage(
                 "I could not finish that request reliably. Please rephrase it, or use a "
                 "command such as /price EURUSD or /buy EURUSD 0.10 sl 1.0750.")]}
-        messages = [SystemMessage(SYSTEM_PROMPT), *state["messages"]]
+        route = Route.from_dict(state.get("route"))
+        messages = [SystemMessage(intent_prompt(route.intent)), *state["messages"]]
+        chain = deps.router.targets(route.task)
         try:
-            answer, target = invoke_chain(deps.router.targets(TOOL_PLANNING), messages, bind)
+            answer, target = invoke_chain(chain, messages, binder(route.tools))
+            answer = calls_from_text(answer, route.tools)
+            if _repeats(answer, turn):
+                answer, target = invoke_chain(chain, messages, ())
+                answer = answer.model_copy(update={"tool_calls": []})
         except CompanionError:
             return {"messages": [AIMessage(
                 "No model answered just now, so I could not do that. Commands still work: "
@@ -99,13 +151,25 @@ def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
     return assistant
 
 
+def _repeats(answer: AIMessage, turn: list) -> bool:
+    """True when every tool call of `answer` was already made, with the same arguments, in
+    this turn (a small model looping on one tool)."""
+    if not answer.tool_calls:
+        return False
+    made = {(c["name"], json.dumps(c["args"], sort_keys=True))
+            for m in turn if isinstance(m, AIMessage) for c in m.tool_calls}
+    return all((c["name"], json.dumps(c["args"], sort_keys=True)) in made
+               for c in answer.tool_calls)
+
+
 def make_risk_gate(deps: GraphDeps) -> Node:
     def risk_gate(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         """Evaluate the first proposal on a fresh snapshot; approved -> a ticket."""
         first, *rest = state["proposals"]
         thread_id = config["configurable"]["thread_id"]
         provenance = {"mode": state.get("mode"), "model": state.get("model"),
-                      "prompt_hash": prompt_hash(), "request": last_human_text(state),
+                      "prompt_hash": prompt_hash(intent_prompt(
+                          Route.from_dict(state.get("route")).intent)), "request": last_human_text(state),
                       "tool_call_id": first.get("tool_call_id"),
                       "tool_outputs": [{"tool": m.name, "output": str(m.content)[:2000]}
                                        for m in _turn_messages(state)

@@ -29,6 +29,7 @@ class InputState(TypedDict):
 
 class AgentState(InputState, total=False):
     mode: Mode
+    route: dict[str, Any] | None  # intents.Route of the turn: intent, task, tools, decided by
     model: str | None  # the model that answered last, for provenance
     proposals: Annotated[list[dict[str, Any]], merge_proposals]
     decision: dict[str, Any] | None  # the last risk decision (every verdict)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from agent.config import ModelSettings, secret
-from agent.models.local import LOCAL_N_CTX, LOCAL_SERVER_NAME
+from agent.models.local import MANAGED_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,8 @@ async def adetect(settings: ModelSettings, *, timeout: float | None = None) -> l
         key = os.environ.get(server.api_key_env) if server.api_key_env else None
         probes.append(_bounded(
             _probe_openai(server.base_url, key, "openai_compatible", server.api_key_env, limit,
-                          managed=server.name == LOCAL_SERVER_NAME),
+                          managed_ctx=settings.local.n_ctx if server.name in MANAGED_NAMES
+                          else None),
             server.base_url, limit))
     found: list[ModelInfo] = []
     for models in await asyncio.gather(*probes):
@@ -143,9 +144,10 @@ def _ollama_info(base: str, name: str, tag: dict[str, Any], show: dict[str, Any]
 
 async def _probe_openai(base_url: str, key: str | None, provider: Provider,
                         api_key_env: str | None, limit: float,
-                        managed: bool = False) -> list[ModelInfo]:
-    """`managed`: our own llama.cpp server, whose traits we know: tool calls through a grammar,
-    which its chatml-function-calling format cannot stream with `tool_choice="auto"`."""
+                        managed_ctx: int | None = None) -> list[ModelInfo]:
+    """`managed_ctx`: the window of our own llama-server (`--jinja`: tool calling through the
+    model's template, streamed), which reports the model's training context instead."""
+    managed = managed_ctx is not None
     base = base_url.rstrip("/")
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     async with httpx.AsyncClient(timeout=limit) as client:
@@ -158,8 +160,8 @@ async def _probe_openai(base_url: str, key: str | None, provider: Provider,
         if provider == "openai" and any(part in name for part in _OPENAI_NON_CHAT):
             continue
         meta = entry.get("meta") or {}
-        context = (entry.get("max_model_len") or entry.get("context_length")
-                   or meta.get("n_ctx_train") or (LOCAL_N_CTX if managed else None))
+        context = managed_ctx or (entry.get("max_model_len") or entry.get("context_length")
+                                  or meta.get("n_ctx_train"))
         params = meta.get("n_params")
         models.append(ModelInfo(
             name=name, provider=provider, base_url=base,
@@ -167,8 +169,7 @@ async def _probe_openai(base_url: str, key: str | None, provider: Provider,
                                              and name.startswith(_OPENAI_TOOL_CHAT)) else None,
             context_length=int(context) if context else None,
             size_class=(_size_from_count(params) if params else None) or size_class(name),
-            local=local, cost="free" if local else "paid", api_key_env=api_key_env,
-            streams_tool_calls=not managed))
+            local=local, cost="free" if local else "paid", api_key_env=api_key_env))
     return models
 
 

