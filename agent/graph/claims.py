@@ -311,11 +311,19 @@ class TicketFact:
 
 
 @dataclass(frozen=True, slots=True)
+class Denial:
+    """A proposal of this turn the risk engine denied: its reason codes and sentences."""
+
+    codes: tuple[str, ...]
+    reasons: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TurnFacts:
     """What the journal recorded this turn in this thread (and what it may be compared to)."""
 
     tickets: tuple[TicketFact, ...] = ()  # minted this turn
-    denials: tuple[tuple[str, ...], ...] = ()  # reason codes of each denial this turn
+    denials: tuple[Denial, ...] = ()  # proposals denied this turn
     earlier: tuple[TicketFact, ...] = ()  # sent earlier in this thread
     readings: tuple[str, ...] = ()  # positions / history outputs read this turn
 
@@ -326,7 +334,7 @@ class TurnFacts:
 
     def to_dict(self) -> dict[str, Any]:
         return {"tickets": [asdict(t) for t in self.tickets],
-                "denials": [list(d) for d in self.denials],
+                "denials": [list(d.codes) for d in self.denials],
                 "earlier": [t.id for t in self.earlier], "readings": len(self.readings)}
 
 
@@ -335,9 +343,10 @@ def what_happened(facts: TurnFacts) -> str:
     parts: list[str] = []
     for t in facts.tickets:
         parts.append(_ticket_sentence(t))
-    for codes in facts.denials:
-        reason = ", ".join(codes) or "unknown"
-        parts.append(f"Nothing was sent: the risk engine denied the order (reason: {reason}).")
+    for denial in facts.denials:
+        reason = ", ".join(denial.codes) or "unknown"
+        parts.append(f"Nothing was sent: the risk engine denied the order (reason: {reason})."
+                     + (f" {denial.reasons}" if denial.reasons else ""))
     if not parts:
         return "Nothing was sent to the broker in this conversation turn."
     return " ".join(dict.fromkeys(parts))
@@ -459,10 +468,10 @@ def read_facts(journal: Journal, thread_id: str, turn: Sequence[BaseMessage],
             "decisions", f"thread_id = ? AND json_extract(provenance, '$.tool_call_id') "
             f"IN ({marks})", [thread_id, *call_ids], order_by="created_at")
     approved = [d["id"] for d in decisions if d["approved"]]
-    denials = [_codes(d["verdicts"]) for d in decisions if not d["approved"]]
+    denials = [_denial(d["verdicts"]) for d in decisions if not d["approved"]]
     gate = state.get("decision") or {}  # the route node clears it at each trader message
-    if gate and not gate.get("approved") and _codes(gate.get("verdicts", [])) not in denials:
-        denials.append(_codes(gate.get("verdicts", [])))  # refused before a decision was made
+    if gate and not gate.get("approved") and _denial(gate.get("verdicts", [])) not in denials:
+        denials.append(_denial(gate.get("verdicts", [])))  # refused before a decision
     rows = journal.rows("tickets", "thread_id = ?", [thread_id], order_by="created_at")
     orders = _orders_of(journal, [t["id"] for t in rows])
     now = [_ticket_fact(t, orders.get(t["id"])) for t in rows if t["decision_id"] in approved]
@@ -473,8 +482,10 @@ def read_facts(journal: Journal, thread_id: str, turn: Sequence[BaseMessage],
     return TurnFacts(tuple(now), tuple(denials), tuple(earlier), tuple(readings))
 
 
-def _codes(verdicts: list[dict[str, Any]]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(v["code"] for v in verdicts if not v.get("passed")))
+def _denial(verdicts: list[dict[str, Any]]) -> Denial:
+    failed = [v for v in verdicts if not v.get("passed")]
+    return Denial(tuple(dict.fromkeys(str(v["code"]) for v in failed)),
+                  " ".join(str(v.get("message", "")) for v in failed).strip())
 
 
 def _orders_of(journal: Journal, ticket_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -19,8 +19,9 @@ from langgraph.prebuilt import ToolNode
 import agent.app
 from agent.graph import graph as G
 from agent.graph import nodes
-from agent.graph.claims import (CHECK_CLAIMS, CLAIM_WORDS, ClaimKind, StreamGuard, TicketFact,
-                                TurnFacts, correct_claims, find_claims, make_check_claims)
+from agent.graph.claims import (CHECK_CLAIMS, CLAIM_WORDS, ClaimKind, Denial, StreamGuard,
+                                TicketFact, TurnFacts, correct_claims, find_claims,
+                                make_check_claims)
 from agent.graph.state import AgentState, InputState
 from agent.models.scripted import reply, sequence
 from agent.store import Journal
@@ -189,11 +190,11 @@ def test_correction_when_ticket_pending_then_claim_replaced_by_wait_for_confirma
     assert violation is not None and [c.kind for c in violation.claims] == [ClaimKind.SEND]
 
 
-def test_correction_when_denied_then_reason_codes_named():
-    text, _ = correct_claims("Bought 0.1 lots of EURUSD.",
-                             TurnFacts(denials=(("stop_loss_required", "volume_cap"),)))
+def test_correction_when_denied_then_reason_codes_and_the_engine_sentences():
+    denial = Denial(("stop_loss_required", "volume_cap"), "A stop-loss is required.")
+    text, _ = correct_claims("Bought 0.1 lots of EURUSD.", TurnFacts(denials=(denial,)))
     assert text == ("Nothing was sent: the risk engine denied the order "
-                    "(reason: stop_loss_required, volume_cap).")
+                    "(reason: stop_loss_required, volume_cap). A stop-loss is required.")
 
 
 def test_correction_when_nothing_happened_then_says_nothing_was_sent_this_turn():
@@ -261,7 +262,7 @@ _WORDS = st.sampled_from(
 @given(st.lists(st.tuples(_WORDS, st.sampled_from([" ", " ", ", ", ". ", "! ", "? ", "\n"])),
                 max_size=40),
        st.sampled_from([TurnFacts(), TurnFacts(tickets=(ticket(),)),
-                        TurnFacts(denials=(("volume_cap",),))]))
+                        TurnFacts(denials=(Denial(("volume_cap",)),))]))
 def test_text_without_claim_words_is_never_changed(pairs, facts):
     text = "".join(w + sep for w, sep in pairs)
     assert correct_claims(text, facts) == (text, None)
@@ -347,11 +348,12 @@ async def test_fill_claim_when_denied_then_trader_reads_denial_reason(checked):
         shown, events = await streamed_text(c, "t1", "buy 0.1 EURUSD now")
         [row] = corrections(c)
     [message] = [e for e in events if e.kind == "message"]
-    assert message.text == ("Checked the market. Nothing was sent: the risk engine denied the "
-                            "order (reason: stop_loss_required).")
+    assert message.text.startswith("Checked the market. Nothing was sent: the risk engine "
+                                   "denied the order (reason: stop_loss_required). ")
     assert message.data["claim_corrected"]["kinds"] == ["open"]
     assert "bought" not in shown.lower()  # the streamed tokens never showed the claim
-    assert row["fact"].endswith("(reason: stop_loss_required).")
+    assert "(reason: stop_loss_required)." in row["fact"]
+    assert row["facts"]["denials"] == [["stop_loss_required"]]
 
 
 async def test_claim_when_nothing_proposed_then_nothing_was_sent_this_turn(checked):
