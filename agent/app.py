@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -28,13 +30,14 @@ from agent.events import EventBus
 from agent.graph.context import GraphDeps
 from agent.graph.execute import Executor
 from agent.graph.graph import build_graph
-from agent.graph.routing import ModelRouter, SelectorRouter, StaticRouter
+from agent.graph.routing import ModelRouter, OnDemandRouter, SelectorRouter, StaticRouter
 from agent.market.sentiment import HeadlineSource
 from agent.monitor import HealthMonitor
 from agent.risk.state import RiskStateStore
 from agent.risk.tickets import TicketBook
 from agent.service import CompanionService
 from agent.store import Journal
+from agent.store.journal import damaged_file, is_damaged
 from agent.tools.commands import CommandRunner
 from agent.tools.desk import Desk
 
@@ -72,8 +75,9 @@ class Companion:
         """Broker, terminal and model health, account, symbols, journal: plain data."""
         account = self.broker.account()
         health = (await HealthMonitor.for_companion(self).check()).to_dict()
+        restored = self.desk.risk_state.restored  # the journal had lost the trading state
         return {
-            "status": health["status"],
+            "status": "degraded" if restored and health["status"] == "ok" else health["status"],
             "broker": self.settings.broker.kind,
             "terminal": health["terminal"],
             **self._bridge_health(),
@@ -81,6 +85,7 @@ class Companion:
             "equity": f"{account.equity:.2f} {account.currency}",
             "symbols": self.broker.symbols(),
             "trading_state": self.desk.risk_state.current().trading_state.value,
+            "trading_state_file": self.desk.risk_state.file_status(),
             "models": [f"{m.name} ({m.provider})" for m in self.models],
             "model_servers": health["models"],
             "process": health["process"],
@@ -92,7 +97,8 @@ class Companion:
         return {"bridge": health()} if callable(health) else {}
 
     async def risk_status(self) -> dict[str, Any]:
-        return {"state": self.desk.risk_state.current().to_dict(),
+        store = self.desk.risk_state
+        return {"state": store.current().to_dict(), "state_file": store.file_status(),
                 "limits": self.settings.risk.model_dump(mode="json")}
 
     async def import_bars(self, path: str, symbol: str | None,
@@ -124,17 +130,31 @@ async def model_router(settings: Settings, journal: Journal) -> tuple[ModelRoute
     from agent.models.providers import chat_model
     from agent.models.selector import ModelSelector
 
-    models = await adetect(detection_settings(settings))
-    if not models:
-        return StaticRouter(), []
-    selector = ModelSelector(models, user_choice=settings.models.preferred,
-                             scores_provider=latest_scores(journal))
-
     def monitor(info: Any, task: str) -> ModelCallMonitor:
         return ModelCallMonitor(journal, model=info.name, provider=info.provider, task=task)
 
     build = functools.partial(chat_model, timeout=settings.models.call_timeout_s)
-    return SelectorRouter(selector, build, monitor), models
+
+    def router_over(models: list[Any]) -> ModelRouter:
+        if not models:
+            return StaticRouter()
+        return SelectorRouter(ModelSelector(models, user_choice=settings.models.preferred,
+                                            scores_provider=latest_scores(journal)),
+                              build, monitor)
+
+    if settings.models.local.auto_start:
+        from agent.models.detector import detect
+        from agent.models.ondemand import OnDemandLocal
+
+        return OnDemandRouter(OnDemandLocal(settings), lambda: router_over(
+            detect(detection_settings(settings)))), []
+    models = await adetect(detection_settings(settings))
+    return router_over(models), models
+
+
+def checkpoints_path(settings: Settings) -> Path:
+    """The LangGraph checkpointer's file (conversations and their pending tickets)."""
+    return settings.journal_path.with_name("checkpoints.db")
 
 
 @asynccontextmanager
@@ -144,8 +164,40 @@ async def open_companion(settings: Settings | None = None, *, router: ModelRoute
     """Open everything the companion needs; close it all on exit.
 
     Without `router`, reachable models are detected (`detect_models`), else command mode.
+    A damaged journal or checkpoint file, found at open or later, is one sentence
+    (CompanionError `database_damaged`) naming the file and what to do.
     """
     settings = settings or get_settings()
+    try:
+        async with _open(settings, router=router, terminal=terminal,
+                         detect_models=detect_models, clock=clock) as companion:
+            yield companion
+    except sqlite3.DatabaseError as exc:
+        if not is_damaged(exc):
+            raise
+        files = (settings.journal_path, checkpoints_path(settings))
+        bad = next((path for path in files if not _intact(path)), None)
+        if bad is not None:
+            raise damaged_file(bad, exc) from None
+        raise CompanionError("database_damaged", f"A database of the companion in "
+                             f"{settings.journal_path.parent} is damaged ({exc}): stop the "
+                             "companion and run `companion doctor`.") from None
+
+
+def _intact(path: Path) -> bool:
+    """SQLite's quick check of one file passes (a missing file has nothing to damage)."""
+    if not path.exists():
+        return True
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            return conn.execute("PRAGMA quick_check(1)").fetchone()[0] == "ok"
+    except sqlite3.DatabaseError:
+        return False
+
+
+@asynccontextmanager
+async def _open(settings: Settings, *, router: ModelRouter | None, terminal: Any,
+                detect_models: bool, clock: Callable[[], datetime]) -> AsyncIterator[Companion]:
     journal = Journal(settings.journal_path)
     raw = terminal if terminal is not None else open_terminal(settings, journal)
     term = SerializedTerminal(raw)
@@ -169,8 +221,7 @@ async def open_companion(settings: Settings | None = None, *, router: ModelRoute
         deps = GraphDeps(desk=desk, commands=commands, tickets=tickets, executor=executor,
                          router=router, events=events, clock=clock,
                          ticket_ttl_s=settings.risk.ticket_ttl_seconds)
-        checkpoints = settings.journal_path.with_name("checkpoints.db")
-        async with aiosqlite.connect(str(checkpoints)) as conn:
+        async with aiosqlite.connect(str(checkpoints_path(settings))) as conn:
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints
             graph = build_graph(deps, AsyncSqliteSaver(conn))
@@ -181,6 +232,8 @@ async def open_companion(settings: Settings | None = None, *, router: ModelRoute
                             CompanionService(graph, desk, commands, tickets), router, models,
                             deps)
     finally:
+        if router is not None:
+            _quietly(router.close)  # servers started on demand
         _quietly(manager.shutdown)  # never mask the error that brought us here
         journal.close()
 

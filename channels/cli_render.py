@@ -111,4 +111,4 @@ def risk_status(data: dict[str, Any]) -> RenderableType:
     limits = _table("Limits", ["limit", "value"], [[k, v] for k, v in data["limits"].items()])
     return Group(Text(f"Trading state: {state['trading_state']}"
                       + (f" ({state['reason']})" if state.get("reason") else ""), style="bold"),
-                 limits)
+                 Text(f"State file: {data.get('state_file', '-')}", style="dim"), limits)

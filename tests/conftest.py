@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -38,3 +39,20 @@ async def companion(settings, clock) -> AsyncIterator[Companion]:
     """A command-mode companion (no model) on the stepped paper terminal."""
     async with open_companion(settings, router=StaticRouter(), clock=clock) as c:
         yield c
+
+
+@pytest.fixture
+def restore_logging():
+    """The process's logging as it was before the test (commands configure it)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    named = {name: (lg.level, list(lg.filters)) for name, lg in logging.Logger.manager.loggerDict
+             .items() if isinstance(lg, logging.Logger)}
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, (lvl, _) in named.items():
+        logging.getLogger(name).setLevel(lvl)

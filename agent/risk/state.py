@@ -4,15 +4,23 @@ process (CLI, web, bot) sees the same state.
 
 Each read-modify-write runs inside one journal transaction, so two processes halting at once
 record one change. Every state change is journaled as a `risk_state_changed` event.
+
+The trading state is also kept in a second place, `risk-state.json` beside the journal, written
+atomically inside the same transaction on every change: a journal emptied, truncated or swapped
+for an old copy cannot lift a halt. At open the two are reconciled, the stricter state winning;
+a state restored from the file says so in its reason, and `file_status()` tells the doctor.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from agent.config import RiskLimits
@@ -22,8 +30,11 @@ from agent.risk.engine import Decision
 from agent.risk.snapshot import RiskState
 from agent.store.journal import Journal
 
+log = logging.getLogger(__name__)
+
 NAMESPACE = "risk"
 STATE_CHANGED = "risk_state_changed"
+STATE_FILE = "risk-state.json"  # beside the journal: the trading state's second copy
 _SEEN_DEALS = 500  # closed deals remembered so a deal is never counted twice
 
 
@@ -43,6 +54,18 @@ def _utc(t: datetime) -> datetime:
     return t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
 
 
+def _laxer(state: TradingState, record: dict[str, Any]) -> bool:
+    """`state` is less strict than the one in `record`."""
+    other = _state_from(record).trading_state
+    return other is not state and stricter(state, other) is other
+
+
+def _restored(reason: str, how: str, name: str) -> str:
+    """A reason that says the state came back from the state file (said once)."""
+    base = reason.split("restored from ")[0].rstrip("; ")
+    return f"{base}{'; ' if base else ''}restored from {name}, because the journal {how}"
+
+
 def _state_from(record: dict[str, Any] | None) -> RiskState:
     if not record:
         return RiskState()
@@ -52,11 +75,19 @@ def _state_from(record: dict[str, Any] | None) -> RiskState:
                      record.get("cause", ""))
 
 
-class RiskStateStore:
-    """Trading state and the running figures the risk snapshot needs, persisted in the journal."""
+def state_file_for(journal: Journal) -> Path | None:
+    """Where the trading state's second copy lives: beside the journal (none in memory)."""
+    return None if str(journal.path) == ":memory:" else journal.path.with_name(STATE_FILE)
 
-    def __init__(self, journal: Journal) -> None:
+
+class RiskStateStore:
+    """Trading state and the running figures the risk snapshot needs, persisted in the journal
+    (and the trading state in `state_file` too)."""
+
+    def __init__(self, journal: Journal, *, state_file: Path | None = None) -> None:
         self.journal = journal
+        self.state_file = state_file or state_file_for(journal)
+        self.restored = self._reconcile_state_file()  # a sentence when the file won
 
     # -- kv plumbing ---------------------------------------------------------------------------
 
@@ -75,6 +106,8 @@ class RiskStateStore:
                                      "value": json.dumps(new),
                                      "updated_at": datetime.now(UTC).isoformat()},
                                     pk=("namespace", "key"))
+                    if key == "state":  # under the journal's write lock: same order as its rows
+                        self._write_state_file(new)
                 out[key] = (old, new)
         return out
 
@@ -84,8 +117,96 @@ class RiskStateStore:
     # -- trading state -------------------------------------------------------------------------
 
     def current(self) -> RiskState:
-        """The trading state now in force."""
-        return _state_from(self._get("state"))
+        """The trading state now in force (from the state file if the journal lost it)."""
+        record = self._get("state")
+        if record is None:
+            record, _ = self._read_state_file()
+        return _state_from(record)
+
+    # -- the state file ------------------------------------------------------------------------
+
+    def _read_state_file(self) -> tuple[dict[str, Any] | None, str]:
+        """(the state record kept in the file, "" or why it could not be read)."""
+        if self.state_file is None or not self.state_file.exists():
+            return None, ""
+        try:
+            record = json.loads(self.state_file.read_text(encoding="utf-8"))["state"]
+            _state_from(record)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            return None, f"{self.state_file.name} could not be read ({type(exc).__name__})"
+        return record, ""
+
+    def _write_state_file(self, record: dict[str, Any]) -> None:
+        """Replace the file atomically (write, fsync, rename). A failure is logged, never
+        raised: a halt must not fail because a second copy could not be written."""
+        if self.state_file is None:
+            return
+        tmp = self.state_file.with_name(f".{self.state_file.name}.{os.getpid()}.tmp")
+        try:
+            with tmp.open("w", encoding="utf-8") as handle:
+                json.dump({"state": record, "written_at": datetime.now(UTC).isoformat(),
+                           "journal": self.journal.path.name}, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.state_file)
+        except OSError:
+            log.error("could not write the trading state to %s", self.state_file, exc_info=True)
+            tmp.unlink(missing_ok=True)
+
+    def _reconcile_state_file(self) -> str | None:
+        """Make the journal and the state file agree, the stricter state winning.
+
+        Returns the sentence to show when the file's state was put back into the journal (the
+        journal had lost it, or held a laxer one), or when neither could be read and trading is
+        halted until the trader resumes it; None when the journal's state stands.
+        """
+        if self.state_file is None:
+            return None
+        kept, problem = self._read_state_file()
+        with self.journal.transaction() as db:
+            row = db.execute("SELECT value FROM kv WHERE namespace = ? AND key = ?",
+                             [NAMESPACE, "state"]).fetchone()
+            current = json.loads(row[0]) if row else None
+            before = _state_from(current).trading_state
+            if current is None and problem:  # nothing readable: fail closed
+                restore = RiskState(
+                    TradingState.HALTED, True, f"the trading state was lost (the journal has "
+                    f"none and {problem}); check it, then resume", datetime.now(UTC),
+                    "manual").to_dict()
+            elif kept is not None and (current is None or _laxer(before, kept)):
+                how = "had lost it" if current is None else "held a laxer state"
+                restore = {**kept, "reason": _restored(kept.get("reason", ""), how,
+                                                       self.state_file.name)}
+            else:
+                if current is not None and current != kept:
+                    self._write_state_file(current)
+                return None
+            db["kv"].upsert({"namespace": NAMESPACE, "key": "state",
+                             "value": json.dumps(restore),
+                             "updated_at": datetime.now(UTC).isoformat()},
+                            pk=("namespace", "key"))
+            self._write_state_file(restore)
+        after = _state_from(restore)
+        self.journal.record_event(STATE_CHANGED, {"from": before.value, **after.to_dict(),
+                                                  "by": "state_file"})
+        log.warning("trading state %s: %s", after.trading_state.value, after.reason)
+        return (f"Trading is {after.trading_state.value}: {after.reason}. `companion risk "
+                "resume` lets trading go on once you have checked.")
+
+    def file_status(self) -> str:
+        """For the doctor: whether the state file agrees with the journal."""
+        if self.state_file is None:
+            return "none (in-memory journal)"
+        if self.restored:
+            return self.restored
+        kept, problem = self._read_state_file()
+        if problem:
+            return f"{problem}; it is rewritten at the next state change"
+        if kept is None:
+            return f"{self.state_file.name} not written yet (no state change so far)"
+        if kept != self._get("state"):
+            return f"{self.state_file} differs from the journal; the stricter applies at start"
+        return f"ok: {_state_from(kept).trading_state.value}, kept in {self.state_file}"
 
     def _set_state(self, change: Callable[[RiskState, dict[str, Any]], dict[str, Any] | None],
                    *, by: str) -> RiskState:

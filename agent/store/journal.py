@@ -20,6 +20,8 @@ from typing import Any
 
 import sqlite_utils
 
+from agent.domain import CompanionError
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 
@@ -106,6 +108,28 @@ def _m3_claim_corrections(db: sqlite_utils.Database) -> None:
 MIGRATIONS: list[Migration] = [_m1_core, _m2_bridge_idempotency, _m3_claim_corrections]
 
 
+def is_damaged(exc: BaseException) -> bool:
+    """The error SQLite gives for a file that is not a database, or a damaged one."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return isinstance(exc, sqlite3.DatabaseError) and (
+        name.startswith("SQLITE_CORRUPT") or name == "SQLITE_NOTADB")
+
+
+#: What to do about a damaged file, by its name (the journal's and the checkpointer's).
+_AFTERWARDS = {
+    "checkpoints.db": "conversations start afresh, and tickets and orders stay in the journal",
+}
+_JOURNAL_AFTERWARDS = ("a new journal is made, and the trading state comes back from "
+                       "risk-state.json beside it")
+
+
+def damaged_file(path: Path, exc: BaseException) -> CompanionError:
+    """One sentence for the trader about a damaged database file, with what to do."""
+    afterwards = _AFTERWARDS.get(path.name, _JOURNAL_AFTERWARDS)
+    return CompanionError("database_damaged", f"{path} is damaged ({exc}): stop the companion, "
+                          f"move that file aside and start again; {afterwards}.")
+
+
 class Journal:
     """The companion's SQLite journal. One per process is enough; it is thread-safe."""
 
@@ -115,12 +139,18 @@ class Journal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False,
                                isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA busy_timeout=30000")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        self.db = sqlite_utils.Database(conn)
-        self._lock = threading.RLock()
-        self._migrate()
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self.db = sqlite_utils.Database(conn)
+            self._lock = threading.RLock()
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if not is_damaged(exc):
+                raise
+            raise damaged_file(self.path, exc) from None
 
     def _migrate(self) -> None:
         with self.transaction():

@@ -12,7 +12,7 @@ from channels.cli import app
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
+def cli(tmp_path, monkeypatch, restore_logging):
     monkeypatch.setenv("COMPANION_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("COMPANION_PAPER__SPEED", "0")
     monkeypatch.setenv("COMPANION_MODELS__OLLAMA_HOST", "http://127.0.0.1:9")

@@ -90,3 +90,50 @@ def test_data_import_when_not_a_regular_file_then_one_sentence(cli, tmp_path, ta
     result = in_time(lambda: cli("data", "import", str(path), "--symbol", "EURUSD",
                                  "--timeframe", "H1"))
     assert str(path) in one_sentence(result)
+
+
+# -- item 5: the halt survives the loss of the journal; a damaged file is one sentence ---------
+
+def empty_journal(folder: Path) -> None:
+    """What `: > journal.db` does (and its WAL with it)."""
+    for suffix in ("", "-wal", "-shm"):
+        path = folder / f"journal.db{suffix}"
+        if path.exists():
+            path.write_bytes(b"")
+
+
+def test_risk_halt_then_journal_emptied_then_still_halted_and_doctor_says_so(cli, tmp_path):  # noqa: F811
+    assert cli("risk", "halt", "--reason", "news at 14:30").exit_code == 0
+    empty_journal(tmp_path)
+    doctor = as_json(cli("doctor", "--json"))
+    assert doctor["trading_state"] == "HALTED" and doctor["status"] == "degraded"
+    assert "journal had lost it" in doctor["trading_state_file"]
+    status = cli("risk", "status")
+    assert status.exit_code == 0
+    assert "Trading state: HALTED (news at 14:30; restored from risk-state.json" in status.stdout
+    quote = as_json(cli("quote", "EURUSD", "--json"))
+    order = cli("order", "buy", "EURUSD", "0.1", "--sl", f"{quote['bid'] - 0.004:.5f}")
+    assert order.exit_code == 1 and "trading_state" in order.stdout  # denied by the halt
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_damaged_journal_then_one_sentence_saying_what_to_do(cli, tmp_path, damage):  # noqa: F811
+    assert cli("risk", "halt").exit_code == 0
+    journal = tmp_path / "journal.db"
+    if damage == "garbage":
+        journal.write_bytes(b"not a database, just some bytes\n" * 200)
+    else:
+        data = journal.read_bytes()
+        journal.write_bytes(data[:len(data) // 3])
+    line = one_sentence(cli("risk", "status"))
+    assert str(journal) in line and "move that file aside" in line
+
+
+def test_damaged_checkpoint_file_then_one_sentence_saying_what_to_do(cli, tmp_path):  # noqa: F811
+    assert cli("chat", "-m", "/price EURUSD").exit_code == 0
+    checkpoints = tmp_path / "checkpoints.db"
+    for suffix in ("-wal", "-shm"):
+        Path(f"{checkpoints}{suffix}").unlink(missing_ok=True)
+    checkpoints.write_bytes(b"\x00garbage" * 1000)
+    line = one_sentence(cli("chat", "-m", "/price EURUSD"))
+    assert str(checkpoints) in line and "conversations start afresh" in line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import timedelta
 
@@ -10,7 +11,8 @@ import pytest
 from agent.domain import CompanionError, TradingState
 from agent.risk.engine import evaluate
 from agent.risk.snapshot import RiskState
-from agent.risk.state import STATE_CHANGED, RiskStateStore
+from agent.risk.state import STATE_CHANGED, STATE_FILE, RiskStateStore
+from agent.store import Journal
 from tests.risk.builders import NOW, account, buy, limits, snapshot
 
 
@@ -134,3 +136,128 @@ def test_store_inputs_when_streak_in_cooldown_then_engine_denies(store):
     snap = snapshot(consecutive_losses=inputs.consecutive_losses,
                     last_loss_time=inputs.last_loss_time)
     assert not evaluate(buy(), snap, limits(), store.current(), NOW).approved
+
+
+# -- the trading state survives the loss of the journal (issue 15) ------------------------------
+
+def reopen(journal, tmp_path):
+    """The journal file emptied as by `: > journal.db`, and the store opened on it again."""
+    journal.close()
+    for suffix in ("", "-wal", "-shm"):
+        path = tmp_path / f"journal.db{suffix}"
+        if path.exists():
+            path.write_bytes(b"")
+    fresh = Journal(tmp_path / "journal.db")
+    return fresh, RiskStateStore(fresh)
+
+
+def kept_in_file(store):
+    return json.loads(store.state_file.read_text())["state"]
+
+
+def test_state_file_when_state_changes_then_holds_the_journal_state(store, journal):
+    assert store.state_file == journal.path.with_name(STATE_FILE)
+    assert not store.state_file.exists() and "not written yet" in store.file_status()
+    store.halt("news", by="cli", now=NOW)
+    assert kept_in_file(store) == journal.kv_get("risk", "state")
+    assert store.file_status().startswith("ok: HALTED")
+    store.resume(by="cli", now=NOW)
+    assert kept_in_file(store)["trading_state"] == "ACTIVE"
+    assert not list(store.state_file.parent.glob(f".{STATE_FILE}.*"))  # no temp file left
+
+
+def test_halt_when_journal_emptied_then_halt_restored_at_open_and_said(store, journal,
+                                                                       tmp_path):
+    store.halt("news at 14:30", by="cli", now=NOW)
+    fresh, reopened = reopen(journal, tmp_path)
+    state = reopened.current()
+    assert state.trading_state is TradingState.HALTED and state.manual
+    assert state.reason.startswith("news at 14:30; restored from risk-state.json")
+    assert reopened.restored and "HALTED" in reopened.restored
+    assert reopened.file_status() == reopened.restored
+    assert [e["payload"]["by"] for e in state_events(fresh)] == ["state_file"]
+    again = RiskStateStore(fresh)  # restored once; the next open finds them agreeing
+    assert again.restored is None and again.current() == state
+    assert again.file_status().startswith("ok: HALTED")
+    assert again.resume(by="cli", now=NOW).trading_state is TradingState.ACTIVE
+    fresh.close()
+
+
+def test_halt_restored_twice_then_reason_says_it_once(store, journal, tmp_path):
+    store.halt("", by="cli", now=NOW)
+    fresh, reopened = reopen(journal, tmp_path)
+    fresh, reopened = reopen(fresh, tmp_path)
+    assert reopened.current().reason == ("restored from risk-state.json, because the journal "
+                                         "had lost it")
+    fresh.close()
+
+
+def test_halt_when_journal_rows_deleted_while_running_then_still_halted(store, journal):
+    store.halt("news", by="cli", now=NOW)
+    with journal.transaction() as db:
+        db.execute("DELETE FROM kv")
+    assert store.current().trading_state is TradingState.HALTED
+    assert evaluate(buy(), snapshot(), limits(), store.current(), NOW).approved is False
+
+
+def test_journal_with_a_laxer_state_when_opened_then_the_file_wins(store, journal):
+    store.halt("news", by="cli", now=NOW)
+    journal.kv_set("risk", "state", RiskState().to_dict())  # an old copy of the journal
+    reopened = RiskStateStore(journal)
+    assert reopened.current().trading_state is TradingState.HALTED
+    assert "held a laxer state" in reopened.current().reason
+
+
+def test_journal_with_a_stricter_state_when_opened_then_the_journal_wins(store, journal):
+    store.halt("news", by="cli", now=NOW)
+    store.state_file.write_text(json.dumps({"state": RiskState().to_dict()}))
+    reopened = RiskStateStore(journal)
+    assert reopened.restored is None and reopened.current().trading_state is TradingState.HALTED
+    assert kept_in_file(reopened)["trading_state"] == "HALTED"  # rewritten
+
+
+def test_state_file_damaged_when_journal_has_the_state_then_rewritten(store, journal):
+    store.halt("news", by="cli", now=NOW)
+    store.state_file.write_text("{not json")
+    assert "could not be read" in store.file_status()
+    reopened = RiskStateStore(journal)
+    assert reopened.restored is None and kept_in_file(reopened)["reason"] == "news"
+
+
+def test_state_file_damaged_and_journal_emptied_then_halted_until_resumed(store, journal,
+                                                                          tmp_path):
+    store.halt("news", by="cli", now=NOW)
+    store.state_file.write_text('{"state": {"trading_state": "SIDEWAYS"}}')
+    fresh, reopened = reopen(journal, tmp_path)
+    state = reopened.current()
+    assert state.trading_state is TradingState.HALTED and state.cause == "manual"
+    assert "trading state was lost" in state.reason and reopened.restored
+    assert reopened.resume(by="cli", now=NOW).trading_state is TradingState.ACTIVE
+    fresh.close()
+
+
+def test_state_file_when_it_cannot_be_written_then_halt_still_holds(store, journal, monkeypatch,
+                                                                    caplog):
+    def refuse(*args):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("agent.risk.state.os.replace", refuse)
+    assert store.halt("news", by="cli", now=NOW).trading_state is TradingState.HALTED
+    assert RiskStateStore(journal).current().trading_state is TradingState.HALTED
+    assert "could not write the trading state" in caplog.text
+    assert not list(store.state_file.parent.glob(f".{STATE_FILE}.*"))
+
+
+def test_state_file_when_it_differs_then_doctor_says_so(store, journal):
+    store.halt("news", by="cli", now=NOW)
+    store.state_file.write_text(json.dumps({"state": {**kept_in_file(store), "reason": "x"}}))
+    assert "differs from the journal" in store.file_status()
+
+
+def test_in_memory_journal_then_no_state_file():
+    memory = Journal(":memory:")
+    store = RiskStateStore(memory)
+    assert store.state_file is None and store.restored is None
+    assert store.file_status().startswith("none")
+    assert store.halt("news", by="cli", now=NOW).trading_state is TradingState.HALTED
+    memory.close()
