@@ -7,11 +7,13 @@ scripted baseline (evals.baseline) with zero latency, and prints:
 - estimated tokens of the last model call: system prompt + tool schemas + the messages the
   model received (recorded inside the model, so this is what it was actually sent);
 - turn overhead p50 (wall and process CPU) at turns 1-10 and at the last 10 turns, and ratio;
-- p50 time to build the window at the same turns.
+- how much of it is the checkpointer's reads and writes, and building the window; and the
+  window's own cost replayed off the graph at turns 1-10, 51-60 and the last 10.
 
 The model sees a bounded window (agent.graph.memory.model_window) by default: until the
 assistant node calls it itself, this bench wraps the node's model call with it (the same
-effect as the one-line change in make_assistant). --no-window shows the whole thread instead.
+effect as the one-line change in make_assistant); once it does, the bench times that call.
+--no-window sends the whole thread instead, as before bounded memory.
 Run: python bench/bench_thread.py [--turns 200] [--max-tokens 3000] [--no-window]
 """
 
@@ -98,14 +100,33 @@ class Recorder:
                     self.checkpoint_s.append(time.perf_counter() - start)
             setattr(saver, name, timed)
 
-    def windowed(self, invoke, max_tokens: int):
+    def timed_window(self, max_tokens: int):
+        def model_window(messages, **kwargs):
+            start = time.perf_counter()
+            try:
+                return memory.model_window(messages, **{**kwargs, "max_tokens": max_tokens})
+            finally:
+                self.window_s.append(time.perf_counter() - start)
+        return model_window
+
+    def install(self, window: bool, max_tokens: int):
+        """Make the assistant node send the bounded window (timed) or the whole thread;
+        returns the undo. Once agent.graph.nodes calls model_window itself, its call is
+        timed (or, with --no-window, replaced by the whole thread); until then the node's
+        model call is wrapped: [system prompt, *model_window(thread)]."""
+        if hasattr(nodes, "model_window"):
+            wired = nodes.model_window
+            nodes.model_window = (self.timed_window(max_tokens) if window
+                                  else lambda messages, **kwargs: list(messages))
+            return lambda: setattr(nodes, "model_window", wired)
+        invoke, timed = nodes.invoke_chain, self.timed_window(max_tokens)
+
         def invoke_chain(chain, messages, tools):
             system, *thread = messages
-            start = time.perf_counter()
-            window = memory.model_window(thread, max_tokens=max_tokens)
-            self.window_s.append(time.perf_counter() - start)
-            return invoke(chain, [system, *window], tools)
-        return invoke_chain
+            return invoke(chain, [system, *timed(thread)], tools)
+        if window:
+            nodes.invoke_chain = invoke_chain
+        return lambda: setattr(nodes, "invoke_chain", invoke)
 
 
 def p50_ms(values: list[float]) -> float:
@@ -123,8 +144,7 @@ def replayed_build_ms(messages: list[BaseMessage], turns: range, max_tokens: int
                 for t in [*warm, *turns]]  # turn t (from 1) as the model sees it
     best = [float("inf")] * len(turns)
     for _ in range(repeat):
-        memory._FACTS._values.clear()
-        memory._SUMMARIES._values.clear()
+        memory.clear_memos()
         for k, prefix in enumerate(prefixes):
             thread = messages_from_dict(json.loads(prefix))
             start = time.perf_counter()
@@ -139,9 +159,7 @@ async def run(turns: int, window: bool, max_tokens: int) -> dict[str, float]:
     rec = Recorder()
     model = RecordingModel(policy=baseline_policy, recorder=rec)
     router = StaticRouter([ModelTarget("baseline", model)])
-    original = nodes.invoke_chain
-    if window:  # what the assistant node does once it sends `*model_window(state["messages"])`
-        nodes.invoke_chain = rec.windowed(original, max_tokens)
+    undo = rec.install(window, max_tokens)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(data_dir=Path(tmp), paper=PaperSettings(speed=0))
@@ -162,7 +180,7 @@ async def run(turns: int, window: bool, max_tokens: int) -> dict[str, float]:
                 state = await companion.service.graph.aget_state(
                     {"configurable": {"thread_id": "thread"}})
     finally:
-        nodes.invoke_chain = original
+        undo()
     schemas = json.dumps([convert_to_openai_tool(t) for t in rec.last_tools])
     system = [m for m in rec.last if isinstance(m, SystemMessage)][:1]
     head, tail = slice(0, 10), slice(turns - 10, turns)

@@ -30,6 +30,7 @@ tool JSON this is close to Qwen2.5's count (an `analyze` output: ~1,150); on pro
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -232,20 +233,21 @@ _SECTIONS = ("Orders and tickets:", "Alerts set:", "Figures quoted:")
 def _summary(turns: list[Sequence[BaseMessage]], budget: int) -> SystemMessage | None:
     """The facts of older turns (given newest first), newest first within each section,
     as many as fit in `budget` tokens; None when there is none, or none fits."""
-    prints = tuple(_fingerprint(turn) for turn in turns)
-    text = _SUMMARIES.get((prints, budget), lambda: _summary_text(prints, turns, budget))
+    known = [_FACTS.get(_fingerprint(turn), lambda t=turn: (next(_SERIALS), _turn_facts(t)))
+             for turn in turns]
+    key = (tuple(serial for serial, _ in known), budget)
+    text = _SUMMARIES.get(key, lambda: _summary_text([facts for _, facts in known], budget))
     return None if text is None else SystemMessage(text, id=SUMMARY_ID)
 
 
-def _summary_text(prints: tuple[tuple[Any, ...], ...], turns: list[Sequence[BaseMessage]],
-                  budget: int) -> str | None:
+def _summary_text(turn_facts: list[tuple[Fact, ...]], budget: int) -> str | None:
     header = f"{SUMMARY_HEADER}\n"
     used = MESSAGE_OVERHEAD + text_tokens(header)
     if used > budget:
         return None
     latest: dict[tuple[Any, ...], Fact] = {}
-    for key, turn in zip(prints, turns):
-        for fact in reversed(_FACTS.get(key, lambda t=turn: _turn_facts(t))):
+    for facts in turn_facts:
+        for fact in reversed(facts):
             latest.setdefault(fact.key, fact)
     sections: list[list[str]] = [[] for _ in _SECTIONS]
     for fact in sorted(latest.values(), key=lambda f: f.rank):  # stable: newest first
@@ -303,9 +305,22 @@ class _Memo:
                 self._values[key] = value
         return value
 
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
 
-_FACTS = _Memo(4096)  # turn fingerprint -> its facts
-_SUMMARIES = _Memo(256)  # (turn fingerprints, budget) -> summary text
+
+# A turn's fingerprint -> (a serial number never reused, its facts); (the serials of the
+# compacted turns, budget) -> the summary's text. Keys hold each turn's texts once.
+_FACTS = _Memo(2048)
+_SUMMARIES = _Memo(256)
+_SERIALS = itertools.count()
+
+
+def clear_memos() -> None:
+    """Forget every memoized fact and summary (a cold start, for benchmarks)."""
+    _FACTS.clear()
+    _SUMMARIES.clear()
 
 
 def _turn_facts(turn: Sequence[BaseMessage]) -> tuple[Fact, ...]:

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from langchain_core.messages import (AIMessage, BaseMessage, HumanMessage, SystemMessage,
                                      ToolMessage)
 
-from agent.graph.memory import (SUMMARY_ID, estimate_tokens, model_window, openai_problems,
-                                text_tokens)
+from agent.graph.memory import (SUMMARY_ID, clear_memos, estimate_tokens, model_window,
+                                openai_problems, text_tokens)
 from evals.baseline import baseline_policy
 
 SYSTEM = SystemMessage("You are a trading assistant.")
@@ -196,6 +196,15 @@ def test_older_analysis_when_kept_as_a_turn_then_shortened_to_its_numbers():
     assert messages[2].content == analyze_output(rsi=48.5)  # the checkpoint is untouched
 
 
+def test_older_tool_output_when_not_understood_then_cut_with_a_note():
+    long_text = "headline " * 200
+    messages = thread(tool_turn("news on EURUSD?", "news", {"symbol": "EURUSD"}, long_text,
+                                "Nothing notable."), quote_turn())
+    old = model_window(messages, keep_turns=2)[2]
+    assert old.content.startswith(long_text[:400])
+    assert "[older result cut: 1400 more characters; call the tool again" in old.content
+
+
 def test_summary_when_order_filled_long_ago_then_lists_ticket_fill_and_position():
     messages = thread(filled_order_turn(), *(quote_turn() for _ in range(5)))
     text = summary_of(model_window(messages))
@@ -299,12 +308,15 @@ def test_window_when_no_human_message_then_empty():
     assert model_window([AIMessage("hello", id=_id())]) == []
 
 
-def test_window_is_deterministic():
+def test_window_is_deterministic_whether_memoized_or_not():
     messages = thread(filled_order_turn(), denied_command_turn(), alert_command_turn(),
                       *(analysis_turn() for _ in range(5)))
     first = model_window(messages)
-    again = model_window([m.model_copy() for m in messages])
-    assert [(type(m), m.text, m.id) for m in first] == [(type(m), m.text, m.id) for m in again]
+    warm = model_window([m.model_copy() for m in messages])
+    clear_memos()
+    cold = model_window([m.model_copy() for m in messages])
+    view = [[(type(m), m.text, m.id) for m in w] for w in (first, warm, cold)]
+    assert view[0] == view[1] == view[2]
 
 
 class CountingThread(Sequence):
@@ -327,12 +339,21 @@ def test_window_reads_the_same_number_of_messages_at_turn_200_as_at_turn_2000():
     long = CountingThread([*mixed_thread(1800), *base])
     short = CountingThread(base)
     assert model_window(long) == model_window(short)
+    # keep_turns + fact_turns = 43 turns of 4 messages, each read about twice (walk + slice)
     assert long.reads == short.reads < 2 * 4 * 45
 
 
 def test_window_when_arguments_are_wrong_then_value_error():
     with pytest.raises(ValueError):
         model_window(quote_turn(), keep_turns=0)
+
+
+def test_openai_problems_when_call_unanswered_or_result_orphaned_then_reported():
+    turn = quote_turn()
+    assert openai_problems([SYSTEM, *turn]) == []
+    assert openai_problems([SYSTEM, *turn[:2], turn[3]])  # the call's result is missing
+    assert openai_problems([SYSTEM, turn[0], turn[2]])  # a result with no call
+    assert openai_problems([SYSTEM, *turn[1:]])  # the conversation starts with the model
 
 
 def test_estimate_counts_digits_one_token_each():
@@ -359,7 +380,7 @@ async def test_window_of_a_thread_written_by_the_graph_is_sendable_and_remembers
     text = summary_of(window)
     assert f"ticket {ticket_id} BUY 0.1 EURUSD SL 1.113 TP 1.12: filled 0.1 lots at" in text
     assert "EURUSD bid" in text
-    assert window[-len(messages[-2:]):] == messages[-2:]
+    assert window[-2:] == messages[-2:]  # the /alert turn: the trader's and the reply
 
 
 # -- the invariant, for any thread ----------------------------------------------------------
