@@ -42,7 +42,9 @@ from typing import Any, NamedTuple
 from langchain_core.messages import (AIMessage, BaseMessage, HumanMessage, SystemMessage,
                                      ToolMessage)
 
+from agent.domain import CompanionError
 from agent.tools.catalog import PROPOSAL_TOOLS
+from agent.tools.commands import parse_command
 
 SUMMARY_ID = "memory-summary"
 SUMMARY_HEADER = (
@@ -354,11 +356,9 @@ def _reply_fact(message: AIMessage, human: str) -> Fact | None:
 
 
 def _command_args(text: str) -> dict[str, Any]:
-    from agent.tools.commands import parse_command  # tools are below the graph: allowed
-
     try:
         return dict(parse_command(text).args)
-    except Exception:  # noqa: BLE001 - a fact is only a nicety: no args, fewer words
+    except CompanionError:  # not a command after all: no args, fewer words
         return {}
 
 
