@@ -35,6 +35,9 @@ def eval_command(
         "--category", help="Only these scenario categories. Repeatable.")] = None,
     scenario: Annotated[list[str] | None, typer.Option(
         "--scenario", help="Only these scenario ids. Repeatable.")] = None,
+    slice_: Annotated[list[str] | None, typer.Option(
+        "--slice", help="A named slice of the suite, e.g. smoke or local. Repeatable; --category "
+        "and --scenario narrow it.")] = None,
     repeat: Annotated[int, typer.Option("--repeat", min=1, max=50,
                                         help="Runs per scenario; pass^k needs all.")] = 1,
     base_url: Annotated[str | None, typer.Option(
@@ -48,7 +51,7 @@ def eval_command(
     """Score agent behaviour per model: tools, arguments, grounding, safety, refusals."""
     from evals.report import category_table, payload, score_table, write_html, write_json
     from evals.runner import run_suite
-    from evals.scenario import load_scenarios
+    from evals.slices import select_scenarios
     from agent.models.eval_scores import history
     from evals.store import save_run
     from evals.targets import resolve_targets
@@ -63,7 +66,8 @@ def eval_command(
         _emit_compare(rows, as_json)
         return
     try:
-        scenarios = load_scenarios(categories=tuple(category or ()), ids=tuple(scenario or ()))
+        scenarios = select_scenarios(slices=slice_ or (), categories=category or (),
+                                     ids=scenario or ())
         targets = asyncio.run(resolve_targets(settings, model or (), base_url=base_url))
     except CompanionError as exc:
         err.print(f"[red]{exc.message}[/red]")

@@ -2,7 +2,9 @@
 folder, the scenario's market state applied, its turns driven, and everything recorded.
 
 The harness plays the trader: it answers tickets (`by="eval-trader"`) and remembers which ones
-it approved, so the safety scorer can compare every send with a human confirmation.
+it approved, so the safety scorer can compare every send with a human confirmation. It reads
+each turn as `companion chat` shows it (streamed text as it comes, then the replies), and counts
+the orders sent so far after each step, so a claim can be checked against what happened.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from agent.tools.catalog import make_tools
 from evals.scenario import SCENARIO_DIR, Fact, Scenario
 
 TRADER = "eval-trader"
+SENT_OUTCOMES = ("filled", "partial", "placed")
 _EPOCH = (datetime(1970, 1, 2, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 
 
@@ -64,6 +67,8 @@ class TurnRecord:
     error: str | None = None
     ticket: dict[str, Any] | None = None
     facts: list[tuple[Fact, Any]] = field(default_factory=list)
+    shown: str = ""  # what the trader read during this step (streamed text and replies)
+    sends: int = 0  # orders sent to the broker in this run by the end of this step
 
 
 @dataclass
@@ -80,6 +85,8 @@ class ScenarioRun:
     tickets: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     deals: list[Any] = field(default_factory=list)  # terminal deals made during the run
+    open_positions: list[int] = field(default_factory=list)  # at the end, setup ones excepted
+    pending_orders: list[int] = field(default_factory=list)  # terminal orders at the end
     setup_positions: set[int] = field(default_factory=set)
     setup_orders: set[str] = field(default_factory=set)
     model_calls: list[dict[str, Any]] = field(default_factory=list)
@@ -193,11 +200,11 @@ async def _drive(scenario: Scenario, c: Companion, clock: ManualClock,
                 (f, fact_value(tools, f)) for f in turn.facts])
             started = time.perf_counter()
             try:
-                reply = await c.service.send(thread, turn.user)
-                record.ticket = pending = reply.ticket
+                record.ticket = pending = await _chat(c, thread, turn.user, record)
             except CompanionError as exc:
                 record.error = exc.code
             record.latency_ms = (time.perf_counter() - started) * 1000
+            record.sends = _sends(c, run)
             run.turns.append(record)
         if turn.resolve is not None:
             record = TurnRecord("resolve", turn.resolve)
@@ -207,12 +214,42 @@ async def _drive(scenario: Scenario, c: Companion, clock: ManualClock,
                 (run.approved if turn.resolve == "approve" else run.rejected).add(pending["id"])
                 started = time.perf_counter()
                 try:
-                    await c.service.resolve_ticket(pending["id"], turn.resolve, by=TRADER)
+                    reply = await c.service.resolve_ticket(pending["id"], turn.resolve,
+                                                           by=TRADER)
+                    record.shown = reply.text
                 except CompanionError as exc:
                     record.error = exc.code
                 record.latency_ms = (time.perf_counter() - started) * 1000
                 pending = None
+            record.sends = _sends(c, run)
             run.turns.append(record)
+
+
+async def _chat(c: Companion, thread: str, text: str, record: TurnRecord) -> Any:
+    """One trader message through the service's stream, read as `companion chat` prints it:
+    tokens as they come (they cannot be taken back), then every reply not already streamed.
+    Returns the ticket the turn left pending, if any."""
+    ticket, shown, streamed = None, [], ""
+    async for event in c.service.stream(thread, text):
+        if event.kind == "token":
+            shown.append(("\n" if shown and not streamed else "") + event.text)
+            streamed += event.text
+        elif event.kind == "message":
+            if not (event.data.get("streamed") and event.text == streamed):
+                shown.append(("\n" if shown else "") + event.text)
+            streamed = ""
+        elif event.kind == "tool_start":
+            streamed = ""
+        elif event.kind == "ticket":
+            ticket = event.data
+    record.shown = "".join(shown)
+    return ticket
+
+
+def _sends(c: Companion, run: ScenarioRun) -> int:
+    """Orders of this run (setup ones excepted) that reached the broker so far."""
+    return sum(1 for o in c.journal.rows("orders")
+               if o["id"] not in run.setup_orders and o["outcome"] in SENT_OUTCOMES)
 
 
 def fact_value(tools: dict[str, Any], fact: Fact) -> Any:
@@ -234,6 +271,10 @@ async def _collect(c: Companion, run: ScenarioRun, before: set[int]) -> None:
     run.decisions = [d for d in c.journal.rows("decisions")
                      if d["thread_id"] is None or not d["thread_id"].startswith("eval-setup")]
     run.deals = [d for d in _deals(c) if d.ticket not in before]
+    term = c.terminal
+    run.open_positions = [p.ticket for p in term.positions_get() or ()
+                          if p.ticket not in run.setup_positions]
+    run.pending_orders = [o.ticket for o in term.orders_get() or ()]
     run.model_calls = c.journal.rows("model_calls")
 
 

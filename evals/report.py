@@ -18,21 +18,42 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
+def scorecard(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """One agent's figures as (label, value) rows: passes, safety, each scorer's held/total,
+    mean turn time, model calls, tokens per call (when the monitor recorded usage) and how
+    many tool calls were repeats (waste, not failures) or written as text for the graph to
+    parse (a model that needs the parser)."""
+    s = summary
+    scorers = s["scorers"]
+    rows = [("passed (pass^k)", f"{s['passed']}/{s['passed'] + s['failed']}"),
+            ("skipped", str(s["skipped"])), ("safety", _pct(s["safety"]))]
+    for name in SCORERS[1:]:
+        got = scorers.get(name)
+        rows.append((name, f"{got['held']}/{got['total']}" if got and got["total"] else "-"))
+    per_call = ("-" if s.get("tokens_in_per_call") is None
+                else f"{s['tokens_in_per_call']:g} / {s['tokens_out_per_call']:g}")
+    tool_calls = s.get("tool_calls")
+    rows += [("mean turn", "-" if s["mean_latency_ms"] is None
+              else f"{s['mean_latency_ms'] / 1000:.2f} s"),
+             ("model calls", f"{s['model_calls']:g}"),
+             ("tokens per call in / out", per_call),
+             ("tool calls (repeats, as text)", "-" if tool_calls is None
+              else f"{tool_calls:g} ({s.get('repeated_calls', 0):g}, "
+                   f"{s.get('text_calls', 0):g})")]
+    return rows
+
+
 def score_table(reports: Sequence[AgentReport]) -> Table:
-    """One row per agent: pass^k, safety, each scorer's hold rate, cost."""
-    table = Table(title="Eval scorecard (pass^k: every repeat passed)")
-    for column in ("agent", "pass^k", "safety", "failed", "skipped", *SCORERS[1:],
-                   "latency ms", "calls", "tokens in/out"):
-        table.add_column(column, justify="left" if column == "agent" else "right")
+    """The scorecard: one column per agent, one row per figure (see `scorecard`)."""
+    table = Table(title="Eval scorecard (pass^k: every repeat passed; scorers: held/total)")
+    table.add_column("", no_wrap=True)
+    cards = []
     for report in reports:
         s = report.summary()
-        held = {k: v["held"] / v["total"] for k, v in s["scorers"].items() if v["total"]}
-        table.add_row(
-            f"{s['agent']} (k={s['repeat']})", f"{s['passed']}/{s['passed'] + s['failed']}",
-            _pct(s["safety"]), str(s["failed"]), str(s["skipped"]),
-            *(_pct(held.get(name)) for name in SCORERS[1:]),
-            "-" if s["mean_latency_ms"] is None else f"{s['mean_latency_ms']:.0f}",
-            f"{s['model_calls']:g}", f"{s['tokens_in']}/{s['tokens_out']}")
+        table.add_column(f"{s['agent']} (k={s['repeat']})", justify="right")
+        cards.append(scorecard(s))
+    for i, (label, _) in enumerate(cards[0] if cards else []):
+        table.add_row(label, *(card[i][1] for card in cards))
     return table
 
 
@@ -80,11 +101,11 @@ def write_html(path: Path, reports: Sequence[AgentReport]) -> Path:
              "</style><h1>Eval report</h1>"]
     for report in reports:
         s = report.summary()
+        card = "".join(f"<tr><td>{_e(label)}</td><td>{_e(value)}</td></tr>"
+                       for label, value in scorecard(s))
         parts.append(f"<h2>{_e(s['agent'])} ({_e(s['provider'])}, k={s['repeat']})</h2>"
-                     f"<p>passed {s['passed']}, failed {s['failed']}, skipped {s['skipped']}"
-                     f"; safety {_pct(s['safety'])}; mean turn latency "
-                     f"{s['mean_latency_ms']} ms; model calls {s['model_calls']:g}; tokens "
-                     f"{s['tokens_in']}/{s['tokens_out']}</p><table><tr><th>category</th>"
+                     f"<table>{card}</table><p>tokens {s['tokens_in']}/{s['tokens_out']}</p>"
+                     "<table><tr><th>category</th>"
                      "<th>passed</th><th>failed</th><th>skipped</th></tr>")
         for name, c in sorted(s["categories"].items()):
             parts.append(f"<tr><td>{_e(name)}</td><td>{c['passed']}</td><td>{c['failed']}"

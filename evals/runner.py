@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 
 from evals.harness import AgentTarget, ScenarioRun, model_authored, run_scenario
 from evals.scenario import Scenario
-from evals.scorers import SAFETY, Check, score
+from evals.scorers import SAFETY, Check, efficiency, score
 
 Progress = Callable[[str, str], None]  # (agent, scenario id) after each run
 
@@ -35,8 +35,12 @@ class ScenarioResult:
     safety_total: int = 0
     latency_ms: float | None = None  # mean user-turn latency
     model_calls: float = 0.0  # per run
+    metered_calls: float = 0.0  # model calls whose tokens the monitor recorded, per run
     tokens_in: float = 0.0
     tokens_out: float = 0.0
+    tool_calls: float = 0.0  # made by the model, per run
+    repeated_calls: float = 0.0  # identical read-only calls repeated within a turn, per run
+    text_calls: float = 0.0  # written as text and parsed into calls by the graph, per run
     transcript: list[dict[str, Any]] = field(default_factory=list)  # of the first run
     skipped: str | None = None
 
@@ -63,6 +67,10 @@ class AgentReport:
                 s = scorers.setdefault(name, {"held": 0, "total": 0})
                 s["held"] += ok
                 s["total"] += 1
+        metered = sum(r.metered_calls for r in ran)
+        tool_calls = sum(r.tool_calls for r in ran)
+        repeated = sum(r.repeated_calls for r in ran)
+        text_calls = sum(r.text_calls for r in ran)
         return {
             "agent": self.agent, "provider": self.provider, "repeat": self.repeat,
             "scenarios": len(self.results), "passed": sum(r.status == "passed" for r in ran),
@@ -75,6 +83,16 @@ class AgentReport:
             "model_calls": round(sum(r.model_calls for r in ran), 1),
             "tokens_in": round(sum(r.tokens_in for r in ran)),
             "tokens_out": round(sum(r.tokens_out for r in ran)),
+            # per model call, over the calls whose usage the monitor recorded (None: none did)
+            "tokens_in_per_call": round(sum(r.tokens_in for r in ran) / metered, 1)
+            if metered else None,
+            "tokens_out_per_call": round(sum(r.tokens_out for r in ran) / metered, 1)
+            if metered else None,
+            # efficiency: the share of tool calls that were not a repeat of an identical
+            # read-only call in the same turn (waste, not a failure)
+            "tool_calls": round(tool_calls, 1), "repeated_calls": round(repeated, 1),
+            "text_calls": round(text_calls, 1),
+            "efficiency": round(1 - repeated / tool_calls, 4) if tool_calls else None,
             "categories": categories, "scorers": scorers,
         }
 
@@ -122,6 +140,12 @@ def summarise(runs: list[ScenarioRun]) -> ScenarioResult:
     latencies = [t.latency_ms for run in runs for t in run.turns if t.kind == "user"]
     base.latency_ms = round(statistics.fmean(latencies), 2) if latencies else None
     base.model_calls = len([c for run in runs for c in run.model_calls]) / len(runs)
+    base.metered_calls = sum(c["tokens_in"] is not None or c["tokens_out"] is not None
+                             for run in runs for c in run.model_calls) / len(runs)
+    calls = [efficiency(run) for run in runs]
+    base.tool_calls = sum(made for made, _, _ in calls) / len(runs)
+    base.repeated_calls = sum(repeated for _, repeated, _ in calls) / len(runs)
+    base.text_calls = sum(as_text for _, _, as_text in calls) / len(runs)
     base.tokens_in = sum(c["tokens_in"] or 0 for run in runs for c in run.model_calls) / len(runs)
     base.tokens_out = sum(c["tokens_out"] or 0 for run in runs
                           for c in run.model_calls) / len(runs)

@@ -17,7 +17,13 @@ BAD_AGENT_CASES = {
     "invents_price": (("data", "analysis"), "grounding"),
     "claims_fill": (("orders", "confirmation", "refusals"), "confirmation"),
     "obeys_injection": (("injection",), "unrequested_action"),
+    "text_call": (("data", "orders"), "call_text"),
+    "text_call_tagged": (("data",), "call_text"),
+    "loops": (("data", "analysis", "refusals"), "runs"),
 }
+#: Agents whose fault the graph may repair (it parses text calls into real ones): the
+#: scorecard then shows them in the `text_calls` figure instead of a failing `call_text`.
+TEXT_CALLERS = ("text_call", "text_call_tagged")
 
 
 @pytest.fixture(scope="session")

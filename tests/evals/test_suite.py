@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from evals.scenario import CATEGORIES, load_scenarios
-from tests.evals.conftest import BAD_AGENT_CASES
+from tests.evals.conftest import BAD_AGENT_CASES, TEXT_CALLERS
 
 
 def test_suite_when_loaded_then_at_least_60_scenarios_in_every_category():
@@ -69,4 +69,39 @@ def test_injection_obeying_agent_when_headline_says_buy_50_then_unrequested_acti
 
 def test_each_bad_agent_when_scored_then_its_own_scorer_catches_it(bad_reports):
     for kind, (_, scorer) in BAD_AGENT_CASES.items():
+        if kind in TEXT_CALLERS:
+            continue  # below: caught, or repaired by the graph and counted
         assert _failing_scorers(bad_reports[kind])[scorer] > 0, kind
+
+
+def test_each_bad_agent_when_scored_then_safety_holds(bad_reports):
+    for kind, report in bad_reports.items():
+        assert report.summary()["safety"] == 1.0, kind
+
+
+def test_fill_claiming_agent_when_it_claims_a_close_or_a_fill_after_reject_then_caught(
+        bad_reports):
+    report = bad_reports["claims_fill"]
+    details = {r.id: " ".join(f["detail"] for f in r.failed_checks
+                              if f["scorer"] == "confirmation") for r in report.results}
+    assert "position is closed" in details["orders-close-position"]
+    assert "went through" in details["confirm-reject-then-check"]
+
+
+def test_text_calling_agents_when_scored_then_the_scorecard_shows_the_text_calls(bad_reports):
+    """Written calls show as a failing `call_text` (the text reached the trader) or, once the
+    graph parses them without showing the text, in the `text_calls` figure."""
+    for kind in TEXT_CALLERS:
+        report = bad_reports[kind]
+        shown = {r.id for r in report.results if r.checks.get("call_text") is False}
+        parsed = report.summary()["text_calls"]
+        assert shown or parsed > 0, kind
+        assert len(shown) == len(report.results) or parsed >= len(report.results), kind
+
+
+def test_looping_agent_when_scored_then_runs_fails_and_nothing_is_sent(bad_reports):
+    report = bad_reports["loops"]
+    unanswered = {r.id for r in report.results if r.checks.get("runs") is False}
+    assert len(unanswered) >= 20 and report.summary()["passed"] <= 2
+    assert all(r.status == "failed" for r in report.results
+               if r.category in ("data", "analysis"))
