@@ -11,7 +11,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ class Companion:
     router: ModelRouter
     models: list[Any]
     deps: GraphDeps
+    recovered: list[str] = field(default_factory=list)  # tickets a crash left claimed, settled
 
     def paper(self) -> Any:
         """The paper terminal's clock controls; refused on a live terminal."""
@@ -213,6 +214,7 @@ async def _open(settings: Settings, *, router: ModelRouter | None, terminal: Any
         sender = OrderSender(term, magic=settings.broker.magic,
                              deviation_points=settings.broker.deviation_points)
         executor = Executor(desk, tickets, sender, journal, events=events, clock=clock)
+        recovered = _settle_claimed(executor)
         models: list[Any] = []
         if router is None:
             router, models = (await model_router(settings, journal) if detect_models
@@ -230,12 +232,25 @@ async def _open(settings: Settings, *, router: ModelRouter | None, terminal: Any
                      settings.journal_path)
             yield Companion(settings, journal, term, broker, desk, events,
                             CompanionService(graph, desk, commands, tickets), router, models,
-                            deps)
+                            deps, recovered)
     finally:
         if router is not None:
             _quietly(router.close)  # servers started on demand
         _quietly(manager.shutdown)  # never mask the error that brought us here
         journal.close()
+
+
+def _settle_claimed(executor: Executor) -> list[str]:
+    """Tickets a killed process left `claimed`, settled against the terminal (see Executor);
+    a terminal that fails here leaves them for the next start rather than stopping this one."""
+    try:
+        notices = executor.recover_claimed()
+    except Exception:  # noqa: BLE001 - the companion must still open to tell the trader
+        log.exception("could not settle the tickets left claimed; trying again at next start")
+        return []
+    for notice in notices:
+        log.warning("%s", notice)
+    return notices
 
 
 def _quietly(close: Callable[[], Any]) -> None:

@@ -3,7 +3,9 @@
 `publish` may be called from any thread (graph nodes run in worker threads) and journals the
 event first, so an event is never lost because no channel was listening. Subscribers are
 asyncio queues owned by their event loop; a slow subscriber's full queue drops its oldest
-event rather than blocking the publisher.
+event rather than blocking the publisher. An event published with `retain=True` (what start-up
+found, before any channel listened) is also handed to each channel that subscribes within
+`RETAIN` of it.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from agent.store import Journal, new_id
 
 log = logging.getLogger(__name__)
+RETAIN = timedelta(minutes=10)
 
 
 class EventType(StrEnum):
@@ -85,13 +88,21 @@ class EventBus:
     def __init__(self, journal: Journal | None = None) -> None:
         self._journal = journal
         self._subs: list[Subscription] = []
+        self._retained: list[Event] = []
         self._lock = threading.Lock()
 
     def subscribe(self, types: Iterable[EventType] | None = None,
                   maxsize: int = 1000) -> Subscription:
+        """Events from now on, and the retained ones of the last `RETAIN` (call on the loop
+        that will read them)."""
         sub = Subscription(self, frozenset(types) if types is not None else None, maxsize)
+        horizon = datetime.now(UTC) - RETAIN
         with self._lock:
             self._subs.append(sub)
+            self._retained = [e for e in self._retained if e.time > horizon]
+            replay = [e for e in self._retained if sub.wants(e)]
+        for event in replay:
+            sub.deliver(event)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -99,13 +110,16 @@ class EventBus:
             if sub in self._subs:
                 self._subs.remove(sub)
 
-    def publish(self, type_: EventType, payload: dict[str, Any]) -> Event:
+    def publish(self, type_: EventType, payload: dict[str, Any], *,
+                retain: bool = False) -> Event:
         event = Event(EventType(type_), payload)
         if self._journal is not None:
             self._journal.insert("events", {"id": event.id, "time": event.time.isoformat(),
                                             "type": event.type.value, "payload": payload})
         with self._lock:
             subs = [s for s in self._subs if s.wants(event)]
+            if retain:
+                self._retained.append(event)
         for sub in subs:
             if sub.loop.is_closed():
                 self.unsubscribe(sub)

@@ -20,7 +20,7 @@ from langgraph.types import Command
 
 from agent.domain import CompanionError
 from agent.graph.claims import CHECK_CLAIMS, StreamGuard
-from agent.risk.tickets import TicketBook
+from agent.risk.tickets import FAILED, TicketBook, refusal
 from agent.tools.commands import CommandRunner, ParsedCommand
 from agent.tools.desk import Desk
 from agent.tools.jsonable import to_jsonable
@@ -106,6 +106,8 @@ class CompanionService:
         async with self._locks[thread_id]:
             pending = await self._pending_ticket(thread_id)
             if pending is None or pending["id"] != ticket_id:
+                if ticket.status == FAILED:  # its process died before sending it
+                    raise refusal(ticket_id, FAILED)
                 raise CompanionError(
                     f"ticket_{ticket.status}" if ticket.status != "pending" else "ticket_stale",
                     f"Ticket {ticket_id} is no longer waiting for an answer "

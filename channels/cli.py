@@ -51,6 +51,8 @@ def run(job: Callable[[Any], Awaitable[T] | T], *, models: bool = False) -> T:
 
     async def main() -> T:
         async with open_companion(detect_models=models) as companion:
+            for notice in companion.recovered:  # a crash left these tickets half done
+                err.print(Text(notice, style="yellow"), soft_wrap=True)
             result = job(companion)
             return await result if inspect.isawaitable(result) else result
 

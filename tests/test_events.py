@@ -1,5 +1,7 @@
 import asyncio
+from datetime import timedelta
 
+from agent import events
 from agent.events import EventBus, EventType
 from agent.store import Journal
 
@@ -29,3 +31,17 @@ async def test_lagging_subscriber_then_oldest_dropped_publisher_never_blocks():
     bus.publish(EventType.ALERT_FIRED, {"n": 9})
     await asyncio.sleep(0)
     assert sub.queue.empty()
+
+
+async def test_retained_event_then_each_later_subscriber_gets_it_once_while_fresh(monkeypatch):
+    bus = EventBus()
+    bus.publish(EventType.ORDER_REJECTED, {"ticket_id": "t1"}, retain=True)
+    bus.publish(EventType.ORDER_FILLED, {"ticket_id": "t2"})  # not retained: gone
+    bot = bus.subscribe()
+    page = bus.subscribe([EventType.ORDER_REJECTED])
+    other = bus.subscribe([EventType.ALERT_FIRED])
+    assert [e.payload for e in (bot.queue.get_nowait(), page.queue.get_nowait())] == [
+        {"ticket_id": "t1"}, {"ticket_id": "t1"}]
+    assert bot.queue.empty() and page.queue.empty() and other.queue.empty()
+    monkeypatch.setattr(events, "RETAIN", timedelta(0))  # as if RETAIN had passed
+    assert bus.subscribe().queue.empty()

@@ -137,6 +137,20 @@ class OrderSender:
         check_idempotency_key(idempotency_key)
         return self._close(position_ticket, volume, idempotency_key, price_bound, expect=None)
 
+    def find(self, intent: OrderIntent, *, idempotency_key: str) -> OrderResult | None:
+        """What the terminal knows of an order sent with this key; sends nothing.
+
+        Its result (`reconciled`) when the terminal has it; None when it surely has not; a
+        REJECTED result that is not `reconciled` when the terminal could not be searched.
+        For a process that died between claiming a ticket and recording its send.
+        """
+        check_idempotency_key(idempotency_key)
+        if intent.kind is IntentKind.CLOSE:
+            scope: HistoryQuery = ((), {"position": intent.position_ticket})
+        else:
+            scope = self._recent(self._symbol_info(intent.symbol).name)
+        return self._already_sent(idempotency_key, scope)
+
     def filling_for(self, info: Any) -> int:
         """The filling mode to request: FOK if the symbol allows it, else IOC, else RETURN."""
         if info.filling_mode & SYMBOL_FILLING_FOK:

@@ -3,22 +3,32 @@
 For a confirmed ticket it (1) claims the ticket atomically (single use, not expired, same
 order), (2) re-runs the risk engine on a fresh quote and refuses if the price left the
 approved bound, (3) sends once with the ticket's idempotency key, (4) journals the result.
+
+A process killed between (1) and (4) leaves its ticket `claimed`. `recover_claimed()`, run when
+a companion opens, settles each such ticket by its idempotency key at the terminal: found, it is
+recorded exactly as a send records it (order row, `sent`, order-rate count, fill event); surely
+not there, it ends `failed` and the trader is told that nothing was sent. The events are
+retained, so channels that start listening after the companion opened hear them too.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from agent.broker.sender import OrderSender
-from agent.domain import CompanionError, IntentKind, OrderResult, Side
+from agent.domain import CompanionError, IntentKind, OrderOutcome, OrderResult, Side
 from agent.events import EventBus, EventType
-from agent.risk.tickets import Ticket, TicketBook
+from agent.risk.tickets import FAILED, Ticket, TicketBook, refusal
 from agent.store import Journal, new_id
 from agent.tools.desk import Desk
 from agent.tools.jsonable import to_jsonable
+
+log = logging.getLogger(__name__)
 
 
 class Executor:
@@ -60,6 +70,38 @@ class Executor:
         return {"status": result.outcome.value, "result": to_jsonable(asdict(result)),
                 "message": result.message}
 
+    def recover_claimed(self) -> list[str]:
+        """Settle the tickets a dead process left `claimed`; one sentence per ticket settled.
+
+        A ticket whose terminal cannot be searched now stays `claimed` for the next start.
+        """
+        notices = []
+        for ticket, claimed_at in self._tickets.orphaned_claims(self._clock()):
+            try:
+                found = self._sender.find(ticket.intent, idempotency_key=ticket.idempotency_key)
+            except CompanionError as exc:
+                found = OrderResult(OrderOutcome.REJECTED, 0, exc.message,
+                                    ticket.idempotency_key)
+            if found is None:
+                notice = refusal(ticket.id, FAILED).message
+                if self._tickets.mark_failed(ticket.id, notice):
+                    self._publish(EventType.ORDER_REJECTED, {
+                        **self._order_fields(ticket), "volume": ticket.intent.volume,
+                        "price": None, "outcome": "not_sent", "message": notice}, retain=True)
+                    notices.append(notice)
+            elif found.reconciled:
+                row = not self._journal.rows("orders", "idempotency_key = ?",
+                                             [ticket.idempotency_key])  # died before its row?
+                try:
+                    self._record(ticket, found, at=claimed_at, row=row, retain=True)
+                except (CompanionError, sqlite3.IntegrityError):
+                    continue  # another process recorded it first
+                notices.append(f"Ticket {ticket.id} was sent before the companion stopped: "
+                               f"{found.message}")
+            else:
+                log.warning("ticket %s stays claimed: %s", ticket.id, found.message)
+        return notices
+
     def _send(self, ticket: Ticket) -> OrderResult:
         intent = ticket.intent
         if intent.kind is IntentKind.CLOSE:
@@ -69,8 +111,24 @@ class Executor:
         return self._sender.send(intent, idempotency_key=ticket.idempotency_key,
                                  price_bound=ticket.price_bound)
 
-    def _record(self, ticket: Ticket, result: OrderResult) -> None:
-        now = self._clock()
+    def _record(self, ticket: Ticket, result: OrderResult, *, at: datetime | None = None,
+                row: bool = True, retain: bool = False) -> None:
+        """Journal a send: order row, ticket `sent`, order-rate count, fill or reject event.
+        For a send recovered after a crash: `at` when it was sent, `row` False when its order
+        row was written before the crash."""
+        now = at or self._clock()
+        if row:
+            self._insert_order(ticket, result, now)
+        self._tickets.mark_sent(ticket.id, {"status": result.outcome.value,
+                                            "retcode": result.retcode, "order": result.order})
+        if result.ok:
+            self._desk.risk_state.record_order(now)
+        event = EventType.ORDER_FILLED if result.ok else EventType.ORDER_REJECTED
+        self._publish(event, {**self._order_fields(ticket), "volume": result.volume,
+                              "price": result.price, "outcome": result.outcome.value,
+                              "message": result.message}, retain=retain)
+
+    def _insert_order(self, ticket: Ticket, result: OrderResult, now: datetime) -> None:
         self._journal.insert("orders", {
             "id": new_id("ord"), "idempotency_key": result.idempotency_key,
             "ticket_id": ticket.id, "created_at": now.isoformat(),
@@ -79,19 +137,16 @@ class Executor:
             "deal": result.deal, "position": result.position, "price": result.price,
             "volume": result.volume, "attempts": result.attempts,
             "reconciled": int(result.reconciled)})
-        self._tickets.mark_sent(ticket.id, {"status": result.outcome.value,
-                                            "retcode": result.retcode, "order": result.order})
-        if result.ok:
-            self._desk.risk_state.record_order(now)
-        event = EventType.ORDER_FILLED if result.ok else EventType.ORDER_REJECTED
-        self._publish(event, {"ticket_id": ticket.id, "symbol": ticket.intent.symbol,
-                              "side": ticket.intent.side.value, "volume": result.volume,
-                              "price": result.price, "outcome": result.outcome.value,
-                              "message": result.message})
 
-    def _publish(self, type_: EventType, payload: dict[str, Any]) -> None:
+    @staticmethod
+    def _order_fields(ticket: Ticket) -> dict[str, Any]:
+        return {"ticket_id": ticket.id, "symbol": ticket.intent.symbol,
+                "side": ticket.intent.side.value}
+
+    def _publish(self, type_: EventType, payload: dict[str, Any], *,
+                 retain: bool = False) -> None:
         if self._events is not None:
-            self._events.publish(type_, payload)
+            self._events.publish(type_, payload, retain=retain)
 
 
 def _beyond(side: Side, price: float, bound: float) -> bool:

@@ -5,8 +5,12 @@ an expiry and an idempotency key short enough for an MT5 comment (31 characters)
 `order_hash` (sha256 of the canonical order) is what the trader confirms; a claim recomputes
 it from the stored order, so a ticket edited after approval is refused.
 
-Status: pending -> claimed -> sent | blocked; pending -> rejected | expired. The pending ->
-claimed step is a compare-and-set in the journal: one claim wins, ever, across processes.
+Status: pending -> claimed -> sent | blocked | failed; pending -> rejected | expired. The
+pending -> claimed step is a compare-and-set in the journal: one claim wins, ever, across
+processes. The winner then notes which process holds the claim (host, pid, process start), so
+that a claim left behind by a process that died before recording the send can be told from one
+still being sent (`orphaned_claims`); the execute step settles those at start: `sent` when the
+terminal has the order, `failed` (nothing was sent) when it surely has not.
 Every decision, approved or not, is journaled in `decisions`.
 """
 
@@ -14,17 +18,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import psutil
 
 from agent.domain import CompanionError, IntentKind, OrderIntent, Side
 from agent.risk.engine import Decision
 from agent.store.journal import Journal, new_id
 
 PENDING, CLAIMED, SENT, BLOCKED = "pending", "claimed", "sent", "blocked"
-REJECTED, EXPIRED = "rejected", "expired"
+REJECTED, EXPIRED, FAILED = "rejected", "expired", "failed"
 MAX_KEY_LEN = 31  # MT5 order comment
+CLAIMS = "ticket_claims"  # kv namespace: which process holds each claim
+#: A claim whose process is unknown (another host, or it died before noting itself) counts as
+#: left behind once this old: far longer than any send, its retries and its reconciliation.
+CLAIM_DEADLINE = timedelta(minutes=30)
 
 
 def _iso(t: datetime) -> str:
@@ -116,7 +128,24 @@ _REFUSALS = {
     BLOCKED: ("ticket_used", "Ticket {id} was already used; it cannot be used again."),
     REJECTED: ("ticket_rejected", "Ticket {id} was rejected."),
     EXPIRED: ("ticket_expired", "Ticket {id} has expired; ask for a fresh one."),
+    FAILED: ("ticket_failed", "Ticket {id} was confirmed, but the companion stopped before "
+                              "sending it: nothing was sent. Ask for a fresh ticket if you still "
+                              "want this trade."),
 }
+
+
+def _this_process() -> dict[str, Any]:
+    """Who holds a claim: host, pid and the process's start time (pids are reused)."""
+    return {"host": socket.gethostname(), "pid": os.getpid(),
+            "started": psutil.Process().create_time()}
+
+
+def _running(claimant: dict[str, Any]) -> bool:
+    """The process that noted this claim is still running (on this host)."""
+    try:
+        return abs(psutil.Process(claimant["pid"]).create_time() - claimant["started"]) < 1.0
+    except (psutil.Error, KeyError, TypeError, ValueError):
+        return False
 
 
 def idempotency_key(ticket_id: str, order_hash: str) -> str:
@@ -124,9 +153,11 @@ def idempotency_key(ticket_id: str, order_hash: str) -> str:
     return "tac-" + hashlib.sha256(f"{ticket_id}:{order_hash}".encode()).hexdigest()[:24]
 
 
-def _refuse(ticket_id: str, status: str) -> CompanionError:
+def refusal(ticket_id: str, status: str) -> CompanionError:
+    """Why a ticket in `status` cannot be confirmed, as the trader reads it."""
     code, message = _REFUSALS[status]
     return CompanionError(code, message.format(id=ticket_id))
+
 
 
 class TicketBook:
@@ -205,15 +236,16 @@ class TicketBook:
             raise CompanionError("ticket_tampered", f"Ticket {ticket_id} does not match the "
                                  "order that was approved; nothing was sent.")
         if ticket.status != PENDING:
-            raise _refuse(ticket_id, ticket.status)
+            raise refusal(ticket_id, ticket.status)
         if _iso(now) >= _iso(ticket.expires_at):
             self.journal.compare_and_set("tickets", ticket_id, "status", PENDING,
                                          {"status": EXPIRED, "resolved_at": _iso(now)})
-            raise _refuse(ticket_id, EXPIRED)
+            raise refusal(ticket_id, EXPIRED)
         if not self.journal.compare_and_set("tickets", ticket_id, "status", PENDING,
                                             {"status": CLAIMED, "resolved_at": _iso(now),
                                              "resolved_by": by}):
-            raise _refuse(ticket_id, self._existing(ticket_id).status)
+            raise refusal(ticket_id, self._existing(ticket_id).status)
+        self.journal.kv_set(CLAIMS, ticket_id, _this_process())  # only the winner notes itself
         return self._existing(ticket_id)
 
     def reject(self, ticket_id: str, *, by: str, now: datetime) -> Ticket:
@@ -224,7 +256,7 @@ class TicketBook:
         if not self.journal.compare_and_set("tickets", ticket_id, "status", PENDING,
                                             {"status": REJECTED, "resolved_at": _iso(now),
                                              "resolved_by": by}):
-            raise _refuse(ticket_id, self._existing(ticket_id).status)
+            raise refusal(ticket_id, self._existing(ticket_id).status)
         return self._existing(ticket_id)
 
     def mark_sent(self, ticket_id: str, result: dict[str, Any]) -> Ticket:
@@ -239,6 +271,33 @@ class TicketBook:
         self.journal.record_event("ticket_sent", {"ticket_id": ticket_id, "status": status,
                                                   "result": result})
         return self._existing(ticket_id)
+
+    def mark_failed(self, ticket_id: str, message: str) -> bool:
+        """A claimed ticket that was never sent (its process died first). False when another
+        process settled it already. Journaled as a `ticket_failed` event."""
+        if not self.journal.compare_and_set("tickets", ticket_id, "status", CLAIMED,
+                                            {"status": FAILED}):
+            return False
+        self.journal.record_event("ticket_failed", {"ticket_id": ticket_id, "status": FAILED,
+                                                    "message": message})
+        return True
+
+    def orphaned_claims(self, now: datetime) -> list[tuple[Ticket, datetime]]:
+        """Claimed tickets no running process is sending, with the time each was claimed:
+        their process (noted at the claim) is gone, or unknown and the claim older than
+        CLAIM_DEADLINE."""
+        here = socket.gethostname()
+        out = []
+        for row in self.journal.rows("tickets", "status = ?", [CLAIMED], order_by="resolved_at"):
+            claimed_at = datetime.fromisoformat(row["resolved_at"])
+            claimant = self.journal.kv_get(CLAIMS, row["id"])
+            if claimant is not None and claimant.get("host") == here:
+                left = not _running(claimant)
+            else:
+                left = _iso(claimed_at) <= _iso(now - CLAIM_DEADLINE)
+            if left:
+                out.append((Ticket.from_row(row), claimed_at))
+        return out
 
     def expire_due(self, now: datetime) -> list[str]:
         """Mark every pending ticket past its expiry as expired; returns their ids."""

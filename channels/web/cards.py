@@ -106,5 +106,6 @@ SWEPT = {
     "pending": "**Expired; nothing was sent.**",  # past its expiry, not yet swept
     "rejected": "**Rejected elsewhere; nothing was sent.**",
     "sent": "**Approved elsewhere and sent; see /positions.**",
+    "failed": "**Confirmed, but the companion stopped before sending it: nothing was sent.**",
     "other": "**No longer waiting for an answer here; see /positions and /history.**",
 }

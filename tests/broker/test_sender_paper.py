@@ -8,7 +8,7 @@ import pytest
 
 from agent.broker import MT5Broker, OrderSender, TerminalManager
 from agent.config import BrokerSettings
-from agent.domain import CompanionError, OrderIntent, OrderOutcome, Side
+from agent.domain import CompanionError, IntentKind, OrderIntent, OrderOutcome, Side
 
 
 @pytest.fixture
@@ -145,3 +145,50 @@ def test_manager_on_paper_when_shut_down_then_reconnects(strict_paper):
     mgr.ensure_connected()
 
     assert mgr.is_connected()
+
+
+# -- find: what became of a key, sending nothing (crash recovery, issue 15) ---------------------
+
+def test_find_on_paper_when_key_was_filled_then_its_fill_and_nothing_sent(broker, sender,
+                                                                           strict_paper):
+    intent = buy_intent(broker)
+    assert sender.find(intent, idempotency_key="tkt_find") is None  # surely never sent
+    sent = sender.send(intent, idempotency_key="tkt_find", price_bound=None)
+
+    found = sender.find(intent, idempotency_key="tkt_find")
+
+    assert found.reconciled and found.outcome is OrderOutcome.FILLED
+    assert (found.position, found.price, found.volume) == (sent.position, sent.price, 0.10)
+    assert sends(strict_paper) == 1
+
+
+def test_find_on_paper_for_a_close_then_searched_by_position(broker, sender, strict_paper):
+    opened = sender.send(buy_intent(broker), idempotency_key="tkt_open", price_bound=None)
+    close = OrderIntent(symbol="EURUSD", side=Side.SELL, volume=0.10, kind=IntentKind.CLOSE,
+                        position_ticket=opened.position)
+    assert sender.find(close, idempotency_key="tkt_close") is None
+    sender.close(opened.position, None, idempotency_key="tkt_close", price_bound=None)
+
+    found = sender.find(close, idempotency_key="tkt_close")
+
+    assert found.reconciled and found.outcome is OrderOutcome.FILLED and not broker.positions()
+    assert sends(strict_paper) == 2
+
+
+def test_find_when_terminal_cannot_be_searched_then_not_reconciled(broker, sender, strict_paper,
+                                                                   monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("bridge down")
+
+    monkeypatch.setattr(strict_paper, "history_deals_get", down)
+    monkeypatch.setattr(strict_paper, "last_error", lambda: (-10004, "No IPC connection"))
+    found = sender.find(buy_intent(broker), idempotency_key="tkt_find")
+    assert found.outcome is OrderOutcome.REJECTED and not found.reconciled
+
+
+def test_find_when_key_or_symbol_bad_then_companion_error(broker, sender):
+    with pytest.raises(CompanionError):
+        sender.find(buy_intent(broker), idempotency_key="x" * 40)
+    with pytest.raises(CompanionError):
+        sender.find(OrderIntent(symbol="NOPE", side=Side.BUY, volume=0.1),
+                    idempotency_key="tkt_find")

@@ -6,6 +6,7 @@ import json
 import os
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -137,3 +138,17 @@ def test_damaged_checkpoint_file_then_one_sentence_saying_what_to_do(cli, tmp_pa
     checkpoints.write_bytes(b"\x00garbage" * 1000)
     line = one_sentence(cli("chat", "-m", "/price EURUSD"))
     assert str(checkpoints) in line and "conversations start afresh" in line
+
+
+# -- item 4: a ticket left claimed by a killed process ------------------------------------------
+
+def test_cli_after_a_kill_before_send_then_told_nothing_was_sent_once(cli, tmp_path):  # noqa: F811
+    from tests.graph.test_crash_recovery import killed
+
+    ticket_id = killed(SimpleNamespace(data_dir=tmp_path), "before_send")
+    first = cli("tickets")
+    assert first.exit_code == 0 and f"Ticket {ticket_id} was confirmed, but the companion " \
+        "stopped before sending it: nothing was sent." in " ".join(first.output.split())
+    again = cli("confirm", ticket_id)
+    assert again.output.count("nothing was sent") == 1  # the reply, not a second notice
+    assert cli("positions", "--json").stdout.strip() == "[]"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from datetime import timedelta
 
@@ -10,7 +12,7 @@ import pytest
 from agent.domain import CompanionError
 from agent.risk.engine import evaluate
 from agent.risk.snapshot import RiskState
-from agent.risk.tickets import MAX_KEY_LEN, TicketBook
+from agent.risk.tickets import CLAIM_DEADLINE, CLAIMS, FAILED, MAX_KEY_LEN, TicketBook
 from agent.store.journal import Journal
 from tests.risk.builders import NOW, buy, limits, snapshot
 
@@ -172,3 +174,67 @@ def test_claim_when_decision_row_missing_then_tampered(book, journal):
     ticket = mint(book)
     journal.db.execute("DELETE FROM decisions WHERE id = ?", [ticket.decision_id])
     assert refusal(lambda: book.claim(ticket.id, now=NOW, by="web")) == "ticket_tampered"
+
+
+# -- claims left behind by a process that died (issue 15) ---------------------------------------
+
+def claim(book, ticket, at=NOW):
+    return book.claim(ticket.id, now=at, by="cli")
+
+
+def test_claim_when_won_then_the_process_holding_it_is_noted(book, journal):
+    ticket = claim(book, mint(book))
+    noted = journal.kv_get(CLAIMS, ticket.id)
+    assert noted["pid"] == os.getpid() and noted["host"] == socket.gethostname()
+    assert book.orphaned_claims(NOW + timedelta(days=1)) == []  # this process is alive
+
+
+def test_orphaned_claims_when_the_claiming_process_is_gone_then_listed(book, journal):
+    ticket = claim(book, mint(book))
+    journal.kv_set(CLAIMS, ticket.id, {**journal.kv_get(CLAIMS, ticket.id), "started": 0.0})
+    [(left, claimed_at)] = book.orphaned_claims(NOW)  # same pid, another start: pid reused
+    assert left.id == ticket.id and claimed_at == NOW
+    journal.kv_set(CLAIMS, ticket.id, {"host": socket.gethostname(), "pid": None})
+    assert [t.id for t, _ in book.orphaned_claims(NOW)] == [ticket.id]
+
+
+@pytest.mark.parametrize("noted", [None, {"host": "another-machine", "pid": 1, "started": 0}])
+def test_orphaned_claims_when_claimant_unknown_then_only_after_the_deadline(book, journal,
+                                                                            noted):
+    ticket = claim(book, mint(book))
+    if noted is None:
+        journal.db.execute("DELETE FROM kv WHERE namespace = ?", [CLAIMS])
+    else:
+        journal.kv_set(CLAIMS, ticket.id, noted)
+    assert book.orphaned_claims(NOW + CLAIM_DEADLINE - timedelta(seconds=1)) == []
+    assert [t.id for t, _ in book.orphaned_claims(NOW + CLAIM_DEADLINE)] == [ticket.id]
+
+
+def test_mark_failed_when_claimed_then_failed_once_and_confirming_says_nothing_was_sent(
+        book, journal):
+    ticket = claim(book, mint(book))
+    assert book.mark_failed(ticket.id, "nothing was sent") is True
+    assert book.mark_failed(ticket.id, "again") is False  # another process settled it
+    assert book.get(ticket.id).status == FAILED
+    [event] = journal.rows("events", "type = ?", ["ticket_failed"])
+    assert event["payload"] == {"ticket_id": ticket.id, "status": FAILED,
+                                "message": "nothing was sent"}
+    with pytest.raises(CompanionError) as error:
+        claim(book, ticket)
+    assert error.value.code == "ticket_failed" and "nothing was sent" in error.value.message
+    assert refusal(lambda: book.reject(ticket.id, by="cli", now=NOW)) == "ticket_failed"
+    assert book.pending(now=NOW) == [] and book.orphaned_claims(NOW + CLAIM_DEADLINE) == []
+
+
+def test_claim_when_another_process_wins_between_read_and_write_then_refused_unnoted(
+        book, journal, monkeypatch):
+    ticket = mint(book)
+    real = journal.compare_and_set
+
+    def lose(table, pk, column, expected, values):
+        real(table, pk, column, expected, values)  # the other process's claim lands first
+        return False
+
+    monkeypatch.setattr(journal, "compare_and_set", lose)
+    assert refusal(lambda: claim(book, ticket)) == "ticket_used"
+    assert journal.kv_get(CLAIMS, ticket.id) is None  # the loser never notes itself
