@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 import typer
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from agent.config import get_settings
 from channels.telegram.cli import telegram
+
+
+@pytest.fixture(autouse=True)
+def _logging(restore_logging):
+    """`companion telegram` configures the process's logging; each test gets it back."""
 
 
 def run(monkeypatch, tmp_path, **env: str):
