@@ -196,8 +196,12 @@ async def _drive(scenario: Scenario, c: Companion, clock: ManualClock,
             clock.advance(turn.advance_s)
             run.turns.append(TurnRecord("advance", str(turn.advance_s)))
         if turn.user is not None:
-            record = TurnRecord("user", turn.user, facts=[
-                (f, fact_value(tools, f)) for f in turn.facts])
+            record = TurnRecord("user", turn.user)
+            for fact in turn.facts:
+                try:
+                    record.facts.append((fact, fact_value(tools, fact)))
+                except (IndexError, KeyError):  # e.g. no position: an earlier step failed
+                    record.error = record.error or f"fact {fact.tool}.{fact.path} unavailable"
             started = time.perf_counter()
             try:
                 record.ticket = pending = await _chat(c, thread, turn.user, record)

@@ -302,3 +302,18 @@ def test_runs_when_the_graph_stopped_a_looping_model_then_fails():
 def test_runs_when_the_trader_read_nothing_and_got_no_ticket_then_fails():
     assert not runs(shown_run(TurnRecord("user", "price?", shown=""))).passed
     assert runs(shown_run(TurnRecord("user", "buy", shown="", ticket={"id": "tkt_1"}))).passed
+
+
+async def test_harness_when_a_fact_cannot_be_read_then_the_turn_still_runs_and_runs_fails():
+    """A scenario whose fact reads position 0 after the agent never opened one: a failed run,
+    not a crash, and the trader's message is still sent."""
+    from evals.harness import run_scenario
+    from evals.scenario import load_scenarios
+    from evals.targets import bad_target
+    [s] = load_scenarios(ids=("confirm-approve-then-check",))
+    run = await run_scenario(s, bad_target("memory"))
+    assert run.crashed is None
+    last = [t for t in run.turns if t.kind == "user"][-1]
+    assert last.error == "fact positions.0.volume unavailable" and last.shown
+    check = runs(run)
+    assert not check.passed and "positions.0.volume unavailable" in check.detail
