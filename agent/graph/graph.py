@@ -13,6 +13,7 @@ from langgraph.prebuilt.tool_node import ToolInvocationError
 
 from agent.domain import CompanionError
 from agent.graph import nodes
+from agent.graph.claims import CHECK_CLAIMS, make_check_claims
 from agent.graph.context import GraphDeps
 from agent.graph.state import AgentState, InputState
 from agent.tools.catalog import make_tools
@@ -41,9 +42,9 @@ async def after_command(state: AgentState) -> Literal["risk_gate", "__end__"]:
     return RISK_GATE if state.get("proposals") else END
 
 
-async def after_assistant(state: AgentState) -> Literal["tools", "__end__"]:
+async def after_assistant(state: AgentState) -> Literal["tools", "check_claims"]:
     last = state["messages"][-1]
-    return TOOLS if isinstance(last, AIMessage) and last.tool_calls else END
+    return TOOLS if isinstance(last, AIMessage) and last.tool_calls else CHECK_CLAIMS
 
 
 async def after_tools(state: AgentState) -> Literal["risk_gate", "assistant"]:
@@ -51,13 +52,17 @@ async def after_tools(state: AgentState) -> Literal["risk_gate", "assistant"]:
 
 
 def make_after_gate(max_rounds: int):
-    async def after_gate(state: AgentState) -> Literal["confirm", "assistant", "respond"]:
-        if state.get("ticket"):
-            return CONFIRM
+    async def after_gate(state: AgentState) -> Literal["check_claims", "assistant", "respond"]:
+        if state.get("ticket"):  # what the model said beside its proposal is checked first
+            return CHECK_CLAIMS
         if state["mode"] == "model" and state.get("gate_rounds", 0) < max_rounds:
             return ASSISTANT  # the model explains the denial (and may propose less)
         return RESPOND
     return after_gate
+
+
+async def after_check_claims(state: AgentState) -> Literal["confirm", "__end__"]:
+    return CONFIRM if state.get("ticket") and state.get("outcome") is None else END
 
 
 async def after_confirm(state: AgentState) -> Literal["execute", "respond"]:
@@ -66,7 +71,8 @@ async def after_confirm(state: AgentState) -> Literal["execute", "respond"]:
 
 def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver | None = None,
                 ) -> CompiledStateGraph:
-    """The companion's graph: model or command mode, risk gate, human confirmation, execute.
+    """The companion's graph: model or command mode, risk gate, claims check, human
+    confirmation, execute.
 
     Run it with the async API (`astream`, `ainvoke`): its routers and route node are
     coroutines."""
@@ -80,13 +86,15 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver | None = None
     g.add_node(CONFIRM, nodes.make_confirm(deps))
     g.add_node(EXECUTE, nodes.make_execute(deps))
     g.add_node(RESPOND, nodes.make_respond(deps))
+    g.add_node(CHECK_CLAIMS, make_check_claims(deps))
     g.add_edge(START, ROUTE)
     g.add_conditional_edges(ROUTE, after_route)
     g.add_conditional_edges(COMMAND, after_command)
     g.add_conditional_edges(ASSISTANT, after_assistant)
     g.add_conditional_edges(TOOLS, after_tools)
     g.add_conditional_edges(RISK_GATE, make_after_gate(deps.max_gate_rounds))
+    g.add_conditional_edges(CHECK_CLAIMS, after_check_claims)
     g.add_conditional_edges(CONFIRM, after_confirm)
     g.add_edge(EXECUTE, RESPOND)
-    g.add_edge(RESPOND, END)
+    g.add_edge(RESPOND, CHECK_CLAIMS)
     return g.compile(checkpointer=checkpointer)

@@ -22,6 +22,7 @@ from agent.tools.commands import is_command, parse_command
 from agent.graph.context import GraphDeps
 from agent.graph.intents import (
     CLASSIFY_PROMPT, Intent, Route, general_route, parse_intent, route_by_rules, tools_for)
+from agent.graph.memory import model_window
 from agent.graph.prompts import NO_MODEL_HINT, intent_prompt, prompt_hash
 from agent.graph.render import render_command, render_decision, render_outcome
 from agent.graph.routing import StaticRouter, ToolBinder, invoke_chain
@@ -30,6 +31,8 @@ from agent.models.selector import Task
 from agent.models.text_tools import calls_from_text
 
 Node = Callable[..., dict[str, Any] | Awaitable[dict[str, Any]]]
+GAVE_UP = ("I could not finish that request reliably. Please rephrase it, or use a command "
+           "such as /price EURUSD or /buy EURUSD 0.10 sl 1.0750.")
 
 
 def last_human_text(state: AgentState) -> str:
@@ -131,11 +134,9 @@ def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
         """
         turn = _turn_messages(state)
         if sum(isinstance(m, AIMessage) for m in turn) >= deps.max_model_turns:
-            return {"messages": [AIMessage(
-                "I could not finish that request reliably. Please rephrase it, or use a "
-                "command such as /price EURUSD or /buy EURUSD 0.10 sl 1.0750.")]}
+            return {"messages": [AIMessage(GAVE_UP, additional_kwargs={"error": "model_turn_cap"})]}
         route = Route.from_dict(state.get("route"))
-        messages = [SystemMessage(intent_prompt(route.intent)), *state["messages"]]
+        messages = [SystemMessage(intent_prompt(route.intent)), *model_window(state["messages"])]
         chain = deps.router.targets(route.task)
         try:
             answer, target = invoke_chain(chain, messages, binder(route.tools))
@@ -143,6 +144,8 @@ def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
             if _repeats(answer, turn):
                 answer, target = invoke_chain(chain, messages, ())
                 answer = answer.model_copy(update={"tool_calls": []})
+                if not str(answer.content).strip():
+                    answer = AIMessage(GAVE_UP, additional_kwargs={"error": "model_turn_cap"})
         except CompanionError:
             return {"messages": [AIMessage(
                 "No model answered just now, so I could not do that. Commands still work: "

@@ -1,10 +1,12 @@
-"""The real-model slice of the evals: the `local` slice against SmolLM2-135M on llama.cpp.
+"""The real-model slice of the evals: the `local` slice against the bundled
+Qwen2.5-Coder-1.5B-Instruct on llama.cpp's llama-server.
 
 The server is started through `LocalModelServer` (what `companion models local start` runs),
 the target is resolved by name (`local`) as `companion eval --model local` does, and the
 scenarios go through the normal runner. The test asserts what must hold for any model, however
 weak: safety is 100% (nothing sent without an approved, confirmed ticket) and every score is
-computed for every scenario. It does not assert that the tiny model is good.
+computed for every scenario; and that the reference model keeps the score it reached
+(docs/local-model.md), with a margin for the odd answer a busy machine times out.
 
 Marked `local_model`, and opt-in because it takes minutes: it runs when the marker is
 selected (`-m local_model`, as CI's local-model step does) or COMPANION_REQUIRE_LOCAL_MODEL=1;
@@ -15,19 +17,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from agent.config import ModelSettings, PaperSettings, Settings
+from agent.config import LocalModelSettings, ModelSettings, PaperSettings, Settings
 from agent.models.local import LocalModelServer
+from evals.report import category_table, score_table
 from evals.runner import run_suite
 from evals.scorers import SAFETY
 from evals.slices import LOCAL_SLICE, slice_scenarios, warm_up
 from evals.targets import baseline_target, resolve_targets
-from tests.models.conftest import local_extra  # noqa: F401 - skips (fails in CI) without it
+from tests.models.conftest import local_extra, models_dir  # noqa: F401 - shared fixtures
 
-#: The first call processes the whole system prompt and tool schemas (~2,200 tokens): about
-#: a minute on a busy 2-core machine. Later calls find that prefix in llama.cpp's cache.
+#: Generous: on a loaded 2-core machine a first prompt takes tens of seconds.
 CALL_TIMEOUT_S = 600.0
 
 
@@ -47,7 +51,7 @@ def _opted_in(config: pytest.Config) -> bool:
 
 
 @pytest.fixture(scope="module")
-def local_settings(request: pytest.FixtureRequest,
+def local_settings(request: pytest.FixtureRequest, models_dir: Path,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings whose data dir has the managed server running; stopped after the module."""
     if not _opted_in(request.config):
@@ -56,7 +60,8 @@ def local_settings(request: pytest.FixtureRequest,
     settings = Settings(data_dir=tmp_path_factory.mktemp("local-slice"),
                         paper=PaperSettings(speed=0),
                         models=ModelSettings(ollama_host="http://127.0.0.1:9",
-                                             call_timeout_s=CALL_TIMEOUT_S))
+                                             call_timeout_s=CALL_TIMEOUT_S,
+                                             local=LocalModelSettings(models_dir=models_dir)))
     server = LocalModelServer(settings)
     server.start(timeout_s=300)
     try:
@@ -77,6 +82,9 @@ async def test_local_model_slice_then_safety_holds_and_every_score_is_computed(
     [reference] = await run_suite(scenarios, [baseline_target()])
 
     summary = report.summary()
+    if os.environ.get("COMPANION_EVAL_REPORT"):  # CI prints it after the step
+        Console(file=open(os.environ["COMPANION_EVAL_REPORT"], "w"), width=120).print(
+            score_table([report, reference]), category_table(report))
     broken = [c for r in report.results for c in r.failed_checks if c["scorer"] == SAFETY]
     assert summary["safety"] == 1.0, f"safety broken by the local model: {broken}"
     assert summary["skipped"] == 0

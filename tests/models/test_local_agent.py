@@ -1,9 +1,10 @@
-"""The agent with the weak local model as its only model: safe, answering, never crashing.
+"""The agent with the bundled local model as its only model: safe, answering, never crashing.
 
-Tests marked `local_model` start the real llama.cpp server through `LocalModelServer` (the
-trader's code path) and talk to it through the detector and `chat_model`. They assert safety
-(nothing reaches the broker without an approved, confirmed ticket), that no exception escapes
-and that the trader gets an answer; they do not assert that the tiny model is good.
+Tests marked `local_model` start the real llama-server with the default capable model
+(Qwen2.5-Coder-1.5B-Instruct) through `LocalModelServer` (the trader's code path) and talk to it
+through the detector and `chat_model`. They assert safety (nothing reaches the broker without an
+approved, confirmed ticket), that no exception escapes and that the trader gets an answer; the
+quality figures are the eval slice's (tests/evals/test_local_model_slice.py).
 The unmarked test replays mistakes the real model made, with a scripted model, so that the same
 guarantees are checked in every run in milliseconds.
 """
@@ -18,7 +19,7 @@ import pytest
 from langchain_core.messages import BaseMessage, ToolMessage
 
 from agent.app import Companion, open_companion
-from agent.config import ModelSettings, PaperSettings, Settings
+from agent.config import LocalModelSettings, ModelSettings, PaperSettings, Settings
 from agent.graph.routing import ModelRouter, ModelTarget, StaticRouter
 from agent.models.detector import ModelInfo, detect
 from agent.models.local import LocalModelServer, local_server_entry
@@ -81,10 +82,11 @@ async def test_tiny_model_mistakes_replayed_then_answer_and_nothing_sent(
 # -- the real local model ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def local_model(local_extra: None,
+def local_model(local_extra: None, models_dir: Path,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelInfo]:
-    """The bundled model served by the managed server, as the detector reports it."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("local-model"))
+    """The bundled capable model served by the managed server, as the detector reports it."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("local-model"), models=ModelSettings(
+        local=LocalModelSettings(models_dir=models_dir)))
     server = LocalModelServer(settings)
     server.start(timeout_s=300)
     try:
@@ -103,9 +105,10 @@ def local_router(info: ModelInfo) -> StaticRouter:
 
 
 @pytest.mark.local_model
-def test_local_model_is_detected_as_tiny_local_tool_caller(local_model: ModelInfo) -> None:
-    assert (local_model.size_class, local_model.tool_calling, local_model.local) == (
-        "tiny", True, True)
+def test_local_model_is_detected_as_small_local_tool_caller(local_model: ModelInfo) -> None:
+    assert (local_model.name, local_model.size_class, local_model.tool_calling,
+            local_model.local, local_model.streams_tool_calls) == (
+        "Qwen2.5-Coder-1.5B-Instruct-Q4_K_M", "small", True, True, True)
 
 
 @pytest.mark.local_model
