@@ -90,6 +90,10 @@ class RiskLimits(_Frozen):
         "peak", description="Measure drawdown from the equity peak (trailing) or starting balance."
     )
     max_spread_points: float = Field(30.0, gt=0, le=100_000, description="Widest spread allowed.")
+    max_spread_points_by_symbol: dict[str, float] = Field(
+        default_factory=lambda: {"GOOGL": 50.0, "BTCUSD": 2_000.0},
+        description="Widest spread per symbol, in that symbol's points, where the one limit does "
+        "not fit: a stock or crypto CFD is quoted in cents (BTCUSD's $10 spread is 1,000 points).")
     max_orders_per_minute: int = Field(5, ge=1, le=1000, description="Order rate limit.")
     allowed_symbols: tuple[str, ...] = Field((), description="Symbol allow-list; empty allows all.")
     trading_hours_utc: str | None = Field(
@@ -121,6 +125,17 @@ class RiskLimits(_Frozen):
     def _upper(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(s.upper() for s in v)
 
+    @field_validator("max_spread_points_by_symbol")
+    @classmethod
+    def _spread_limits(cls, v: dict[str, float]) -> dict[str, float]:
+        if not all(0 < x <= 1_000_000 for x in v.values()):
+            raise ValueError("each spread limit must be above 0 and at most 1,000,000 points")
+        return {k.upper(): x for k, x in v.items()}
+
+    def spread_limit(self, symbol: str) -> float:
+        """Widest spread allowed on `symbol`, in its points."""
+        return self.max_spread_points_by_symbol.get(symbol.upper(), self.max_spread_points)
+
 
 #: Prop-firm style rule sets, applied over the defaults with `[risk] preset = "..."`.
 RISK_PRESETS: dict[str, dict[str, Any]] = {
@@ -140,8 +155,10 @@ class PaperSettings(_Frozen):
     currency: str = "USD"
     leverage: int = Field(100, ge=1, le=3000)
     speed: float = Field(
-        60.0, ge=0, le=1e6, description="Replay speed: 1 = live pace, 60 = a minute per second, "
-        "0 = stepped (time moves only on `companion paper step`)."
+        1.0, ge=0, le=1e6, description="Replay speed: 1 = live pace (the default: a ticket "
+        "confirmed a minute later meets a minute of market, as on a real terminal), N > 1 = "
+        "accelerated (60 = a minute per second), 0 = stepped (time moves only on "
+        "`companion paper step`)."
     )
     warmup_bars: int = Field(500, ge=50, le=100_000, description="History before the clock start.")
     data_dir: Path | None = Field(None, description="Extra bar files imported by the trader.")

@@ -541,9 +541,10 @@ def check_drawdown(intent: OrderIntent, ctx: Context) -> Verdict:
 
 
 def check_spread(intent: OrderIntent, ctx: Context) -> Verdict:
-    """The spread is at most the widest allowed, in points."""
-    details = {"spread_points": ctx.spread_points, "limit": ctx.limits.max_spread_points}
-    if not ctx.spread_points <= ctx.limits.max_spread_points:
+    """The spread is at most the widest allowed on this symbol, in points."""
+    limit = ctx.limits.spread_limit(intent.symbol)
+    details = {"spread_points": ctx.spread_points, "limit": limit}
+    if not ctx.spread_points <= limit:
         return Verdict(RiskCode.SPREAD, DENY, "The spread is {spread_points:.1f} points; your "
                        "limit is {limit:.1f}.", details)
     return Verdict(RiskCode.SPREAD, PASS, "The spread is {spread_points:.1f} points, within "

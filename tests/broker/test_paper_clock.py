@@ -43,3 +43,19 @@ def test_clock_holds_at_the_end_of_the_data(wall) -> None:
 def test_clock_refuses_to_go_backwards(wall) -> None:
     with pytest.raises(ValueError):
         _clock(wall, 0).advance(-1)
+
+
+def test_default_paper_speed_is_live_pace_so_a_ticket_confirmed_a_minute_later_meets_a_minute(
+        wall) -> None:
+    from agent.broker.paper import PaperTerminal
+    from agent.config import PaperSettings
+    from agent.store.journal import Journal
+
+    assert PaperSettings().speed == 1
+    term = PaperTerminal(Journal(":memory:"), PaperSettings(), now=wall)
+    assert term.initialize() and term.clock_status().mode == "live"
+    t0, quoted = term.clock_status().time, term.symbol_info_tick("EURUSD").bid
+    wall.tick(60)  # the trader reads the ticket and confirms a minute later
+    assert (term.clock_status().time - t0).total_seconds() == 60
+    # one minute of a one-hour bar's path: far less than the 10-19 pips a 60x clock gave
+    assert abs(term.symbol_info_tick("EURUSD").bid - quoted) < 0.0005

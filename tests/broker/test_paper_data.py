@@ -74,8 +74,8 @@ def test_rates_below_the_data_timeframe_are_refused_not_invented(paper: PaperTer
 def test_unknown_symbol_returns_none_with_last_error(paper: PaperTerminal) -> None:
     assert paper.symbol_info("NOPE") is None
     assert paper.last_error()[0] == paper.RES_E_NOT_FOUND
-    assert [s.name for s in paper.symbols_get()] == ["EURUSD"]
-    assert paper.symbols_total() == 1
+    assert [s.name for s in paper.symbols_get()] == ["BTCUSD", "EURUSD", "GOOGL"]
+    assert paper.symbols_total() == 3
 
 
 def test_calls_before_initialize_fail_like_the_real_module(wall) -> None:

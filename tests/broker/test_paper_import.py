@@ -39,7 +39,7 @@ def test_imported_symbol_trades_in_the_paper_terminal(tmp_path, wall, paper_jour
     term = PaperTerminal(paper_journal, PaperSettings(speed=0, data_dir=tmp_path / "bars"),
                          now=wall)
     term.initialize()
-    assert sorted(s.name for s in term.symbols_get()) == ["EURUSD", "GBPUSD"]
+    assert sorted(s.name for s in term.symbols_get()) == ["BTCUSD", "EURUSD", "GBPUSD", "GOOGL"]
     rates = term.copy_rates_range("GBPUSD", term.TIMEFRAME_H1, 0, 2e9)
     assert list(rates["close"]) == [1.28219, 1.2828, 1.28304] and list(rates["spread"]) == [9, 8, 9]
 
@@ -77,7 +77,7 @@ def test_file_without_symbol_or_known_spec_is_refused(tmp_path) -> None:
     with pytest.raises(CompanionError, match="symbol and timeframe"):
         import_bars(source, dest_dir=tmp_path)
     with pytest.raises(CompanionError, match="no contract specification"):
-        import_bars(source, "BTCUSD", "H1", dest_dir=tmp_path)
+        import_bars(source, "ETHUSD", "H1", dest_dir=tmp_path)
     with pytest.raises(CompanionError, match="not a timeframe"):
         import_bars(source, "EURUSD", "MN1", dest_dir=tmp_path)
 
@@ -123,7 +123,7 @@ def test_import_then_restart_shows_the_symbol_in_the_default_folder(tmp_path) ->
     try:
         term = open_terminal(settings, journal)
         assert term.initialize()
-        assert sorted(s.name for s in term.symbols_get()) == ["EURUSD", "GBPUSD"]
+        assert sorted(s.name for s in term.symbols_get()) == ["BTCUSD", "EURUSD", "GBPUSD", "GOOGL"]
     finally:
         journal.close()
 

@@ -191,7 +191,7 @@ def assert_every_limit_holds(intent, snap, lim, state, now):
     base = (max(snap.equity_peak, acc.equity) if lim.drawdown_mode == "peak"
             else snap.starting_balance)
     assert (base - acc.equity) / base * 100 < lim.max_drawdown_pct
-    assert (q.ask - q.bid) / sp.point <= lim.max_spread_points + 1e-6
+    assert (q.ask - q.bid) / sp.point <= lim.spread_limit(q.symbol) + 1e-6
     window = [x for x in snap.recent_order_times if x > now - timedelta(seconds=60)]
     assert len(window) + 1 <= lim.max_orders_per_minute
     if lim.max_consecutive_losses and lim.loss_cooldown_minutes and (

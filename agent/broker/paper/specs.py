@@ -1,9 +1,18 @@
-"""Contract specifications of the paper terminal's symbols.
+"""Contract specifications of the paper terminal's symbols, one contract per instrument class.
 
-Figures are typical retail ECN/STP values (digits, contract size, stops level) and the spreads
-are *simulated*: a fixed typical spread per symbol, in points, unless the bar data carries its
-own spread column. A 6-letter currency pair missing from the table gets the usual forex
-specification (3 digits when the quote currency is JPY, else 5).
+Figures are typical retail ECN/STP values (digits, contract size, stops level, margin rates) and
+the spreads are *simulated*: a fixed typical spread per symbol, in points, unless the bar data
+carries its own spread column. A 6-letter currency pair missing from the table gets the usual
+forex specification (3 digits when the quote currency is JPY, else 5).
+
+| class  | lot                | margin (MT5 calc mode)                             | margin currency |
+| ------ | ------------------ | -------------------------------------------------- | --------------- |
+| forex  | 100,000 base units | lots x contract / account leverage (FOREX)          | base            |
+| stock  | 1 share (CFD)      | lots x contract x price x 20% (CFD; 5:1, ESMA)      | profit (USD)    |
+| crypto | 1 coin (CFD)       | lots x contract x price x 50% (CFD; 2:1, ESMA)      | profit (USD)    |
+
+Profit is (close - open) x contract x lots in the profit currency for every class, then
+converted to the account currency at the terminal's own prices.
 """
 
 from __future__ import annotations
@@ -34,6 +43,9 @@ class PaperSpec:
     volume_min: float = 0.01
     volume_max: float = 100.0
     volume_step: float = 0.01
+    calc_mode: int = C.SYMBOL_CALC_MODE_FOREX
+    margin_rate: float = 1.0  # share of the notional (CFD) or of notional/leverage (forex)
+    sector: str = "Forex"  # MT5 Market Watch folder: Forex, Stocks, Crypto, Metals
 
     @property
     def point(self) -> float:
@@ -41,8 +53,33 @@ class PaperSpec:
 
     @property
     def margin(self) -> str:
-        """Margin currency: the base currency (SYMBOL_CALC_MODE_FOREX)."""
-        return self.base
+        """Margin currency: the base currency for forex, the quote (profit) currency for CFDs."""
+        return self.base if self.calc_mode == C.SYMBOL_CALC_MODE_FOREX else self.profit
+
+    @property
+    def path(self) -> str:
+        """Where MT5's Market Watch files the symbol (SymbolInfo.path)."""
+        return f"Paper\\{self.sector}\\{self.name}"
+
+    def margin_of(self, volume: float, price: float, leverage: float) -> float:
+        """Margin of `volume` lots at `price`, in the margin currency (MT5's formula per mode)."""
+        if self.calc_mode == C.SYMBOL_CALC_MODE_FOREX:
+            return volume * self.contract_size / leverage * self.margin_rate
+        return volume * self.contract_size * price * self.margin_rate
+
+
+def _stock(name: str, description: str, spread_points: int) -> PaperSpec:
+    """A US stock CFD: 1 share per lot, whole shares, cents, 20% margin, quoted in USD."""
+    return PaperSpec(name, description, 2, 1, spread_points, 10, "USD", "USD", volume_min=1.0,
+                     volume_max=10_000.0, volume_step=1.0, calc_mode=C.SYMBOL_CALC_MODE_CFD,
+                     margin_rate=0.2, sector="Stocks")
+
+
+def _crypto(name: str, description: str, spread_points: int) -> PaperSpec:
+    """A crypto CFD: 1 coin per lot, 0.01 coin steps, cents, 50% margin, quoted in USD."""
+    return PaperSpec(name, description, 2, 1, spread_points, 100, name[:3], name[3:],
+                     volume_max=100.0, calc_mode=C.SYMBOL_CALC_MODE_CFD, margin_rate=0.5,
+                     sector="Crypto")
 
 
 _TABLE = {s.name: s for s in (
@@ -56,7 +93,9 @@ _TABLE = {s.name: s for s in (
     PaperSpec("NZDUSD", "New Zealand Dollar vs US Dollar", 5, 100_000, 18, 10, "NZD", "USD"),
     PaperSpec("EURJPY", "Euro vs Japanese Yen", 3, 100_000, 18, 10, "EUR", "JPY"),
     PaperSpec("GBPJPY", "Great Britain Pound vs Japanese Yen", 3, 100_000, 25, 10, "GBP", "JPY"),
-    PaperSpec("XAUUSD", "Gold vs US Dollar", 2, 100, 25, 50, "XAU", "USD"),
+    PaperSpec("XAUUSD", "Gold vs US Dollar", 2, 100, 25, 50, "XAU", "USD", sector="Metals"),
+    _stock("GOOGL", "Alphabet Inc. Class A (NASDAQ), CFD", 30),
+    _crypto("BTCUSD", "Bitcoin vs US Dollar, CFD", 1000),
 )}
 
 
@@ -76,7 +115,6 @@ def known_symbols() -> tuple[str, ...]:
     return tuple(_TABLE)
 
 
-#: Modes every paper symbol trades in: full access, forex margin, market execution.
+#: Modes every paper symbol trades in: full access, market execution.
 TRADE_MODE = C.SYMBOL_TRADE_MODE_FULL
-CALC_MODE = C.SYMBOL_CALC_MODE_FOREX
 EXECUTION = C.SYMBOL_TRADE_EXECUTION_MARKET

@@ -351,7 +351,7 @@ class PaperTerminal(RequestValidation, Replay):
             return self._bad_args()
         now = self.clock.time()
         last = series.forming_index(timeframe, min(t_from, now))
-        return self._rates_result(series.bars(timeframe, now, last - count + 1, last))
+        return self._rates_result(symbol, series.bars(timeframe, now, last - count + 1, last))
 
     @_locked
     def copy_rates_from_pos(self, symbol: str, timeframe: int, start_pos: int, count: int,
@@ -364,7 +364,7 @@ class PaperTerminal(RequestValidation, Replay):
             return self._bad_args()
         now = self.clock.time()
         last = series.forming_index(timeframe, now) - start_pos
-        return self._rates_result(series.bars(timeframe, now, last - count + 1, last))
+        return self._rates_result(symbol, series.bars(timeframe, now, last - count + 1, last))
 
     @_locked
     def copy_rates_range(self, symbol: str, timeframe: int, date_from: Any, date_to: Any,
@@ -380,7 +380,7 @@ class PaperTerminal(RequestValidation, Replay):
         agg = series.aggregate(timeframe)
         lo = int(np.searchsorted(agg.rates["time"], t_from, side="left"))
         hi = int(np.searchsorted(agg.rates["time"], min(t_to, now), side="right")) - 1
-        return self._rates_result(series.bars(timeframe, now, lo, hi))
+        return self._rates_result(symbol, series.bars(timeframe, now, lo, hi))
 
     @_locked
     def copy_ticks_from(self, symbol: str, date_from: Any, count: int, flags: int,
@@ -588,9 +588,14 @@ class PaperTerminal(RequestValidation, Replay):
                 "never invented")))
         return series
 
-    def _rates_result(self, rates: np.ndarray) -> np.ndarray | None:
+    def _rates_result(self, symbol: str, rates: np.ndarray) -> np.ndarray | None:
+        """Bars as the terminal shows them: prices at the symbol's digits (the forming bar's
+        simulated path included), or None when there are none."""
         if len(rates) == 0:
             return self._fail(None, (C.RES_E_NOT_FOUND, "No bars in the requested range"))
+        digits = self._specs[symbol].digits
+        for field in ("open", "high", "low", "close"):
+            rates[field] = rates[field].round(digits)
         return self._ok(rates)
 
     def _request(self, request: Any) -> TradeRequest | None:
@@ -642,8 +647,8 @@ class PaperTerminal(RequestValidation, Replay):
 
     def _margin(self, symbol: str, volume: float, price: float, t: float) -> float:
         spec = self._specs[symbol]
-        base = spec.contract_size * volume / self._settings.leverage
-        return base * self._rate(spec.margin, t, own=(symbol, price))
+        margin = spec.margin_of(volume, price, self._settings.leverage)
+        return margin * self._rate(spec.margin, t, own=(symbol, price))
 
     def _profit(self, symbol: str, order_type: int, volume: float, price_open: float,
                 price_close: float, t: float) -> float:
@@ -784,7 +789,7 @@ class PaperTerminal(RequestValidation, Replay):
         values.update(
             select=symbol in self._selected, visible=symbol in self._selected, time=int(t),
             digits=spec.digits, spread=spread, spread_float=True,
-            trade_calc_mode=specs.CALC_MODE, trade_mode=specs.TRADE_MODE,
+            trade_calc_mode=spec.calc_mode, trade_mode=specs.TRADE_MODE,
             trade_stops_level=spec.stops_level, trade_exemode=specs.EXECUTION,
             swap_rollover3days=C.DAY_OF_WEEK_WEDNESDAY, expiration_mode=15,
             filling_mode=specs.FILLING_FLAGS, order_mode=_ORDER_MODE, bid=bid, bidhigh=high,
@@ -796,7 +801,7 @@ class PaperTerminal(RequestValidation, Replay):
             volume_max=spec.volume_max, volume_step=spec.volume_step,
             margin_hedged=spec.contract_size, currency_base=spec.base,
             currency_profit=spec.profit, currency_margin=spec.margin,
-            description=spec.description, name=symbol, path=f"Paper\\Forex\\{symbol}")
+            description=spec.description, name=symbol, path=spec.path)
         return SymbolInfo(**values)
 
     def _history(self, kind: str, time_of: Callable, ticket_of: Callable, date_from: Any,
