@@ -167,8 +167,73 @@ class Deal:
 
 
 class IntentKind(StrEnum):
+    """What an intent changes at the broker: a new order, a close, a position's SL/TP, or the
+    removal of a pending order."""
+
     OPEN = "open"
     CLOSE = "close"
+    MODIFY = "modify"
+    CANCEL = "cancel"
+
+
+class OrderType(StrEnum):
+    """An order's type, as MT5's ORDER_TYPE_* names it (market, limit, stop, stop-limit)."""
+
+    BUY = "buy"
+    SELL = "sell"
+    BUY_LIMIT = "buy_limit"
+    SELL_LIMIT = "sell_limit"
+    BUY_STOP = "buy_stop"
+    SELL_STOP = "sell_stop"
+    BUY_STOP_LIMIT = "buy_stop_limit"
+    SELL_STOP_LIMIT = "sell_stop_limit"
+
+    @property
+    def side(self) -> Side:
+        return Side.BUY if self.value.startswith("buy") else Side.SELL
+
+    @property
+    def label(self) -> str:
+        """As a trader writes it: "BUY LIMIT", "SELL STOP", "BUY"."""
+        return self.value.replace("_", " ").upper()
+
+    @property
+    def pending(self) -> bool:
+        return self not in (OrderType.BUY, OrderType.SELL)
+
+    @classmethod
+    def pending_for(cls, side: Side, price: float, bid: float, ask: float) -> OrderType:
+        """The pending order that enters at `price`: a limit when the price is better than
+        the market now (below the ask for a buy, above the bid for a sell), else a stop."""
+        if side is Side.BUY:
+            return cls.BUY_LIMIT if price < ask else cls.BUY_STOP
+        return cls.SELL_LIMIT if price > bid else cls.SELL_STOP
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order of the terminal: a pending one (`orders_get`) or one in the history
+    (`history_orders_get`), with its state ("placed", "filled", "canceled", ...)."""
+
+    ticket: int
+    symbol: str
+    type: OrderType
+    volume: float  # still to fill (the initial volume for a finished order)
+    price_open: float
+    sl: float | None
+    tp: float | None
+    price_current: float
+    time_setup: datetime
+    state: str
+    position_id: int = 0
+    time_done: datetime | None = None
+    expiration: datetime | None = None
+    magic: int = 0
+    comment: str = ""
+
+    @property
+    def side(self) -> Side:
+        return self.type.side
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +241,9 @@ class OrderIntent:
     """What the trader (or the agent, on the trader's behalf) wants to do. Not yet approved.
 
     `price` None means a market order; otherwise a limit/stop price for a pending order.
-    A CLOSE intent names the position ticket; its side is the closing side.
+    A CLOSE intent names the position ticket; its side is the closing side. A MODIFY intent
+    names the position and carries its side and volume and the SL/TP wanted (None: none). A
+    CANCEL intent names the pending order (`order_ticket`) and repeats what it is.
     """
 
     symbol: str
@@ -188,6 +255,7 @@ class OrderIntent:
     kind: IntentKind = IntentKind.OPEN
     position_ticket: int | None = None
     comment: str = ""
+    order_ticket: int | None = None
 
 
 class OrderOutcome(StrEnum):
@@ -196,6 +264,7 @@ class OrderOutcome(StrEnum):
     FILLED = "filled"
     PARTIAL = "partial"
     PLACED = "placed"
+    DONE = "done"  # a modify or a cancel the broker executed
     REJECTED = "rejected"
     UNKNOWN = "unknown"
 
@@ -219,4 +288,5 @@ class OrderResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome in (OrderOutcome.FILLED, OrderOutcome.PARTIAL, OrderOutcome.PLACED)
+        return self.outcome in (OrderOutcome.FILLED, OrderOutcome.PARTIAL, OrderOutcome.PLACED,
+                                OrderOutcome.DONE)

@@ -32,6 +32,8 @@ class EventType(StrEnum):
     TICKET_EXPIRED = "ticket_expired"
     ORDER_FILLED = "order_filled"
     ORDER_REJECTED = "order_rejected"
+    ORDER_MODIFIED = "order_modified"  # a position's SL/TP changed by a confirmed ticket
+    ORDER_CANCELLED = "order_cancelled"  # a pending order removed by a confirmed ticket
     POSITION_CLOSED = "position_closed"
     SL_HIT = "sl_hit"
     TP_HIT = "tp_hit"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +18,12 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from agent.domain import CompanionError
+from agent.domain import CompanionError, Order
 from agent.graph.claims import CHECK_CLAIMS, StreamGuard
+from agent.risk.pnl import DailyReport, ProfitReport
+from agent.risk.pnl import period as pnl_period
 from agent.risk.tickets import FAILED, TicketBook, refusal
-from agent.tools.commands import CommandRunner, ParsedCommand
+from agent.tools.commands import CommandRunner, ParsedCommand, command_text, parse_command
 from agent.tools.desk import Desk
 from agent.tools.jsonable import to_jsonable
 
@@ -92,6 +94,43 @@ class CompanionService:
         if cmd.proposes_order:
             raise CompanionError("use_chat", "Orders go through a conversation: send /buy ...")
         return await asyncio.to_thread(self.commands.run, cmd)
+
+    # -- pending orders, trade changes, P/L ---------------------------------------------------
+
+    async def orders(self) -> list[Order]:
+        """Pending orders (limit, stop), oldest first."""
+        return await asyncio.to_thread(self.desk.orders)
+
+    async def propose_cancel(self, thread_id: str, order: int) -> Reply:
+        """Propose cancelling pending order `order` in this conversation: the risk gate's
+        ticket (or its denial) comes back; nothing is sent before the ticket is approved."""
+        if not any(o.ticket == order for o in await self.orders()):
+            raise CompanionError("order_unknown", f"There is no pending order #{order}.")
+        return await self._propose(thread_id, command_text("cancel", order=order))
+
+    async def propose_modify(self, thread_id: str, position: int,
+                             changes: Mapping[str, float | None]) -> Reply:
+        """Propose new stops for an open position: `changes` holds "sl" and/or "tp", each a
+        price or None (remove it); a level not named stays as it is."""
+        if not changes or set(changes) - {"sl", "tp"}:
+            raise CompanionError("nothing_to_modify", "Say the new stop-loss, take-profit or "
+                                 "both.")
+        held = await asyncio.to_thread(self.desk.positions)
+        if not any(p.ticket == position for p in held):
+            raise CompanionError("position_unknown", f"There is no open position #{position}.")
+        return await self._propose(thread_id, command_text("modify", ticket=position, **changes))
+
+    async def profit(self, period: str = "all") -> ProfitReport:
+        """P/L of today, this week, this month or all history, and per symbol."""
+        return await asyncio.to_thread(self.desk.profit, pnl_period(period))
+
+    async def daily(self, days: int = 7) -> DailyReport:
+        """P/L per day for the last `days` days, newest first."""
+        return await asyncio.to_thread(self.desk.daily, days)
+
+    async def _propose(self, thread_id: str, text: str) -> Reply:
+        parse_command(text)  # the same checks the graph makes: a refusal here changes nothing
+        return await self.send(thread_id, text)
 
     # -- tickets ----------------------------------------------------------------------------
 

@@ -20,7 +20,17 @@ import pandas as pd
 
 from agent.broker.mt5_api import Mt5Terminal
 from agent.broker.retcodes import last_error_sentence
-from agent.domain import Account, CompanionError, Deal, Position, Quote, Side, SymbolSpec
+from agent.domain import (
+    Account,
+    CompanionError,
+    Deal,
+    Order,
+    OrderType,
+    Position,
+    Quote,
+    Side,
+    SymbolSpec,
+)
 
 #: Timeframes a trader may ask for, as MT5 names them (each maps to `TIMEFRAME_<name>`).
 TIMEFRAMES = ("M1", "M2", "M3", "M4", "M5", "M6", "M10", "M12", "M15", "M20", "M30",
@@ -39,6 +49,11 @@ _DEAL_REASONS = {"DEAL_REASON_CLIENT": "client", "DEAL_REASON_MOBILE": "mobile",
                  "DEAL_REASON_SL": "sl", "DEAL_REASON_TP": "tp", "DEAL_REASON_SO": "so",
                  "DEAL_REASON_ROLLOVER": "rollover", "DEAL_REASON_VMARGIN": "vmargin",
                  "DEAL_REASON_SPLIT": "split"}
+_ORDER_TYPES = {f"ORDER_TYPE_{t.name}": t for t in OrderType}
+_ORDER_STATES = {"ORDER_STATE_STARTED": "started", "ORDER_STATE_PLACED": "placed",
+                 "ORDER_STATE_CANCELED": "canceled", "ORDER_STATE_PARTIAL": "partial",
+                 "ORDER_STATE_FILLED": "filled", "ORDER_STATE_REJECTED": "rejected",
+                 "ORDER_STATE_EXPIRED": "expired"}
 
 
 def utc_from_epoch(seconds: float) -> datetime:
@@ -145,6 +160,19 @@ class MT5Broker:
                else self._term.positions_get())
         return [self._position(p) for p in self._records(raw, "Could not read open positions")]
 
+    def orders(self, symbol: str | None = None) -> list[Order]:
+        """Pending orders (limit, stop, stop-limit), all symbols or one, oldest first."""
+        raw = self._term.orders_get(symbol=symbol) if symbol else self._term.orders_get()
+        found = self._records(raw, "Could not read the pending orders")
+        return sorted(self._orders(found), key=lambda o: o.ticket)
+
+    def history_orders(self, date_from: datetime, date_to: datetime) -> list[Order]:
+        """Finished orders (filled, cancelled, expired, rejected) set up between two moments."""
+        if date_from > date_to:
+            raise CompanionError("bad_range", "The history range ends before it starts.")
+        raw = self._term.history_orders_get(date_from, date_to)
+        return self._orders(self._records(raw, "Could not read the order history"))
+
     def history(self, date_from: datetime, date_to: datetime) -> list[Deal]:
         """Buy and sell deals between two moments (balance, credit and fee deals left out)."""
         if date_from > date_to:
@@ -229,11 +257,27 @@ class MT5Broker:
             comment=p.comment,
         )
 
+    def _orders(self, raw: tuple[Any, ...]) -> list[Order]:
+        types = self._names(_ORDER_TYPES)
+        states = self._names(_ORDER_STATES)
+        return [Order(
+            ticket=o.ticket, symbol=o.symbol, type=types[o.type],
+            volume=o.volume_current or o.volume_initial, price_open=o.price_open,
+            sl=o.sl or None, tp=o.tp or None, price_current=o.price_current,
+            time_setup=utc_from_epoch(o.time_setup_msc / 1000 if o.time_setup_msc
+                                      else o.time_setup),
+            state=states.get(o.state, str(o.state)), position_id=o.position_id,
+            time_done=(utc_from_epoch(o.time_done_msc / 1000 if o.time_done_msc
+                                      else o.time_done) if o.time_done else None),
+            expiration=utc_from_epoch(o.time_expiration) if o.time_expiration else None,
+            magic=o.magic, comment=o.comment)
+            for o in raw if o.type in types]
+
     def _order_type(self, side: Side) -> int:
         side = Side(side)
         return self._term.ORDER_TYPE_BUY if side is Side.BUY else self._term.ORDER_TYPE_SELL
 
-    def _names(self, constants: dict[str, str]) -> dict[int, str]:
+    def _names(self, constants: dict[str, Any]) -> dict[int, Any]:
         return {getattr(self._term, name): label for name, label in constants.items()
                 if hasattr(self._term, name)}
 

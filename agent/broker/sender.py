@@ -7,7 +7,11 @@ Invariants, each with a test:
 - an unknown outcome (no answer, an exception, TIMEOUT, CONNECTION, ERROR, LOCKED, a code
   nobody knows) is never re-sent: the order is looked up by its comment, which is the
   idempotency key, and the result says what was found or tells the trader to check;
-- a key already used in the recent history is never sent again: its earlier result comes back.
+- a key already used in the recent history is never sent again: its earlier result comes back;
+- a modify (TRADE_ACTION_SLTP) or a cancel (TRADE_ACTION_REMOVE) is sent at most once, with
+  the key as its comment. MT5 keeps no comment of either, so the terminal's state is the key:
+  SL/TP already as asked, or the order already cancelled, means done before and nothing is
+  sent; after an unknown outcome the state is read again, never the request re-sent.
 
 The execute step of the graph holds the one `OrderSender`; it is handed approved, confirmed
 orders only. This class does not judge risk.
@@ -25,7 +29,15 @@ from typing import Any
 from agent.broker.broker import terminal_error
 from agent.broker.mt5_api import SYMBOL_FILLING_FOK, SYMBOL_FILLING_IOC, Mt5Terminal
 from agent.broker.retcodes import RetcodeKind, describe_retcode, last_error_sentence
-from agent.domain import CompanionError, IntentKind, OrderIntent, OrderOutcome, OrderResult, Side
+from agent.domain import (
+    CompanionError,
+    IntentKind,
+    OrderIntent,
+    OrderOutcome,
+    OrderResult,
+    OrderType,
+    Side,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +100,21 @@ class OrderSender:
     # -- public -------------------------------------------------------------------------------
 
     def send(self, intent: OrderIntent, *, idempotency_key: str,
-             price_bound: float | None) -> OrderResult:
+             price_bound: float | None, order_type: str | None = None) -> OrderResult:
         """Send one approved order: market when `intent.price` is None, else pending.
 
-        A CLOSE intent closes `intent.position_ticket` (its symbol and side must match).
-        `price_bound` is the worst price the trader approved (buy: highest ask, sell: lowest
-        bid); None means no bound beyond the deviation.
+        A CLOSE intent closes `intent.position_ticket` (its symbol and side must match); a
+        MODIFY or CANCEL intent goes to `modify` / `cancel`. `price_bound` is the worst price
+        the trader approved (buy: highest ask, sell: lowest bid); None means no bound beyond
+        the deviation. `order_type` ("buy_limit", "sell_stop", ...) pins the pending type the
+        trader approved; without it the type follows the market now (limit when the price is
+        better than the market, stop when it is worse).
         """
         check_idempotency_key(idempotency_key)
+        if intent.kind is IntentKind.MODIFY:
+            return self.modify(intent, idempotency_key=idempotency_key)
+        if intent.kind is IntentKind.CANCEL:
+            return self.cancel(intent, idempotency_key=idempotency_key)
         if intent.kind is IntentKind.CLOSE:
             if intent.position_ticket is None:
                 raise CompanionError("bad_intent", "A close order must name the position.")
@@ -124,12 +143,74 @@ class OrderSender:
             tick = self._tick(info.name)
             if tick is None:
                 return self._no_price(info.name, idempotency_key, 0, 0)
-            base["type"] = self._pending_type(side, intent.price, tick)
+            base["type"] = self._pending_type(side, intent.price, tick, order_type)
             base["price"] = round(intent.price, info.digits)
         else:
             base["type"] = self._market_type(side)
         return self._submit(base, side, info, idempotency_key, price_bound, scope,
                             market=not pending)
+
+    def modify(self, intent: OrderIntent, *, idempotency_key: str) -> OrderResult:
+        """Set the SL and TP of an open position to exactly `intent.sl` / `intent.tp` (None:
+        none): one TRADE_ACTION_SLTP, checked first; nothing is sent when they are so already."""
+        check_idempotency_key(idempotency_key)
+        ticket = intent.position_ticket
+        if intent.kind is not IntentKind.MODIFY or ticket is None:
+            raise CompanionError("bad_intent", "A modify must name the position it changes.")
+        for name in ("sl", "tp"):
+            if getattr(intent, name) is not None:
+                _check_positive(name, getattr(intent, name))
+        pos = self._position(ticket)
+        if pos is None:
+            return self._gone(f"Position #{ticket} is not open any more.", idempotency_key)
+        if pos.symbol != intent.symbol:
+            raise CompanionError("bad_intent", f"Position #{ticket} is {pos.symbol}, not "
+                                 f"{intent.symbol}. Nothing was sent.")
+        info = self._symbol_info(pos.symbol)
+        target = (round(intent.sl, info.digits) if intent.sl else 0.0,
+                  round(intent.tp, info.digits) if intent.tp else 0.0)
+        if _same_levels(pos, target, info.point):
+            return OrderResult(OrderOutcome.DONE, 0, f"Position #{ticket} already has these "
+                               "stops; nothing new was sent.", idempotency_key, position=ticket,
+                               attempts=0, reconciled=True)
+        request = {"action": self._term.TRADE_ACTION_SLTP, "symbol": pos.symbol,
+                   "position": ticket, "sl": target[0], "tp": target[1], "magic": self._magic,
+                   "comment": idempotency_key}
+
+        def applied() -> tuple[bool | None, str]:
+            now = self._position(ticket)
+            if now is None:
+                return None, f"Position #{ticket} is not open any more."
+            return _same_levels(now, target, info.point), ""
+
+        return self._change(request, idempotency_key, applied, position=ticket,
+                            done=f"Stops of position #{ticket} set.")
+
+    def cancel(self, intent: OrderIntent, *, idempotency_key: str) -> OrderResult:
+        """Remove the pending order `intent.order_ticket`: one TRADE_ACTION_REMOVE, checked
+        first; nothing is sent when the order is cancelled already or no longer pending."""
+        check_idempotency_key(idempotency_key)
+        ticket = intent.order_ticket
+        if intent.kind is not IntentKind.CANCEL or ticket is None:
+            raise CompanionError("bad_intent", "A cancel must name the pending order.")
+        order = self._pending(ticket)
+        if order is None:
+            return self._order_gone(ticket, idempotency_key)
+        if order.symbol != intent.symbol:
+            raise CompanionError("bad_intent", f"Order #{ticket} is {order.symbol}, not "
+                                 f"{intent.symbol}. Nothing was sent.")
+        request = {"action": self._term.TRADE_ACTION_REMOVE, "order": ticket,
+                   "magic": self._magic, "comment": idempotency_key}
+
+        def applied() -> tuple[bool | None, str]:
+            if self._pending(ticket) is not None:
+                return False, ""
+            state = self._history_state(ticket)
+            return (True, "") if state == self._term.ORDER_STATE_CANCELED else (
+                None, f"Order #{ticket} is no longer pending.")
+
+        return self._change(request, idempotency_key, applied, order=ticket,
+                            done=f"Pending order #{ticket} cancelled.")
 
     def close(self, position_ticket: int, volume: float | None, *, idempotency_key: str,
               price_bound: float | None) -> OrderResult:
@@ -145,6 +226,23 @@ class OrderSender:
         For a process that died between claiming a ticket and recording its send.
         """
         check_idempotency_key(idempotency_key)
+        if intent.kind is IntentKind.MODIFY:
+            pos = self._position(intent.position_ticket)
+            info = self._symbol_info(intent.symbol)
+            target = (round(intent.sl, info.digits) if intent.sl else 0.0,
+                      round(intent.tp, info.digits) if intent.tp else 0.0)
+            if pos is None or not _same_levels(pos, target, info.point):
+                return None  # gone, or its stops are not the ones asked: nothing to report
+            return OrderResult(OrderOutcome.DONE, 0, f"Checked the terminal: position "
+                               f"#{pos.ticket} has the stops asked.", idempotency_key,
+                               position=pos.ticket, attempts=0, reconciled=True)
+        if intent.kind is IntentKind.CANCEL:
+            if self._pending(intent.order_ticket) is not None or self._history_state(
+                    intent.order_ticket) != self._term.ORDER_STATE_CANCELED:
+                return None
+            return OrderResult(OrderOutcome.DONE, 0, "Checked the terminal: pending order "
+                               f"#{intent.order_ticket} is cancelled.", idempotency_key,
+                               order=intent.order_ticket, attempts=0, reconciled=True)
         if intent.kind is IntentKind.CLOSE:
             scope: HistoryQuery = ((), {"position": intent.position_ticket})
         else:
@@ -285,6 +383,79 @@ class OrderSender:
                 "type_filling": self.filling_for(info)}
         return self._submit(base, side, info, key, bound, scope, market=True)
 
+    # -- modify and cancel --------------------------------------------------------------------
+
+    def _change(self, request: dict[str, Any], key: str,
+                applied: Callable[[], tuple[bool | None, str]], *, done: str,
+                position: int = 0, order: int = 0) -> OrderResult:
+        """Check, then send a modify or cancel once. After an outcome that is neither done nor
+        refused (no answer, an unknown code, an odd "placed"), `applied()` is read (True: the terminal shows the change; False: not yet; None: can no longer
+        tell, with why) after each reconcile wait; the request is never sent again."""
+        refused = self._check(request, key, 0)
+        if refused is not None:
+            return refused
+        sent = self._order_send(request)
+        code = describe_retcode(sent.retcode) if sent is not None else None
+        if sent is not None:
+            log.info("change %s: retcode %d (%s)", key, sent.retcode, code.name)
+        if code is not None and code.kind is RetcodeKind.DONE:
+            return OrderResult(OrderOutcome.DONE, sent.retcode, done, key, order=order,
+                               position=position, raw={"request": request,
+                                                       "result": _record(sent)})
+        if code is not None and code.kind in (RetcodeKind.REJECTED, RetcodeKind.RETRY):
+            return OrderResult(OrderOutcome.REJECTED, sent.retcode, f"{code.sentence} Nothing "
+                               "was changed.", key, order=order, position=position,
+                               raw={"request": request, "result": _record(sent)})
+        cause = code.sentence if code is not None else self._no_answer_sentence()
+        retcode = sent.retcode if sent is not None else 0
+        why = ""
+        for wait in self._reconcile_waits_s:
+            self._sleep(wait)
+            try:
+                seen, why = applied()
+            except Exception:  # the terminal cannot be read: try again after the next wait
+                seen, why = False, ""
+            if seen:
+                return OrderResult(OrderOutcome.DONE, retcode, f"{cause} Checked the terminal: "
+                                   f"{done[0].lower()}{done[1:]}", key, order=order,
+                                   position=position, reconciled=True, raw={"request": request})
+            if seen is None:
+                break
+        tail = why or "The terminal does not show the change yet, so it may still be processing"
+        return OrderResult(OrderOutcome.UNKNOWN, retcode, f"{cause} {tail}: check the Trade "
+                           "tab of your terminal before trying again.", key, order=order,
+                           position=position, raw={"request": request})
+
+    def _order_gone(self, ticket: int, key: str) -> OrderResult:
+        """A cancel for an order that is not pending: done before, or nothing to cancel."""
+        state = self._history_state(ticket)
+        if state == self._term.ORDER_STATE_CANCELED:
+            return OrderResult(OrderOutcome.DONE, 0, f"Pending order #{ticket} was cancelled "
+                               "already; nothing new was sent.", key, order=ticket, attempts=0,
+                               reconciled=True)
+        if state == self._term.ORDER_STATE_FILLED:
+            return self._gone(f"Order #{ticket} was triggered and filled before the cancel: it "
+                              "is an open position now.", key)
+        return self._gone(f"There is no pending order #{ticket}.", key)
+
+    @staticmethod
+    def _gone(sentence: str, key: str) -> OrderResult:
+        return OrderResult(OrderOutcome.REJECTED, 0, f"{sentence} Nothing was sent.", key,
+                           attempts=0)
+
+    def _position(self, ticket: int | None) -> Any:
+        found = self._term.positions_get(ticket=ticket) if ticket else None
+        return found[0] if found else None
+
+    def _pending(self, ticket: int | None) -> Any:
+        found = self._term.orders_get(ticket=ticket) if ticket else None
+        return found[0] if found else None
+
+    def _history_state(self, ticket: int | None) -> int | None:
+        """The state of a finished order (filled, cancelled, ...); None when not found."""
+        found = self._term.history_orders_get(ticket=ticket) if ticket else None
+        return found[-1].state if found else None
+
     # -- reconciliation -----------------------------------------------------------------------
 
     def _recent(self, symbol: str) -> HistoryQuery:
@@ -405,13 +576,16 @@ class OrderSender:
     def _market_type(self, side: Side) -> int:
         return self._term.ORDER_TYPE_BUY if side is Side.BUY else self._term.ORDER_TYPE_SELL
 
-    def _pending_type(self, side: Side, price: float, tick: Any) -> int:
-        """Limit when the price is better than the market now, stop when it is worse."""
-        if side is Side.BUY:
-            return (self._term.ORDER_TYPE_BUY_LIMIT if price < tick.ask
-                    else self._term.ORDER_TYPE_BUY_STOP)
-        return (self._term.ORDER_TYPE_SELL_LIMIT if price > tick.bid
-                else self._term.ORDER_TYPE_SELL_STOP)
+    def _pending_type(self, side: Side, price: float, tick: Any,
+                      approved: str | None = None) -> int:
+        """The approved type; without one, limit when the price is better than the market
+        now, stop when it is worse."""
+        kind = OrderType(approved) if approved else OrderType.pending_for(
+            side, price, tick.bid, tick.ask)
+        if not kind.pending or kind.side is not side:
+            raise CompanionError("bad_intent", f"A {side} pending order cannot be a "
+                                 f"{kind.label}. Nothing was sent.")
+        return getattr(self._term, f"ORDER_TYPE_{kind.name}")
 
     def _deviation_within(self, side: Side, price: float, bound: float | None,
                           point: float) -> int:
@@ -449,6 +623,12 @@ def _beyond(side: Side, price: float, bound: float | None) -> bool:
     if bound is None:
         return False
     return price > bound if side is Side.BUY else price < bound
+
+
+def _same_levels(position: Any, target: tuple[float, float], point: float) -> bool:
+    """The position's (SL, TP) are `target` (0.0: none), to half a point."""
+    return all(abs((have or 0.0) - want) < point / 2
+               for have, want in zip((position.sl, position.tp), target, strict=True))
 
 
 def _check_positive(name: str, value: Any) -> None:

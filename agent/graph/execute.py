@@ -4,6 +4,10 @@ For a confirmed ticket it (1) claims the ticket atomically (single use, not expi
 order), (2) re-runs the risk engine on a fresh quote and refuses if the price left the
 approved bound, (3) sends once with the ticket's idempotency key, (4) journals the result.
 
+A modify or a cancel is sent the same way (the sender's `modify` / `cancel`); a pending order is
+also refused at the re-check when the price has crossed its entry, since the order the trader
+approved (a buy limit, say) would now be another (a buy stop).
+
 A process killed between (1) and (4) leaves its ticket `claimed`. `recover_claimed()`, run when
 a companion opens, settles each such ticket by its idempotency key at the terminal: found, it is
 recorded exactly as a send records it (order row, `sent`, order-rate count, fill event); surely
@@ -21,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from agent.broker.sender import OrderSender
-from agent.domain import CompanionError, IntentKind, OrderOutcome, OrderResult, Side
+from agent.domain import CompanionError, IntentKind, OrderOutcome, OrderResult, OrderType, Side
 from agent.events import EventBus, EventType
 from agent.risk.tickets import FAILED, Ticket, TicketBook, refusal
 from agent.store import Journal, new_id
@@ -56,11 +60,19 @@ class Executor:
         entry = decision.figures.entry_price
         drifted = (intent.kind is IntentKind.OPEN and ticket.price_bound is not None
                    and entry is not None and _beyond(intent.side, entry, ticket.price_bound))
-        if not decision.approved or drifted:
+        approved_type = ticket.figures.get("order_type")
+        now_type = decision.figures.order_type
+        crossed = (intent.kind is IntentKind.OPEN and intent.price is not None
+                   and approved_type is not None and now_type != approved_type)
+        if not decision.approved or drifted or crossed:
             reasons = [v.message for v in decision.denials]
             if drifted:
                 reasons.append(f"The price moved to {entry} beyond the approved bound "
                                f"{ticket.price_bound}.")
+            if crossed:
+                reasons.append(f"The price crossed {intent.price:g}: this would now be a "
+                               f"{_label(now_type)}, not the {_label(approved_type)} you "
+                               "approved.")
             outcome = {"status": "blocked", "code": "recheck_failed", "message": " ".join(reasons),
                        "decision": decision.to_dict()}
             self._tickets.mark_sent(ticket.id, outcome)
@@ -108,8 +120,13 @@ class Executor:
             return self._sender.close(intent.position_ticket, intent.volume,
                                       idempotency_key=ticket.idempotency_key,
                                       price_bound=ticket.price_bound)
+        if intent.kind is IntentKind.MODIFY:
+            return self._sender.modify(intent, idempotency_key=ticket.idempotency_key)
+        if intent.kind is IntentKind.CANCEL:
+            return self._sender.cancel(intent, idempotency_key=ticket.idempotency_key)
         return self._sender.send(intent, idempotency_key=ticket.idempotency_key,
-                                 price_bound=ticket.price_bound)
+                                 price_bound=ticket.price_bound,
+                                 order_type=ticket.figures.get("order_type"))
 
     def _record(self, ticket: Ticket, result: OrderResult, *, at: datetime | None = None,
                 row: bool = True, retain: bool = False) -> None:
@@ -121,9 +138,11 @@ class Executor:
             self._insert_order(ticket, result, now)
         self._tickets.mark_sent(ticket.id, {"status": result.outcome.value,
                                             "retcode": result.retcode, "order": result.order})
-        if result.ok:
-            self._desk.risk_state.record_order(now)
-        event = EventType.ORDER_FILLED if result.ok else EventType.ORDER_REJECTED
+        kind = ticket.intent.kind
+        if result.ok and kind in (IntentKind.OPEN, IntentKind.CLOSE):
+            self._desk.risk_state.record_order(now)  # modifies and cancels trade no volume
+        event = (_DONE_EVENTS.get(kind, EventType.ORDER_FILLED) if result.ok
+                 else EventType.ORDER_REJECTED)
         self._publish(event, {**self._order_fields(ticket), "volume": result.volume,
                               "price": result.price, "outcome": result.outcome.value,
                               "message": result.message}, retain=retain)
@@ -140,13 +159,27 @@ class Executor:
 
     @staticmethod
     def _order_fields(ticket: Ticket) -> dict[str, Any]:
-        return {"ticket_id": ticket.id, "symbol": ticket.intent.symbol,
-                "side": ticket.intent.side.value}
+        intent = ticket.intent
+        fields = {"ticket_id": ticket.id, "symbol": intent.symbol, "side": intent.side.value,
+                  "kind": intent.kind.value}
+        if intent.kind is IntentKind.MODIFY:
+            fields |= {"position": intent.position_ticket, "sl": intent.sl, "tp": intent.tp}
+        elif intent.kind is IntentKind.CANCEL:
+            fields |= {"order": intent.order_ticket}
+        return fields
 
     def _publish(self, type_: EventType, payload: dict[str, Any], *,
                  retain: bool = False) -> None:
         if self._events is not None:
             self._events.publish(type_, payload, retain=retain)
+
+
+_DONE_EVENTS = {IntentKind.MODIFY: EventType.ORDER_MODIFIED,
+                IntentKind.CANCEL: EventType.ORDER_CANCELLED}
+
+
+def _label(order_type: str | None) -> str:
+    return OrderType(order_type).label if order_type else "market order"
 
 
 def _beyond(side: Side, price: float, bound: float) -> bool:

@@ -498,6 +498,11 @@ _DATA_FACTS = {"quote": _quote, "analyze": _analysis, "bars": _bars, "sentiment"
 
 
 def _order_text(order: dict[str, Any]) -> str:
+    if order.get("kind") == "modify":
+        return (f"modify position #{order.get('position_ticket')} to SL {_n(order.get('sl'))} "
+                f"TP {_n(order.get('tp'))}")
+    if order.get("kind") == "cancel":
+        return f"cancel pending order #{order.get('order_ticket')}"
     if order.get("kind") == "close" or order.get("position_ticket"):
         volume = f" ({_n(order['volume'])} lots)" if order.get("volume") else ""
         return f"close position #{order.get('position_ticket')}{volume}"
@@ -527,6 +532,8 @@ def _order_fact(outcome: dict[str, Any] | None, ticket: dict[str, Any] | None,
                 f"(position #{result.get('position')})")
     elif status == "placed":
         fate = f"pending order placed (order #{result.get('order')})"
+    elif status == "done":
+        fate = "done at the broker"
     elif status == "rejected":
         fate = "rejected by the trader; nothing was sent"
     else:

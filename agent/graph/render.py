@@ -8,10 +8,60 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.domain import OrderType
+
 
 def _num(x: Any, digits: int = 5) -> str:
     return "-" if x is None else f"{x:.{digits}f}".rstrip("0").rstrip(".") \
         if isinstance(x, float) else str(x)
+
+
+def signed(x: float | None, currency: str = "") -> str:
+    """Money with its sign and currency: "+1,234.50 USD"; "-" for None."""
+    if x is None:
+        return "-"
+    return f"{x:+,.2f}{f' {currency}' if currency else ''}"
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}%"
+
+
+def _plain_pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}%"
+
+
+def _signed_pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:+.2f}%"
+
+
+def _trades(n: int) -> str:
+    return f"{n} trade" if n == 1 else f"{n} trades"
+
+
+def order_title(order: dict[str, Any], figures: dict[str, Any] | None = None) -> str:
+    """What a ticket's order is, in a trader's words: "BUY LIMIT 0.01 EURUSD at 1.105",
+    "MODIFY #7 EURUSD: SL 1.1 -> 1.102, TP 1.12 (unchanged)", "CANCEL order #9: ..."."""
+    figures = figures or {}
+    kind, volume = order.get("kind", "open"), _num(order.get("volume"), 2)
+    symbol, side = order.get("symbol", "?"), str(order.get("side", "?"))
+    typed = figures.get("order_type")
+    label = OrderType(typed).label if typed else side.upper()
+    match kind:
+        case "close":
+            return f"CLOSE #{order.get('position_ticket')}: {volume} lots of {symbol}"
+        case "modify":
+            changes = []
+            for name, key in (("SL", "sl"), ("TP", "tp")):
+                before, after = figures.get(f"{key}_before"), order.get(key)
+                changes.append(f"{name} {_num(after)} (unchanged)" if before == after
+                               else f"{name} {_num(before)} -> {_num(after)}")
+            return f"MODIFY #{order.get('position_ticket')} {symbol}: {', '.join(changes)}"
+        case "cancel":
+            what = f"{label} {volume} {symbol} at {_num(order.get('price'))}"
+            return f"CANCEL order #{order.get('order_ticket')}: {what}"
+    entry = f" at {_num(order['price'])}" if order.get("price") is not None else ""
+    return f"{label} {volume} {symbol}{entry}"
 
 
 def render_command(name: str, data: Any) -> str:
@@ -55,6 +105,18 @@ def render_command(name: str, data: Any) -> str:
             return "\n".join(f"{d['time'][:16]} {d['side'].upper()} {_num(d['volume'], 2)} "
                              f"{d['symbol']} @ {_num(d['price'])} {d['entry']} "
                              f"P/L {_num(d['profit'], 2)}" for d in data)
+        case "orders":
+            if not data:
+                return "No pending orders."
+            return "\n".join(
+                f"#{o['ticket']} {OrderType(o['type']).label} {_num(o['volume'], 2)} "
+                f"{o['symbol']} at {_num(o['price_open'])}  SL {_num(o['sl'])}  "
+                f"TP {_num(o['tp'])}  placed {o['time_setup'][:16].replace('T', ' ')} UTC"
+                for o in data)
+        case "profit":
+            return render_profit(data)
+        case "daily":
+            return render_daily(data)
         case "halt" | "resume":
             return f"Trading state: {data['trading_state']}."
         case "help":
@@ -62,13 +124,49 @@ def render_command(name: str, data: Any) -> str:
     return str(data)
 
 
+_PERIODS = {"today": "today", "week": "this week", "month": "this month", "all": "all history"}
+
+
+def render_profit(r: dict[str, Any]) -> str:
+    """A P/L report (`agent.risk.pnl.ProfitReport` as data) in a few lines."""
+    s, ccy = r["stats"], r["currency"]
+    head = f"P/L {_PERIODS.get(r['period'], r['period'])}"
+    if not s["trades"]:
+        return f"{head}: no closed trades."
+    pf = _num(s["profit_factor"], 2) if s["profit_factor"] is not None else "- (no loss)"
+    lines = [
+        f"{head}: net {signed(s['net'], ccy)} over {_trades(s['trades'])} "
+        f"({s['wins']} won, {s['losses']} lost; win rate {pct(s['win_rate_pct'])}).",
+        f"Average win {signed(s['avg_win'], ccy)}, average loss {signed(s['avg_loss'], ccy)}, "
+        f"expectancy {signed(s['expectancy'], ccy)} per trade, profit factor {pf}.",
+        f"Max drawdown {s['max_drawdown']:,.2f} {ccy} ({_plain_pct(s['max_drawdown_pct'])}); "
+        + (f"average R {s['avg_r']:+.2f} over {_trades(s['r_trades'])} with a stop."
+           if s["avg_r"] is not None else "no trade had a stop, so there is no R."),
+    ]
+    lines += [f"  {row['symbol']}: {signed(row['stats']['net'], ccy)}, "
+              f"{_trades(row['stats']['trades'])}, win rate {pct(row['stats']['win_rate_pct'])}"
+              for row in r["symbols"]]
+    return "\n".join(lines)
+
+
+def render_daily(r: dict[str, Any]) -> str:
+    """P/L per day (`agent.risk.pnl.DailyReport` as data), newest first."""
+    ccy = r["currency"]
+    lines = [f"P/L per day, last {len(r['days'])} days: net {signed(r['net'], ccy)} over "
+             f"{_trades(r['trades'])}."]
+    lines += [f"  {d['day']}  {_trades(d['trades']):>10}  {signed(d['net'], ccy):>16}  "
+              f"({_signed_pct(d['net_pct'])})" for d in r["days"]]
+    return "\n".join(lines)
+
+
 def render_decision(decision: dict[str, Any], ticket: dict[str, Any] | None) -> str:
     """What the risk engine decided, for the trader and for the model's context."""
     if ticket is not None:
         order = ticket["order"]
+        stops = (f" SL {_num(order.get('sl'))} TP {_num(order.get('tp'))}"
+                 if order.get("kind", "open") == "open" else "")
         return (f"APPROVED by the risk engine as ticket {ticket['id']}: "
-                f"{order['side'].upper()} {_num(order['volume'], 2)} {order['symbol']}"
-                f" SL {_num(order.get('sl'))} TP {_num(order.get('tp'))}. It has NOT been sent:"
+                f"{order_title(order, ticket.get('figures'))}{stops}. It has NOT been sent:"
                 f" it waits for the trader's confirmation until {ticket['expires_at'][11:19]}"
                 " UTC.")
     denials = [v for v in decision.get("verdicts", []) if not v["passed"]]
@@ -88,5 +186,17 @@ def render_outcome(outcome: dict[str, Any], ticket: dict[str, Any] | None) -> st
                     f"{_num(r['price'])} (order #{r['order']}, position #{r['position']}).")
         case "placed":
             r = outcome["result"]
-            return f"Pending order placed: ticket {ticket_id}, order #{r['order']}."
+            what = order_title(ticket["order"], ticket.get("figures")) if ticket else "order"
+            return f"Pending order placed: {what}, order #{r['order']} (ticket {ticket_id})."
+        case "done":
+            order = (ticket or {}).get("order") or {}
+            figures = (ticket or {}).get("figures") or {}
+            if order.get("kind") == "cancel":
+                what = order_title(order, figures).split(": ", 1)[-1]
+                return (f"Cancelled pending order #{order.get('order_ticket')} ({what}); "
+                        f"ticket {ticket_id}.")
+            if order.get("kind") == "modify":
+                what = order_title(order, figures).removeprefix("MODIFY ")
+                return f"Modified position {what}; ticket {ticket_id}."
+            return f"Done: ticket {ticket_id}. {outcome.get('message', '')}".strip()
     return f"Ticket {ticket_id} not executed: {outcome.get('message', 'unknown outcome')}"

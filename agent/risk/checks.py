@@ -4,6 +4,11 @@ Every comparison is written as the condition that must hold (`if not (risk <= li
 NaN that slips through fails closed instead of passing. Each verdict carries the rule's code,
 whether it passed, one sentence a trader understands (with the numbers), and the figures.
 `Context` measures the order once (entry, money at risk, margin after, losses) for all rules.
+
+A modify (new SL/TP of an open position) and a cancel (of a pending order) are orders too: the
+modify rules keep the stop on the losing side of the price now and beyond the stops level, and
+let a stop move away from the price only within the risk-per-trade limit (measured from the
+open price) and never while trading is halted or reducing; a cancel must name a pending order.
 """
 
 from __future__ import annotations
@@ -15,7 +20,15 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from agent.config import RiskLimits
-from agent.domain import IntentKind, OrderIntent, Side, SymbolSpec, TradingState
+from agent.domain import (
+    IntentKind,
+    Order,
+    OrderIntent,
+    Position,
+    Side,
+    SymbolSpec,
+    TradingState,
+)
 from agent.risk.snapshot import RiskSnapshot, RiskState
 
 RATE_WINDOW = timedelta(seconds=60)
@@ -52,6 +65,9 @@ class RiskCode(StrEnum):
     ORDER_RATE = "order_rate"
     LOSS_COOLDOWN = "loss_cooldown"
     CURRENCY_EXPOSURE = "currency_exposure"
+    POSITION_TO_MODIFY = "position_to_modify"
+    MODIFY_CHANGES = "modify_changes"
+    ORDER_TO_CANCEL = "order_to_cancel"
 
 
 class Verdict(NamedTuple):
@@ -119,7 +135,7 @@ class Context:
                  "money_at_risk", "risk_pct", "reward_risk", "spread_points", "margin_after",
                  "margin_used_pct", "margin_level_after", "daily_loss_pct", "drawdown_pct",
                  "net_symbol_volume", "symbol_positions", "reduces_exposure", "implied_state",
-                 "implied_cause")
+                 "implied_cause", "kind", "target", "widens")
 
     def __init__(self, intent: OrderIntent, snap: RiskSnapshot, limits: RiskLimits,
                  state: RiskState, now: datetime) -> None:
@@ -128,7 +144,10 @@ class Context:
         self.limits = limits
         self.state = state
         self.now = now.astimezone(UTC) if now.tzinfo is not None else now.replace(tzinfo=UTC)
+        self.kind = intent.kind
         self.is_close = intent.kind is IntentKind.CLOSE
+        self.target = _target(intent, snap)  # the position a modify, the order a cancel, names
+        self.widens = False  # a modify that moves the stop away from the price (or removes it)
 
     def measure(self) -> None:
         """Compute the shared figures; only called once the inputs are known to be valid."""
@@ -162,6 +181,10 @@ class Context:
         self.net_symbol_volume, self.symbol_positions = net, count
         self.reduces_exposure = self.is_close or (
             net * intent.side.sign < 0 and intent.volume <= abs(net) * (1 + _TOLERANCE))
+        if self.kind is IntentKind.MODIFY:
+            self._measure_modify()
+        elif self.kind is IntentKind.CANCEL:
+            self.reduces_exposure = True  # a cancel only takes an order off the book
         if self.daily_loss_pct >= limits.max_daily_loss_pct:
             self.implied_state, self.implied_cause = TradingState.HALTED, "daily_loss"
         elif self.drawdown_pct >= limits.max_drawdown_pct:
@@ -170,6 +193,37 @@ class Context:
             self.implied_state, self.implied_cause = TradingState.REDUCING, "daily_loss"
         else:
             self.implied_state, self.implied_cause = TradingState.ACTIVE, ""
+
+
+    def _measure_modify(self) -> None:
+        """Risk at the new stop from the open price (0 when the stop locks in profit), and
+        whether the stop moves away from the price; a modify never adds margin or reward."""
+        pos, intent = self.target, self.intent
+        self.reward_risk = None
+        if not isinstance(pos, Position):
+            self.widens = True  # nothing to compare with: the rules deny it
+            self.reduces_exposure = False
+            return
+        spec = self.snap.spec
+        if intent.sl is None:
+            self.sl_points = self.money_at_risk = self.risk_pct = None
+        else:
+            self.sl_points = max(intent.side.sign * round((pos.price_open - intent.sl)
+                                                          / spec.point, 6), 0.0)
+            self.money_at_risk = money_at_risk(self.sl_points, pos.volume, spec)
+            self.risk_pct = self.money_at_risk / self.snap.account.equity * 100
+        self.widens = pos.sl is not None and (
+            intent.sl is None or intent.side.sign * (pos.sl - intent.sl) > spec.point * 1e-6)
+        self.reduces_exposure = not self.widens
+
+
+def _target(intent: OrderIntent, snap: RiskSnapshot) -> Position | Order | None:
+    """The open position a modify names, or the pending order a cancel names (None: absent)."""
+    if intent.kind is IntentKind.MODIFY:
+        return next((p for p in snap.positions if p.ticket == intent.position_ticket), None)
+    if intent.kind is IntentKind.CANCEL:
+        return next((o for o in snap.orders if o.ticket == intent.order_ticket), None)
+    return None
 
 
 PASS, DENY = True, False
@@ -205,9 +259,12 @@ def check_input_valid(intent: OrderIntent, ctx: Context) -> Verdict:
     if not isinstance(intent.side, Side) or not isinstance(intent.kind, IntentKind):
         return Verdict(code, DENY, "The order has no valid side or kind.",
                        {"fields": ["side", "kind"]})
-    if intent.kind is IntentKind.CLOSE and intent.position_ticket is None:
-        return Verdict(code, DENY, "A close must name the position it closes.",
-                       {"fields": ["position_ticket"]})
+    if intent.kind in (IntentKind.CLOSE, IntentKind.MODIFY) and intent.position_ticket is None:
+        return Verdict(code, DENY, "A {kind} must name the position it changes.",
+                       {"fields": ["position_ticket"], "kind": intent.kind.value})
+    if intent.kind is IntentKind.CANCEL and intent.order_ticket is None:
+        return Verdict(code, DENY, "A cancel must name the pending order it removes.",
+                       {"fields": ["order_ticket"]})
     if not intent.symbol == ctx.snap.quote.symbol == ctx.snap.spec.name:
         return Verdict(code, DENY, "The order is for {symbol} but the prices are for {quoted}; "
                        "nothing was checked.", {"fields": ["symbol"], "symbol": intent.symbol,
@@ -300,12 +357,17 @@ def check_trading_hours(intent: OrderIntent, ctx: Context) -> Verdict:
 
 
 def check_trading_state(intent: OrderIntent, ctx: Context) -> Verdict:
-    """HALTED allows only closes; REDUCING only closes and orders that shrink net exposure."""
+    """HALTED allows only closes (and cancels, and stops moved closer to the price); REDUCING
+    only those and orders that shrink net exposure."""
     state = ctx.state.trading_state
     code = RiskCode.TRADING_STATE
     details = {"state": state.value, "reason": ctx.state.reason or "no reason given",
-               "symbol": intent.symbol}
-    if state is TradingState.HALTED and not ctx.is_close:
+               "symbol": intent.symbol, "mode": state.value.lower()}
+    takes_risk_off = ctx.kind in (IntentKind.MODIFY, IntentKind.CANCEL) and ctx.reduces_exposure
+    if ctx.kind is IntentKind.MODIFY and state is not TradingState.ACTIVE and not takes_risk_off:
+        return Verdict(code, DENY, "Trading is {mode} ({reason}); a stop-loss may only move "
+                       "closer to the price, not away from it or off.", details)
+    if state is TradingState.HALTED and not (ctx.is_close or takes_risk_off):
         return Verdict(code, DENY, "Trading is halted ({reason}); only closing positions is "
                        "allowed.", details)
     if state is TradingState.REDUCING and not ctx.reduces_exposure:
@@ -331,6 +393,117 @@ def check_position_to_close(intent: OrderIntent, ctx: Context) -> Verdict:
                            "{position}.", details)
     return Verdict(code, DENY, "There is no open position {position} to close.",
                    {"position": intent.position_ticket})
+
+
+# -- modify and cancel ---------------------------------------------------------------------------
+
+def check_position_to_modify(intent: OrderIntent, ctx: Context) -> Verdict:
+    """A modify names an open position of this symbol and side."""
+    code, pos = RiskCode.POSITION_TO_MODIFY, ctx.target
+    details: dict[str, Any] = {"position": intent.position_ticket}
+    if not isinstance(pos, Position):
+        return Verdict(code, DENY, "There is no open position #{position} to modify.", details)
+    details |= {"symbol": pos.symbol, "side": pos.side.value}
+    if pos.symbol != intent.symbol or pos.side is not intent.side:
+        return Verdict(code, DENY, "Position #{position} is a {side} of {symbol}; this change "
+                       "does not match it.", details)
+    return Verdict(code, PASS, "Changes position #{position}, a {side} of {symbol}.", details)
+
+
+def _same_level(a: float | None, b: float | None, point: float) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) < point / 2
+
+
+def check_modify_changes(intent: OrderIntent, ctx: Context) -> Verdict:
+    """A modify changes the SL or the TP (the terminal refuses a request that changes nothing)."""
+    code, pos = RiskCode.MODIFY_CHANGES, ctx.target
+    if not isinstance(pos, Position):
+        return Verdict(code, DENY, "There is no open position to change.", _NONE)
+    point = ctx.snap.spec.point
+    details = {"position": pos.ticket, "sl": intent.sl, "tp": intent.tp,
+               "shown_sl": "none" if intent.sl is None else f"{intent.sl:g}",
+               "shown_tp": "none" if intent.tp is None else f"{intent.tp:g}"}
+    if _same_level(intent.sl, pos.sl, point) and _same_level(intent.tp, pos.tp, point):
+        return Verdict(code, DENY, "Position #{position} already has SL {shown_sl} and TP "
+                       "{shown_tp}; there is nothing to change.", details)
+    return Verdict(code, PASS, "Sets SL {shown_sl} and TP {shown_tp} on #{position}.", details)
+
+
+def check_modify_stop_loss(intent: OrderIntent, ctx: Context) -> Verdict:
+    """The new SL is on the losing side of the price the position closes at now (the bid for a
+    buy, the ask for a sell) and at least the stops level away from it."""
+    code = RiskCode.STOP_LOSS_PLACEMENT
+    if intent.sl is None:
+        return Verdict(code, PASS, "No stop-loss to place.", _NONE)
+    price = ctx.snap.quote.price_for(intent.side.opposite)
+    details = {"price": price, "sl": intent.sl, "side": intent.side.value,
+               "where": "below" if intent.side is Side.BUY else "above",
+               "stops_level": ctx.snap.spec.stops_level}
+    distance = details["distance_points"] = _stop_distance_points(intent, ctx, intent.sl, True)
+    if not distance > 0:
+        return Verdict(code, DENY, "For a {side} position the stop-loss must be {where} the "
+                       "price now, {price:g}; it is {sl:g}.", details)
+    if not distance + 1e-6 >= ctx.snap.spec.stops_level:
+        return Verdict(code, DENY, "The stop-loss is {distance_points:.1f} points from the "
+                       "price; the broker needs at least {stops_level} points.", details)
+    return Verdict(code, PASS, "The stop-loss is {distance_points:.1f} points from the price, "
+                   "beyond the stops level.", details)
+
+
+def check_modify_take_profit(intent: OrderIntent, ctx: Context) -> Verdict:
+    """The new TP is on the winning side of the price the position closes at now and at least
+    the stops level away from it."""
+    code = RiskCode.TAKE_PROFIT_PLACEMENT
+    if intent.tp is None:
+        return Verdict(code, PASS, "No take-profit to place.", _NONE)
+    price = ctx.snap.quote.price_for(intent.side.opposite)
+    details = {"price": price, "tp": intent.tp, "side": intent.side.value,
+               "where": "above" if intent.side is Side.BUY else "below",
+               "stops_level": ctx.snap.spec.stops_level}
+    distance = details["distance_points"] = _stop_distance_points(intent, ctx, intent.tp, False)
+    if not distance > 0:
+        return Verdict(code, DENY, "For a {side} position the take-profit must be {where} the "
+                       "price now, {price:g}; it is {tp:g}.", details)
+    if not distance + 1e-6 >= ctx.snap.spec.stops_level:
+        return Verdict(code, DENY, "The take-profit is {distance_points:.1f} points from the "
+                       "price; the broker needs at least {stops_level} points.", details)
+    return Verdict(code, PASS, "The take-profit is {distance_points:.1f} points from the "
+                   "price, beyond the stops level.", details)
+
+
+def check_modify_risk(intent: OrderIntent, ctx: Context) -> Verdict:
+    """A stop that moves away from the price (or goes) risks at most the risk-per-trade limit,
+    measured from the open price; a stop that moves closer always passes."""
+    code, limit = RiskCode.RISK_PER_TRADE, ctx.limits.max_risk_per_trade_pct
+    if not ctx.widens:
+        return Verdict(code, PASS, "The stop does not move away from the price, so no risk is "
+                       "added.", {"widens": False})
+    if ctx.risk_pct is None:
+        return Verdict(code, PASS, "No stop-loss, so the risk at the stop cannot be measured.",
+                       {"widens": True, "measured": False})
+    details = {"risk_pct": ctx.risk_pct, "money_at_risk": ctx.money_at_risk, "limit_pct": limit,
+               "currency": ctx.snap.account.currency, "widens": True}
+    if not ctx.risk_pct <= limit:
+        return Verdict(code, DENY, "At the new stop the trade would lose {risk_pct:.2f}% of "
+                       "equity ({money_at_risk:,.2f} {currency}) from its open price; your limit "
+                       "is {limit_pct:.2f}%.", details)
+    return Verdict(code, PASS, "At the new stop the trade would lose {risk_pct:.2f}% of equity "
+                   "from its open price, within your {limit_pct:.2f}% limit.", details)
+
+
+def check_order_to_cancel(intent: OrderIntent, ctx: Context) -> Verdict:
+    """A cancel names a pending order of this symbol."""
+    code, order = RiskCode.ORDER_TO_CANCEL, ctx.target
+    details: dict[str, Any] = {"order": intent.order_ticket}
+    if not isinstance(order, Order):
+        return Verdict(code, DENY, "There is no pending order #{order} to cancel.", details)
+    details |= {"symbol": order.symbol, "type": order.type.label}
+    if order.symbol != intent.symbol:
+        return Verdict(code, DENY, "Order #{order} is a {type} of {symbol}; this cancel does "
+                       "not match it.", details)
+    return Verdict(code, PASS, "Cancels pending order #{order}, a {type} of {symbol}.", details)
 
 
 # -- the order's shape ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from agent.domain import Account, Position, Quote, SymbolSpec, TradingState
+from agent.domain import Account, Order, Position, Quote, SymbolSpec, TradingState
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +20,8 @@ class RiskSnapshot:
     Money figures are in the account currency. `margin_required` is the terminal's
     `order_calc_margin` for this order. `specs` and `prices` (mid) cover the other symbols held,
     and `fx_to_account` converts one unit of each currency to the account currency
-    (e.g. {"EUR": 1.08, "USD": 1.0}); both feed the net currency exposure rule.
+    (e.g. {"EUR": 1.08, "USD": 1.0}); both feed the net currency exposure rule. `orders` are
+    the pending orders (a cancel must name one of them).
     """
 
     account: Account
@@ -38,6 +39,7 @@ class RiskSnapshot:
     consecutive_losses: int = 0
     last_loss_time: datetime | None = None
     broker_connected: bool = True
+    orders: tuple[Order, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,11 @@ def _iso(t: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ExactOrder:
-    """The order as approved: every field of the intent plus the worst acceptable price."""
+    """The order as approved: every field of the intent plus the worst acceptable price.
+
+    `order_ticket` (the pending order a cancel removes) is left out of the dict when None, so
+    the orders that never have one keep the digest they always had.
+    """
 
     symbol: str
     side: Side
@@ -58,11 +62,13 @@ class ExactOrder:
     position_ticket: int | None
     comment: str
     price_bound: float | None
+    order_ticket: int | None = None
 
     @classmethod
     def of(cls, intent: OrderIntent, price_bound: float | None) -> ExactOrder:
         return cls(intent.symbol, intent.side, intent.volume, intent.sl, intent.tp, intent.price,
-                   intent.kind, intent.position_ticket, intent.comment, price_bound)
+                   intent.kind, intent.position_ticket, intent.comment, price_bound,
+                   intent.order_ticket)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ExactOrder:
@@ -71,10 +77,13 @@ class ExactOrder:
     @property
     def intent(self) -> OrderIntent:
         return OrderIntent(self.symbol, self.side, self.volume, self.sl, self.tp, self.price,
-                           self.kind, self.position_ticket, self.comment)
+                           self.kind, self.position_ticket, self.comment, self.order_ticket)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "side": self.side.value, "kind": self.kind.value}
+        d = {**asdict(self), "side": self.side.value, "kind": self.kind.value}
+        if d["order_ticket"] is None:
+            del d["order_ticket"]
+        return d
 
     def digest(self) -> str:
         """sha256 of the canonical JSON of the order (sorted keys, no spaces, repr floats)."""

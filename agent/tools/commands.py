@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from agent.alerts.book import AlertBook
 from agent.domain import CompanionError
 from agent.market.alerts import Kind, Mode, Rule, parse_condition
+from agent.risk.pnl import MAX_DAYS, Period, period
 from agent.tools.jsonable import to_jsonable
 
 if TYPE_CHECKING:
@@ -29,9 +30,14 @@ USAGE: dict[str, str] = {
     "buy": "/buy SYMBOL LOTS sl PRICE [tp PRICE] [at PRICE]",
     "sell": "/sell SYMBOL LOTS sl PRICE [tp PRICE] [at PRICE]",
     "close": "/close TICKET [LOTS]",
+    "modify": "/modify POSITION [sl PRICE|none] [tp PRICE|none]",
+    "orders": "/orders",
+    "cancel": "/cancel ORDER",
     "positions": "/positions",
     "account": "/account",
     "history": "/history [DAYS]",
+    "profit": "/profit [today|week|month|all]",
+    "daily": "/daily [DAYS]",
     "status": "/status",
     "halt": "/halt [REASON]",
     "resume": "/resume",
@@ -40,7 +46,9 @@ USAGE: dict[str, str] = {
     "cancelalert": "/cancelalert ID",
     "help": "/help",
 }
-ALIASES = {"quote": "price", "p": "price", "pos": "positions", "acc": "account"}
+ALIASES = {"quote": "price", "p": "price", "pos": "positions", "acc": "account",
+           "performance": "profit"}
+PROPOSING = frozenset({"buy", "sell", "close", "modify", "cancel"})
 RECURRING_COOLDOWN_S = 900  # a recurring /alert stays quiet this long after firing
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9._#-]{1,19}$")
 
@@ -54,7 +62,7 @@ class ParsedCommand:
 
     @property
     def proposes_order(self) -> bool:
-        return self.name in ("buy", "sell", "close")
+        return self.name in PROPOSING
 
 
 def is_command(text: str) -> bool:
@@ -81,6 +89,19 @@ def parse_command(text: str) -> ParsedCommand:
         raise
     except (ValueError, IndexError) as exc:
         raise CompanionError("bad_command", f"Usage: {USAGE[name]}") from exc
+
+
+def command_text(name: str, **args: Any) -> str:
+    """The command line of a proposal a channel makes without chat (`companion cancel 123`,
+    `POST /v1/orders/123/cancel`): the text `parse_command` reads back into `args`."""
+    match name:
+        case "cancel":
+            return f"/cancel {int(args['order'])}"
+        case "modify":
+            levels = "".join(f" {k} {'none' if args[k] is None else repr(float(args[k]))}"
+                             for k in ("sl", "tp") if k in args)
+            return f"/modify {int(args['ticket'])}{levels}"
+    raise CompanionError("bad_command", f"/{name} is not a proposal.")
 
 
 def symbol(word: str) -> str:
@@ -172,6 +193,64 @@ def _close(words: list[str]) -> dict[str, Any]:
     return {"ticket": ticket, "volume": number(words[1]) if len(words) == 2 else None}
 
 
+def _ticket_number(word: str, what: str) -> int:
+    """A position or order number (#12345 or 12345); CompanionError for anything else."""
+    digits = word.removeprefix("#")
+    if not (digits.isascii() and digits.isdigit() and 0 < int(digits) < 2**63):
+        raise CompanionError(f"bad_{what}", f"'{word}' is not a {what} number; use the number "
+                             f"/{'orders' if what == 'order' else 'positions'} shows, e.g. 12345.")
+    return int(digits)
+
+
+def _level(word: str, name: str) -> float | None:
+    """A new SL or TP: a finite positive price, or `none` to remove it."""
+    if word.lower() == "none":
+        return None
+    try:
+        return number(word)
+    except ValueError:
+        raise CompanionError("bad_price", f"'{word}' is not a price for the {name}: use a "
+                             "positive number such as 1.1050, or none.") from None
+
+
+def _modify(words: list[str]) -> dict[str, Any]:
+    position, *rest = words
+    if not rest or len(rest) % 2 or len(rest) > 4:
+        raise ValueError("pairs")
+    args: dict[str, Any] = {"ticket": _ticket_number(position, "position")}
+    names = {"sl": "stop-loss", "tp": "take-profit"}
+    for key, value in zip(rest[::2], rest[1::2], strict=True):
+        key = key.lower()
+        if key not in names or key in args:
+            raise ValueError(key)
+        args[key] = _level(value, names[key])
+    return args
+
+
+def _cancel(words: list[str]) -> dict[str, Any]:
+    (order,) = words
+    return {"order": _ticket_number(order, "order")}
+
+
+def _days(words: list[str], default: int, most: int) -> int:
+    if len(words) > 1:
+        raise ValueError("arity")
+    days = int(words[0]) if words else default
+    if not 1 <= days <= most:
+        raise ValueError("days")
+    return days
+
+
+def _profit(words: list[str]) -> dict[str, Any]:
+    if len(words) > 1:
+        raise ValueError("arity")
+    return {"period": period(words[0]).value if words else Period.ALL.value}
+
+
+def _daily(words: list[str]) -> dict[str, Any]:
+    return {"days": _days(words, 7, MAX_DAYS)}
+
+
 def _history(words: list[str]) -> dict[str, Any]:
     if len(words) > 1:
         raise ValueError("arity")
@@ -200,6 +279,7 @@ _PARSERS = {
     "price": _symbol_only, "sentiment": _symbol_only, "bars": _bars, "analyze": _analyze,
     "size": _size, "buy": _order("buy"), "sell": _order("sell"), "close": _close,
     "history": _history, "halt": _halt, "alert": _alert, "cancelalert": _cancel_alert,
+    "modify": _modify, "cancel": _cancel, "profit": _profit, "daily": _daily,
 }
 
 
@@ -215,6 +295,11 @@ class CommandRunner:
         if cmd.name == "close":
             return {"kind": "close", "position_ticket": cmd.args["ticket"],
                     "volume": cmd.args["volume"]}
+        if cmd.name == "modify":  # only the levels named: the others stay as they are
+            return {"kind": "modify", "position_ticket": cmd.args["ticket"],
+                    **{k: cmd.args[k] for k in ("sl", "tp") if k in cmd.args}}
+        if cmd.name == "cancel":
+            return {"kind": "cancel", "order_ticket": cmd.args["order"]}
         return {"kind": "open", **cmd.args}
 
     def run(self, cmd: ParsedCommand) -> Any:
@@ -237,6 +322,12 @@ class CommandRunner:
                 return desk.account_status()
             case "history":
                 return to_jsonable(desk.history(a["days"]))
+            case "orders":
+                return to_jsonable(desk.orders())
+            case "profit":
+                return to_jsonable(desk.profit(Period(a["period"])))
+            case "daily":
+                return to_jsonable(desk.daily(a["days"]))
             case "halt":
                 return desk.risk_state.halt(a["reason"], by="command", now=desk.clock()).to_dict()
             case "resume":

@@ -18,6 +18,7 @@ from agent.config import RiskLimits
 from agent.domain import (
     CompanionError,
     IntentKind,
+    Order,
     OrderIntent,
     Position,
     Quote,
@@ -27,6 +28,15 @@ from agent.market.analyzer import analyze
 from agent.market.cache import BarCache
 from agent.market.sentiment import HeadlineSource, LexiconSentiment
 from agent.risk.engine import Decision, evaluate
+from agent.risk.pnl import (
+    ClosedTrade,
+    DailyReport,
+    Period,
+    ProfitReport,
+    closed_trades,
+    daily_report,
+    profit_report,
+)
 from agent.risk.sizer import SizeResult, size_position
 from agent.risk.snapshot import RiskSnapshot
 from agent.risk.state import RiskStateStore
@@ -88,9 +98,47 @@ class Desk:
     def positions(self, symbol: str | None = None) -> list[Position]:
         return self.broker.positions(symbol)
 
+    def orders(self, symbol: str | None = None) -> list[Order]:
+        """Pending orders (limit, stop), oldest first."""
+        return self.broker.orders(symbol)
+
     def history(self, days: int = 7) -> list[Any]:
         now = self.market_time()
         return self.broker.history(now - timedelta(days=days), now + timedelta(minutes=1))
+
+    # -- P/L ------------------------------------------------------------------------------------
+
+    def closed_trades(self) -> list[ClosedTrade]:
+        """Every trade of the account's history, with its R where its opening order had a stop
+        (the money at that stop is priced by the terminal at today's conversion rates)."""
+        now = self.market_time()
+        since, until = datetime(1970, 1, 2, tzinfo=UTC), now + timedelta(days=1)
+        deals = self.broker.history(since, until)
+        stops_by_order = {o.ticket: o.sl for o in self.broker.history_orders(since, until)
+                          if o.sl}
+        stops: dict[int, float] = {}
+        for deal in deals:
+            if deal.entry == "in" and deal.position_id not in stops and \
+                    deal.order in stops_by_order:
+                stops[deal.position_id] = stops_by_order[deal.order]
+        return closed_trades(deals, stops, self._loss_at)
+
+    def profit(self, period: Period) -> ProfitReport:
+        account = self.broker.account()
+        return profit_report(self.closed_trades(), period, now=self.market_time(),
+                             balance=account.balance, currency=account.currency)
+
+    def daily(self, days: int) -> DailyReport:
+        account = self.broker.account()
+        return daily_report(self.closed_trades(), days, now=self.market_time(),
+                            balance=account.balance, currency=account.currency)
+
+    def _loss_at(self, side: Side, symbol: str, volume: float, price_open: float,
+                 sl: float) -> float | None:
+        try:
+            return -self.broker.calc_profit(side, symbol, volume, price_open, sl)
+        except CompanionError:  # a symbol the terminal no longer has: no R for that trade
+            return None
 
     def market_time(self) -> datetime:
         """The terminal's clock (the paper terminal's replay time, or the trade server's)."""
@@ -109,7 +157,18 @@ class Desk:
                              side=trade_side, close=quote.price_for(trade_side.opposite))
 
     def intent_from(self, proposal: dict[str, Any]) -> OrderIntent:
-        """An OrderIntent from a proposal (tool call or command); closes name a position."""
+        """An OrderIntent from a proposal (tool call or command); closes and modifies name a
+        position, cancels a pending order. A modify keeps the SL or TP it does not mention."""
+        if proposal.get("kind") == "modify":
+            return self._modify_intent(proposal)
+        if proposal.get("kind") == "cancel":
+            ticket = int(proposal["order_ticket"])
+            found = [o for o in self.broker.orders() if o.ticket == ticket]
+            if not found:
+                raise CompanionError("order_unknown", f"There is no pending order #{ticket}.")
+            o = found[0]
+            return OrderIntent(symbol=o.symbol, side=o.side, volume=o.volume, sl=o.sl, tp=o.tp,
+                               price=o.price_open, kind=IntentKind.CANCEL, order_ticket=ticket)
         if proposal.get("kind") == "close":
             ticket = int(proposal["position_ticket"])
             held = [p for p in self.broker.positions() if p.ticket == ticket]
@@ -123,6 +182,26 @@ class Desk:
                            volume=float(proposal["volume"]), sl=proposal.get("sl"),
                            tp=proposal.get("tp"), price=proposal.get("price"))
 
+    def _modify_intent(self, proposal: dict[str, Any]) -> OrderIntent:
+        ticket = int(proposal["position_ticket"])
+        held = [p for p in self.broker.positions() if p.ticket == ticket]
+        if not held:
+            raise CompanionError("position_unknown", f"There is no open position #{ticket}.")
+        pos = held[0]
+        if "sl" not in proposal and "tp" not in proposal:
+            raise CompanionError("nothing_to_modify", "Say the new stop-loss, take-profit or "
+                                 "both, e.g. /modify 12345 sl 1.1050.")
+        spec = self.broker.symbol_spec(pos.symbol)
+
+        def level(name: str, current: float | None) -> float | None:
+            if name not in proposal:
+                return current
+            value = proposal[name]
+            return None if value is None else spec.round_price(float(value))
+        return OrderIntent(symbol=pos.symbol, side=pos.side, volume=pos.volume,
+                           sl=level("sl", pos.sl), tp=level("tp", pos.tp),
+                           kind=IntentKind.MODIFY, position_ticket=ticket)
+
     def snapshot(self, intent: OrderIntent) -> RiskSnapshot:
         """Everything the risk engine needs, read fresh from the terminal now."""
         account = self.broker.account()
@@ -133,7 +212,7 @@ class Desk:
         specs = {s: self.broker.symbol_spec(s) for s in held}
         prices = {s: self.broker.quote(s).mid for s in held}
         entry = intent.price or quote.price_for(intent.side)
-        margin = (0.0 if intent.kind is IntentKind.CLOSE or not _finite_positive(intent.volume)
+        margin = (0.0 if intent.kind is not IntentKind.OPEN or not _finite_positive(intent.volume)
                   else self.broker.calc_margin(intent.side, intent.symbol, intent.volume, entry))
         now = quote.time
         figures = self.risk_state.observe(account.equity, now, balance=account.balance)
@@ -145,7 +224,8 @@ class Desk:
             recent_order_times=figures.recent_order_times,
             consecutive_losses=figures.consecutive_losses,
             last_loss_time=figures.last_loss_time,
-            broker_connected=bool(self.broker.terminal_state().get("connected", True)))
+            broker_connected=bool(self.broker.terminal_state().get("connected", True)),
+            orders=tuple(self.broker.orders()) if intent.kind is IntentKind.CANCEL else ())
 
     def evaluate(self, intent: OrderIntent) -> Decision:
         """The risk engine's decision on this intent, on a fresh snapshot.

@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 from agent.events import Event, EventType
+from agent.graph.render import order_title
 
 WIDTH = 28  # characters per monospace line that fit a phone screen
 
@@ -134,9 +135,13 @@ def ticket(t: dict[str, Any]) -> str:
         rows.append(("Risk", f"{money(fig['money_at_risk'])} ({fig.get('risk_pct', 0):.2f}%)"))
     if fig.get("reward_risk"):
         rows.append(("Reward:risk", f"{fig['reward_risk']:.2f}"))
-    what = ("CLOSE #" + str(order["position_ticket"]) if order.get("kind") == "close"
-            else f"{order['side'].upper()} {order['symbol']}")
-    return card(f"Ticket {t['id']}: {what}", rows,
+    if order.get("kind") == "modify":
+        rows = [("Stop loss", f"{num(fig.get('sl_before'))} -> {num(order.get('sl'))}"),
+                ("Take profit", f"{num(fig.get('tp_before'))} -> {num(order.get('tp'))}")]
+        if fig.get("money_at_risk") is not None:
+            rows.append(("Loss at stop", f"{money(fig['money_at_risk'])} "
+                                         f"({fig.get('risk_pct', 0):.2f}%)"))
+    return card(f"Ticket {t['id']}: {order_title(order, fig)}", rows,
                 f"Approved by the risk engine, NOT sent. Valid until "
                 f"{t['expires_at'][11:19]} UTC.")
 
@@ -154,6 +159,8 @@ EVENT_TITLES: dict[EventType, str] = {
     EventType.TICKET_EXPIRED: "Ticket expired",
     EventType.ORDER_FILLED: "Order filled",
     EventType.ORDER_REJECTED: "Order rejected",
+    EventType.ORDER_MODIFIED: "Stops changed",
+    EventType.ORDER_CANCELLED: "Pending order cancelled",
     EventType.POSITION_CLOSED: "Position closed",
     EventType.SL_HIT: "Stop loss hit",
     EventType.TP_HIT: "Take profit hit",
@@ -176,6 +183,12 @@ def event(e: Event) -> str:
             return card(f"{title}: {p['side'].upper()} {num(p['volume'], 2)} {p['symbol']}",
                         [("Price", num(p["price"])), ("Ticket", p["ticket_id"])],
                         "" if e.type is EventType.ORDER_FILLED else p.get("message", ""))
+        case EventType.ORDER_MODIFIED:
+            return card(f"{title}: #{p['position']} {p['symbol']}",
+                        [("SL", num(p.get("sl"))), ("TP", num(p.get("tp"))),
+                         ("Ticket", p["ticket_id"])])
+        case EventType.ORDER_CANCELLED:
+            return card(f"{title}: #{p['order']} {p['symbol']}", [("Ticket", p["ticket_id"])])
         case EventType.POSITION_CLOSED | EventType.SL_HIT | EventType.TP_HIT:
             return card(f"{title}: #{p['position']} {p['symbol']}",
                         [("Side", f"{p['side'].upper()} {num(p['volume'], 2)}"),

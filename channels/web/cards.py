@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from agent.domain import CompanionError
+from agent.graph.render import order_title
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def ticket_card(ticket: dict[str, Any], status: str | None = None) -> str:
     side = order["side"].upper()
     entry = "market" if order.get("price") is None else f"at {_n(order['price'])}"
     lines = [
-        f"### Ticket `{ticket['id']}`: {side} {_n(order['volume'], 2)} lots {order['symbol']}",
+        f"### Ticket `{ticket['id']}`: {order_title(order, fig)}",
         "",
         "| | |", "|---|---|",
         f"| Symbol | **{order['symbol']}** |",
@@ -90,6 +91,8 @@ RESOLVED = {
     "ticket_expired": "Expired; nothing was sent.",
     "order_filled": "Filled{by}: {volume} lots at {price}.",
     "order_rejected": "Not filled: {message}",
+    "order_modified": "Done{by}: {message}",
+    "order_cancelled": "Done{by}: {message}",
 }
 
 

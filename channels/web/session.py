@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 TICKET_EVENTS = frozenset({EventType.TICKET_CONFIRMED, EventType.TICKET_REJECTED,
                            EventType.TICKET_EXPIRED, EventType.ORDER_FILLED,
-                           EventType.ORDER_REJECTED})
+                           EventType.ORDER_REJECTED, EventType.ORDER_MODIFIED,
+                           EventType.ORDER_CANCELLED})
 STATE_EVENTS = frozenset({EventType.RISK_STATE_CHANGED})
 SWEEP_S = 2.0
 BADGE_RESEND_S = (0.5, 1.0, 2.0)  # waits between re-sends of the badge (see keep_badge)
@@ -168,5 +169,6 @@ class WebSession:
         if card is not None:
             await card.settle(cards.resolution(event.type.value, event.payload))
             if event.type in (EventType.ORDER_FILLED, EventType.ORDER_REJECTED,
+                              EventType.ORDER_MODIFIED, EventType.ORDER_CANCELLED,
                               EventType.TICKET_REJECTED, EventType.TICKET_EXPIRED):
                 self.cards.pop(card.ticket["id"], None)

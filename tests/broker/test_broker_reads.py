@@ -265,8 +265,9 @@ def test_terminal_state_when_bridge_gone_then_error_saying_unreachable(term):
 
 def test_broker_has_no_way_to_send_orders():
     public = {name for name in dir(MT5Broker) if not name.startswith("_")}
-    assert public == {"account", "bars", "calc_margin", "calc_profit", "history", "positions",
-                      "quote", "symbol_spec", "symbols", "terminal_state", "timeframe"}
+    assert public == {"account", "bars", "calc_margin", "calc_profit", "history",
+                      "history_orders", "orders", "positions", "quote", "symbol_spec", "symbols",
+                      "terminal_state", "timeframe"}
 
 
 def test_symbols_when_terminal_fails_then_error(term):
