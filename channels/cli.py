@@ -6,7 +6,6 @@ exit code (1 for a refused request, 2 for bad usage); nothing is changed by a fa
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import sys
@@ -18,18 +17,46 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from agent.domain import CompanionError
-from channels import cli_render as render
-from channels.cli_bridge import bridge_app
-from channels.cli_eval import eval_command
-from channels.cli_models import models_app
-from channels.cli_ops import register as register_ops
-from channels.telegram.cli import telegram
-from channels.web.serve import web_command
+from channels.cli_lazy import LazyCommand, LazyGroup, LazyModule
+
+
+class CompanionGroup(LazyGroup):
+    """`companion`: commands with a heavy module of their own are imported when they run.
+
+    Keep this module's imports light (`tests/channels/test_cli_startup.py` checks that no
+    LangGraph, LangChain, Chainlit, Telegram or FastAPI module is imported with it): a command
+    that needs one imports it in its body, or is listed here.
+    """
+
+    lazy = (
+        LazyCommand("web", "channels.web.serve:web_command",
+                    "Serve the web chat (default http://127.0.0.1:8000)."),
+        LazyCommand("telegram", "channels.telegram.cli:telegram",
+                    "Run the Telegram bot and the alert watcher (token from "
+                    "COMPANION_TELEGRAM_TOKEN or the keyring; only telegram.allowed_chat_ids "
+                    "are served)."),
+        LazyCommand("eval", "channels.cli_eval:eval_command",
+                    "Score agent behaviour per model: tools, arguments, grounding, safety, "
+                    "refusals."),
+        LazyCommand("serve", "channels.cli_ops:register",
+                    "Run everything configured in one process (Ctrl-C or SIGTERM stops it "
+                    "cleanly).", kind="register"),
+        LazyCommand("api", "channels.cli_ops:register",
+                    "Run the REST API alone (with the terminal health monitor).", kind="register"),
+        LazyCommand("logs", "channels.cli_ops:register",
+                    "Show the companion's logs (JSON lines under the log folder).",
+                    kind="register"),
+        LazyCommand("bridge", "channels.cli_bridge:bridge_app",
+                    "The MT5 REST bridge that runs beside the terminal.", kind="group"),
+        LazyCommand("models", "channels.cli_models:models_app",
+                    "Models found, their figures, the local model.", kind="group"),
+    )
+
 
 T = TypeVar("T")
+render = LazyModule("channels.cli_render")  # rich tables and panels: loaded to print a result
 app = typer.Typer(help="Trading AI Companion for MetaTrader 5.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+                  pretty_exceptions_enable=False, add_completion=False, cls=CompanionGroup)
 risk_app = typer.Typer(help="Trading state: status, halt, resume.", no_args_is_help=True)
 paper_app = typer.Typer(help="The paper terminal's replay clock.", no_args_is_help=True)
 data_app = typer.Typer(help="Market data files.", no_args_is_help=True)
@@ -47,7 +74,10 @@ def run(job: Callable[[Any], Awaitable[T] | T], *, models: bool = False) -> T:
 
     `models`: detect reachable models first (chat, doctor); other commands need none.
     """
+    import asyncio
+
     from agent.app import open_companion
+    from agent.domain import CompanionError
 
     async def main() -> T:
         async with open_companion(detect_models=models) as companion:
@@ -66,6 +96,7 @@ def run(job: Callable[[Any], Awaitable[T] | T], *, models: bool = False) -> T:
 def start_logging(role: str, *, console: bool = True) -> None:
     """A long-running command writes the rotating JSON log that `companion logs` reads."""
     from agent.config import get_settings
+    from agent.domain import CompanionError
     from agent.logs import start_logging as start
 
     try:
@@ -148,6 +179,8 @@ def order(side: str, symbol: str, volume: float,
     thread = f"cli-{uuid.uuid4().hex[:8]}"
 
     async def propose_then_ask(c: Any) -> tuple[Any, Any]:
+        import asyncio
+
         reply = await c.service.send(thread, text)
         if as_json or reply.ticket is None:
             return reply, None
@@ -270,13 +303,8 @@ def data_import(path: str, symbol: Annotated[str | None, typer.Option("--symbol"
     emit(data, as_json, render.mapping)
 
 
-# Commands that live with their channel.
-app.command("web", help="Serve the web chat (default http://127.0.0.1:8000).")(web_command)
-app.command("telegram")(telegram)
-app.command("eval")(eval_command)
-app.add_typer(bridge_app, name="bridge", help="The MT5 REST bridge that runs beside the terminal.")
-app.add_typer(models_app, name="models", help="Models found, their figures, the local model.")
-register_ops(app)  # serve, api, logs
+# Commands that live with their channel (web, telegram, eval, serve, api, logs, bridge,
+# models) are in CompanionGroup.lazy: imported when they run, listed without importing them.
 
 
 def main() -> None:

@@ -5,11 +5,11 @@ the spreads are *simulated*: a fixed typical spread per symbol, in points, unles
 carries its own spread column. A 6-letter currency pair missing from the table gets the usual
 forex specification (3 digits when the quote currency is JPY, else 5).
 
-| class  | lot                | margin (MT5 calc mode)                             | margin currency |
-| ------ | ------------------ | -------------------------------------------------- | --------------- |
-| forex  | 100,000 base units | lots x contract / account leverage (FOREX)          | base            |
-| stock  | 1 share (CFD)      | lots x contract x price x 20% (CFD; 5:1, ESMA)      | profit (USD)    |
-| crypto | 1 coin (CFD)       | lots x contract x price x 50% (CFD; 2:1, ESMA)      | profit (USD)    |
+| class  | lot                | margin (MT5 calc mode)                        | margin ccy |
+| ------ | ------------------ | --------------------------------------------- | ---------- |
+| forex  | 100,000 base units | lots x contract / leverage (FOREX)            | base       |
+| stock  | 1 share (CFD)      | lots x contract x price x 20% (CFD; 5:1 ESMA) | USD        |
+| crypto | 1 coin (CFD)       | lots x contract x price x 50% (CFD; 2:1 ESMA) | USD        |
 
 Profit is (close - open) x contract x lots in the profit currency for every class, then
 converted to the account currency at the terminal's own prices.
