@@ -180,7 +180,7 @@ class OrderSender:
         def applied() -> tuple[bool | None, str]:
             now = self._position(ticket)
             if now is None:
-                return None, f"Position #{ticket} is not open any more."
+                return None, f"Position #{ticket} is not open any more"
             return _same_levels(now, target, info.point), ""
 
         return self._change(request, idempotency_key, applied, position=ticket,
@@ -207,7 +207,7 @@ class OrderSender:
                 return False, ""
             state = self._history_state(ticket)
             return (True, "") if state == self._term.ORDER_STATE_CANCELED else (
-                None, f"Order #{ticket} is no longer pending.")
+                None, f"Order #{ticket} is no longer pending")
 
         return self._change(request, idempotency_key, applied, order=ticket,
                             done=f"Pending order #{ticket} cancelled.")
@@ -406,7 +406,9 @@ class OrderSender:
             return OrderResult(OrderOutcome.REJECTED, sent.retcode, f"{code.sentence} Nothing "
                                "was changed.", key, order=order, position=position,
                                raw={"request": request, "result": _record(sent)})
-        cause = code.sentence if code is not None else self._no_answer_sentence()
+        cause = (f"The terminal answered {code.name} (code {sent.retcode}), so the change may "
+                 "or may not have been made." if code is not None else
+                 f"The terminal gave no answer to the change ({self._last_error()}).")
         retcode = sent.retcode if sent is not None else 0
         why = ""
         for wait in self._reconcile_waits_s:

@@ -431,46 +431,36 @@ def check_modify_changes(intent: OrderIntent, ctx: Context) -> Verdict:
     return Verdict(code, PASS, "Sets SL {shown_sl} and TP {shown_tp} on #{position}.", details)
 
 
+def _modify_level(intent: OrderIntent, ctx: Context, code: RiskCode, level: float | None,
+                  loss: bool) -> Verdict:
+    name = "stop-loss" if loss else "take-profit"
+    if level is None:
+        return Verdict(code, PASS, "No {name} to place.", {"name": name})
+    price = ctx.snap.quote.price_for(intent.side.opposite)
+    details = {"price": price, "level": level, "name": name, "side": intent.side.value,
+               "where": "below" if (intent.side is Side.BUY) == loss else "above",
+               "stops_level": ctx.snap.spec.stops_level}
+    distance = details["distance_points"] = _stop_distance_points(intent, ctx, level, loss)
+    if not distance > 0:
+        return Verdict(code, DENY, "For a {side} position the {name} must be {where} the price "
+                       "now, {price:g}; it is {level:g}.", details)
+    if not distance + 1e-6 >= ctx.snap.spec.stops_level:
+        return Verdict(code, DENY, "The {name} is {distance_points:.1f} points from the price; "
+                       "the broker needs at least {stops_level} points.", details)
+    return Verdict(code, PASS, "The {name} is {distance_points:.1f} points from the price, "
+                   "beyond the stops level.", details)
+
+
 def check_modify_stop_loss(intent: OrderIntent, ctx: Context) -> Verdict:
     """The new SL is on the losing side of the price the position closes at now (the bid for a
     buy, the ask for a sell) and at least the stops level away from it."""
-    code = RiskCode.STOP_LOSS_PLACEMENT
-    if intent.sl is None:
-        return Verdict(code, PASS, "No stop-loss to place.", _NONE)
-    price = ctx.snap.quote.price_for(intent.side.opposite)
-    details = {"price": price, "sl": intent.sl, "side": intent.side.value,
-               "where": "below" if intent.side is Side.BUY else "above",
-               "stops_level": ctx.snap.spec.stops_level}
-    distance = details["distance_points"] = _stop_distance_points(intent, ctx, intent.sl, True)
-    if not distance > 0:
-        return Verdict(code, DENY, "For a {side} position the stop-loss must be {where} the "
-                       "price now, {price:g}; it is {sl:g}.", details)
-    if not distance + 1e-6 >= ctx.snap.spec.stops_level:
-        return Verdict(code, DENY, "The stop-loss is {distance_points:.1f} points from the "
-                       "price; the broker needs at least {stops_level} points.", details)
-    return Verdict(code, PASS, "The stop-loss is {distance_points:.1f} points from the price, "
-                   "beyond the stops level.", details)
+    return _modify_level(intent, ctx, RiskCode.STOP_LOSS_PLACEMENT, intent.sl, loss=True)
 
 
 def check_modify_take_profit(intent: OrderIntent, ctx: Context) -> Verdict:
     """The new TP is on the winning side of the price the position closes at now and at least
     the stops level away from it."""
-    code = RiskCode.TAKE_PROFIT_PLACEMENT
-    if intent.tp is None:
-        return Verdict(code, PASS, "No take-profit to place.", _NONE)
-    price = ctx.snap.quote.price_for(intent.side.opposite)
-    details = {"price": price, "tp": intent.tp, "side": intent.side.value,
-               "where": "above" if intent.side is Side.BUY else "below",
-               "stops_level": ctx.snap.spec.stops_level}
-    distance = details["distance_points"] = _stop_distance_points(intent, ctx, intent.tp, False)
-    if not distance > 0:
-        return Verdict(code, DENY, "For a {side} position the take-profit must be {where} the "
-                       "price now, {price:g}; it is {tp:g}.", details)
-    if not distance + 1e-6 >= ctx.snap.spec.stops_level:
-        return Verdict(code, DENY, "The take-profit is {distance_points:.1f} points from the "
-                       "price; the broker needs at least {stops_level} points.", details)
-    return Verdict(code, PASS, "The take-profit is {distance_points:.1f} points from the "
-                   "price, beyond the stops level.", details)
+    return _modify_level(intent, ctx, RiskCode.TAKE_PROFIT_PLACEMENT, intent.tp, loss=False)
 
 
 def check_modify_risk(intent: OrderIntent, ctx: Context) -> Verdict:

@@ -197,8 +197,9 @@ def _ticket_number(word: str, what: str) -> int:
     """A position or order number (#12345 or 12345); CompanionError for anything else."""
     digits = word.removeprefix("#")
     if not (digits.isascii() and digits.isdigit() and 0 < int(digits) < 2**63):
-        raise CompanionError(f"bad_{what}", f"'{word}' is not a {what} number; use the number "
-                             f"/{'orders' if what == 'order' else 'positions'} shows, e.g. 12345.")
+        article, listing = ("an", "/orders") if what == "order" else ("a", "/positions")
+        raise CompanionError(f"bad_{what}", f"'{word}' is not {article} {what} number; use the "
+                             f"number {listing} shows, e.g. 12345.")
     return int(digits)
 
 
