@@ -29,7 +29,6 @@ from agent.domain import CompanionError
 from agent.events import EventBus
 from agent.graph.context import GraphDeps
 from agent.graph.execute import Executor
-from agent.graph.graph import build_graph
 from agent.graph.routing import ModelRouter, OnDemandRouter, SelectorRouter, StaticRouter
 from agent.market.sentiment import HeadlineSource
 from agent.monitor import HealthMonitor
@@ -202,7 +201,9 @@ async def _open(settings: Settings, *, router: ModelRouter | None, terminal: Any
     journal = Journal(settings.journal_path)
     raw = terminal if terminal is not None else open_terminal(settings, journal)
     term = SerializedTerminal(raw)
-    manager = TerminalManager(term, settings.broker, journal=journal)
+    no_password = settings.broker.kind == "paper"  # nothing to read from the OS keyring
+    manager = TerminalManager(term, settings.broker, journal=journal, **(
+        {"password_provider": lambda: None} if no_password else {}))
     try:
         manager.connect()
         broker = MT5Broker(term)
@@ -226,7 +227,7 @@ async def _open(settings: Settings, *, router: ModelRouter | None, terminal: Any
         async with aiosqlite.connect(str(checkpoints_path(settings))) as conn:
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints
-            graph = build_graph(deps, AsyncSqliteSaver(conn))
+            graph = GraphOnDemand(lambda: _build_graph(deps, AsyncSqliteSaver(conn)))
             log.info("companion open: %s terminal, %s, journal %s", settings.broker.kind,
                      ", ".join(m.name for m in models) or "no model detected",
                      settings.journal_path)
@@ -238,6 +239,26 @@ async def _open(settings: Settings, *, router: ModelRouter | None, terminal: Any
             _quietly(router.close)  # servers started on demand
         _quietly(manager.shutdown)  # never mask the error that brought us here
         journal.close()
+
+
+class GraphOnDemand:
+    """The compiled graph, built on its first use: a data command (`companion quote`) never
+    runs the graph, so it neither builds the tools' schemas nor imports the nodes."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._graph: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._graph is None:
+            self._graph = self._build()
+        return getattr(self._graph, name)
+
+
+def _build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
+    from agent.graph.graph import build_graph
+
+    return build_graph(deps, checkpointer)
 
 
 def _settle_claimed(executor: Executor) -> list[str]:
