@@ -46,6 +46,13 @@ class CompanionGroup(LazyGroup):
         LazyCommand("logs", "channels.cli_ops:register",
                     "Show the companion's logs (JSON lines under the log folder).",
                     kind="register"),
+        *(LazyCommand(name, "channels.cli_trades:register", text, kind="register")
+          for name, text in (
+              ("orders", "Pending orders: type, price, lots, SL, TP, when placed."),
+              ("cancel", "Propose cancelling a pending order (a ticket, then y/N)."),
+              ("modify", "Propose a new SL and/or TP for a position (a ticket, then y/N)."),
+              ("profit", "P/L of today, this week, this month or all, and per symbol."),
+              ("daily", "P/L per day."))),
         LazyCommand("bridge", "channels.cli_bridge:bridge_app",
                     "The MT5 REST bridge that runs beside the terminal.", kind="group"),
         LazyCommand("models", "channels.cli_models:models_app",
@@ -176,17 +183,25 @@ def order(side: str, symbol: str, volume: float,
         raise typer.Exit(2)
     text = f"/{side.lower()} {symbol} {volume}"
     text += "".join(f" {k} {v}" for k, v in (("sl", sl), ("tp", tp), ("at", at)) if v)
+    propose_and_ask(lambda c, thread: c.service.send(thread, text), "Send this order?", as_json)
+
+
+def propose_and_ask(propose: Callable[[Any, str], Awaitable[Any]], question: str,
+                    as_json: bool) -> None:
+    """Propose in a new conversation (`propose(companion, thread_id)` returns the reply); show
+    the ticket, ask y/N and answer it, or with --json print the proposal and leave its ticket
+    waiting. Exits 0 when sent (or, with --json, when a ticket waits), else 1."""
     thread = f"cli-{uuid.uuid4().hex[:8]}"
 
     async def propose_then_ask(c: Any) -> tuple[Any, Any]:
         import asyncio
 
-        reply = await c.service.send(thread, text)
+        reply = await propose(c, thread)
         if as_json or reply.ticket is None:
             return reply, None
         out.print(render.ticket_card(reply.ticket))
         try:
-            approve = await asyncio.to_thread(typer.confirm, "Send this order?", default=False)
+            approve = await asyncio.to_thread(typer.confirm, question, default=False)
         except typer.Abort:  # no answer (no terminal, Ctrl-C): the ticket is rejected
             approve = False
         decision = "approve" if approve else "reject"

@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from agent.graph.render import render_command
+from agent.graph.render import order_title, render_command
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
@@ -66,8 +66,9 @@ def doctor(data: dict[str, Any]) -> Table:
 
 def ticket_card(ticket: dict[str, Any]) -> Panel:
     order, figures = ticket["order"], ticket.get("figures", {})
-    head = Text(f"{order['side'].upper()} {order['volume']} {order['symbol']}  "
-                f"SL {order.get('sl') or '-'}  TP {order.get('tp') or '-'}", style="bold")
+    stops = (f"  SL {order.get('sl') or '-'}  TP {order.get('tp') or '-'}"
+             if order.get("kind", "open") == "open" else "")
+    head = Text(f"{order_title(order, figures)}{stops}", style="bold")
     facts = _table("", ["figure", "value"], [[k, v] for k, v in figures.items()])
     verdicts = _table("Risk rules", ["rule", "verdict", "why"],
                       [[v["code"], "pass" if v["passed"] else "DENY", v["message"]]
@@ -94,7 +95,7 @@ def reply_json(result: Any) -> dict[str, Any]:
 
 
 def filled(result: Any) -> bool:
-    return any((d.get("outcome") or {}).get("status") in ("filled", "partial", "placed")
+    return any((d.get("outcome") or {}).get("status") in ("filled", "partial", "placed", "done")
                for d in result.data)
 
 
@@ -102,8 +103,8 @@ def tickets(data: list[dict[str, Any]]) -> RenderableType:
     if not data:
         return Text("No tickets waiting.")
     return _table("Pending tickets", ["ticket", "order", "expires (UTC)"],
-                  [[t["id"], f"{t['order']['side']} {t['order']['volume']} "
-                    f"{t['order']['symbol']}", t["expires_at"][11:19]] for t in data])
+                  [[t["id"], order_title(t["order"], t.get("figures")),
+                    t["expires_at"][11:19]] for t in data])
 
 
 def risk_status(data: dict[str, Any]) -> RenderableType:

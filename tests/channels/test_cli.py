@@ -2,34 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from typer.testing import CliRunner
 
-from agent.config import get_settings
-from channels.cli import app
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, restore_logging):
-    monkeypatch.setenv("COMPANION_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("COMPANION_PAPER__SPEED", "0")
-    monkeypatch.setenv("COMPANION_MODELS__OLLAMA_HOST", "http://127.0.0.1:9")
-    monkeypatch.setenv("COMPANION_CONFIG", str(tmp_path / "none.toml"))
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def run(*args: str, input: str | None = None):
-        return runner.invoke(app, list(args), input=input)
-    yield run
-    get_settings.cache_clear()
-
-
-def as_json(result):
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+from tests.channels.conftest import as_json
 
 
 def test_doctor_json_then_paper_broker_account_and_no_models(cli):

@@ -1,0 +1,142 @@
+"""`companion orders | cancel | modify | profit | daily`: pending orders, trade changes, P/L.
+
+A thin channel over the service: parse, call, render. A cancel or a modify is proposed in a
+conversation of its own and shown as a ticket with every rule's verdict; it is sent only when
+the trader answers y (`--json` prints the proposal and leaves its ticket waiting for
+`companion confirm ID`). Exit codes as every command: 1 when refused, 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from channels.cli import JsonOpt, emit, err, propose_and_ask, run
+from channels.cli_render import _table
+
+LevelOpt = Annotated[str | None, typer.Option(help="New price, or none to remove it.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to `app` (loaded lazily by `channels.cli.CompanionGroup`)."""
+    for command in (orders, cancel, modify, profit, daily):
+        app.command(command.__name__)(command)
+
+
+def orders(as_json: JsonOpt = False) -> None:
+    """Pending orders: type (buy limit, sell stop ...), price, lots, SL, TP, when placed."""
+    from agent.tools.jsonable import to_jsonable
+
+    data = to_jsonable(run(lambda c: c.service.orders()))
+    emit(data, as_json, orders_table)
+
+
+def cancel(order: Annotated[int, typer.Argument(help="The order number `orders` shows.")],
+           as_json: JsonOpt = False) -> None:
+    """Propose cancelling a pending order: the ticket with every rule's verdict, then y/N."""
+    propose_and_ask(lambda c, thread: c.service.propose_cancel(thread, order),
+                    "Cancel this order?", as_json)
+
+
+def modify(position: Annotated[int, typer.Argument(help="The position number `positions` "
+                                                        "shows.")],
+           sl: LevelOpt = None, tp: LevelOpt = None, as_json: JsonOpt = False) -> None:
+    """Propose a new stop-loss and/or take-profit for an open position, then y/N."""
+    changes = {name: _level(value) for name, value in (("sl", sl), ("tp", tp))
+               if value is not None}
+    if not changes:
+        err.print("[red]Give --sl, --tp or both (a price, or none to remove it).[/red]")
+        raise typer.Exit(2)
+    propose_and_ask(lambda c, thread: c.service.propose_modify(thread, position, changes),
+                    "Change these stops?", as_json)
+
+
+def profit(period: Annotated[str, typer.Option(help="today, week, month or all")] = "all",
+           as_json: JsonOpt = False) -> None:
+    """P/L of a period and per symbol: net, trades, win rate, averages, expectancy, profit
+    factor, max drawdown, average R."""
+    from agent.tools.jsonable import to_jsonable
+
+    data = to_jsonable(run(lambda c: c.service.profit(period)))
+    emit(data, as_json, profit_view)
+
+
+def daily(days: Annotated[int, typer.Option("--days", min=1, max=366)] = 7,
+          as_json: JsonOpt = False) -> None:
+    """P/L per day, newest first."""
+    from agent.tools.jsonable import to_jsonable
+
+    data = to_jsonable(run(lambda c: c.service.daily(days)))
+    emit(data, as_json, daily_table)
+
+
+# -- proposing ----------------------------------------------------------------------------------
+
+def _level(value: str) -> float | None:
+    if value.strip().lower() == "none":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        err.print(f"[red]'{value}' is not a price: use a number such as 1.1050, or none.[/red]")
+        raise typer.Exit(2) from None
+
+
+# -- rendering ----------------------------------------------------------------------------------
+
+def _price(x: float | None) -> str | None:
+    return None if x is None else f"{x:.5f}".rstrip("0").rstrip(".")
+
+
+def _money(x: float | None, currency: str) -> str | None:
+    return None if x is None else f"{x:+,.2f} {currency}"
+
+
+def _pct(x: float | None) -> str | None:
+    return None if x is None else f"{x:.1f}%"
+
+
+def orders_table(data: list[dict[str, Any]]) -> RenderableType:
+    if not data:
+        return Text("No pending orders.")
+    return _table("Pending orders",
+                  ["order", "type", "symbol", "lots", "price", "SL", "TP", "placed (UTC)"],
+                  [[o["ticket"], o["type"].replace("_", " ").upper(), o["symbol"], o["volume"],
+                    _price(o["price_open"]), _price(o["sl"]), _price(o["tp"]),
+                    o["time_setup"][:16].replace("T", " ")] for o in data])
+
+
+def profit_view(r: dict[str, Any]) -> RenderableType:
+    s, ccy = r["stats"], r["currency"]
+    since = (f"since {r['start'][:10]}" if r.get("start") else "all history")
+    if not s["trades"]:
+        return Text(f"P/L {r['period']} ({since}): no closed trades.")
+    r_text = (f"{s['avg_r']:+.2f} over {s['r_trades']} trades with a stop"
+              if s["avg_r"] is not None else None)
+    summary = _table(f"P/L {r['period']} ({since})", ["figure", "value"], [
+        ["Net", _money(s["net"], ccy)], ["Trades", f"{s['trades']} ({s['wins']} won, "
+                                                   f"{s['losses']} lost)"],
+        ["Win rate", _pct(s["win_rate_pct"])], ["Average win", _money(s["avg_win"], ccy)],
+        ["Average loss", _money(s["avg_loss"], ccy)],
+        ["Expectancy", _money(s["expectancy"], ccy)],
+        ["Profit factor", s["profit_factor"] if s["profit_factor"] is not None
+         else "- (no losing trade)"],
+        ["Max drawdown", f"{s['max_drawdown']:,.2f} {ccy} ({s['max_drawdown_pct']:.2f}%)"],
+        ["Average R", r_text]])
+    per_symbol = _table("Per symbol", ["symbol", "trades", "net", "win rate", "profit factor"],
+                        [[row["symbol"], row["stats"]["trades"],
+                          _money(row["stats"]["net"], ccy), _pct(row["stats"]["win_rate_pct"]),
+                          row["stats"]["profit_factor"]] for row in r["symbols"]])
+    return Group(summary, per_symbol)
+
+
+def daily_table(r: dict[str, Any]) -> RenderableType:
+    ccy = r["currency"]
+    return _table(f"P/L per day: {_money(r['net'], ccy)} over {r['trades']} trades",
+                  ["day", "trades", "net", "% of balance", "balance"],
+                  [[d["day"], d["trades"], _money(d["net"], ccy),
+                    None if d["net_pct"] is None else f"{d['net_pct']:+.2f}%",
+                    f"{d['balance']:,.2f} {ccy}"] for d in r["days"]])
