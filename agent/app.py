@@ -40,7 +40,6 @@ from agent.store.journal import damaged_file, is_damaged
 from agent.tools.commands import CommandRunner
 from agent.tools.desk import Desk
 
-
 log = logging.getLogger(__name__)
 
 

@@ -10,12 +10,11 @@ of that simulated path. Swaps and commissions are zero.
 Like the real module: call `initialize()` first; failures return None (or False) and set
 `last_error()`; `order_send` answers with a result record whose `retcode` says what happened.
 
-Several terminals (processes, threads) may share one journal: the web server, the Telegram bot
-and `companion confirm` each hold one. Every change (order_send, SL/TP/pending/stop-out
-processing as the clock moves, step/advance/set_speed/reset) runs as one unit under the journal's
-write lock: catch up with the saved account if another terminal wrote since (a version counter,
-one SELECT), apply, save, bump the version, commit. Every read first checks that version. So a
-fill or a close is never lost to a stale copy, tickets never collide, and an SL is booked once.
+This module is the API; each part of the machinery reads on its own, mixed into the class:
+`sync` (several terminals over one journal: every change one unit under its write lock),
+`pricing` (bid/ask on the bar path, conversion, margin, profit), `validation` (requests checked
+as the real server would), `execution` (orders, deals, positions), `replay` (SL/TP, pending
+orders and stop-out as the clock moves), over `bars`, `clock`, `ledger` and `specs`.
 """
 
 from __future__ import annotations
@@ -24,8 +23,7 @@ import fnmatch
 import functools
 import math
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -50,11 +48,12 @@ from agent.broker.mt5_api import (
 from agent.broker.paper import specs
 from agent.broker.paper.bars import TIMEFRAME_NAME, BarSeries, can_build, discover, load_rates
 from agent.broker.paper.clock import ClockStatus, PaperClock, utcnow
-from agent.broker.paper.ledger import ChangeStamp, Ledger, new_epoch, stored_version
+from agent.broker.paper.execution import Execution
+from agent.broker.paper.ledger import ChangeStamp, Ledger
+from agent.broker.paper.pricing import Pricing
 from agent.broker.paper.replay import MARGIN_SO_CALL, MARGIN_SO_SO, Replay
+from agent.broker.paper.sync import SharedAccount
 from agent.broker.paper.validation import (
-    BUY_TYPES,
-    EPS,
     RETCODE_TEXT,
     Rejected,
     RequestValidation,
@@ -84,7 +83,7 @@ def _locked(method: Callable) -> Callable:
     return call
 
 
-class PaperTerminal(RequestValidation, Replay):
+class PaperTerminal(SharedAccount, Pricing, Execution, RequestValidation, Replay):
     """An embedded MT5-compatible paper terminal over real bars (see the module docstring).
 
     Constants of the MetaTrader5 module are attributes (`term.TRADE_RETCODE_DONE`). Beyond the
@@ -116,82 +115,6 @@ class PaperTerminal(RequestValidation, Replay):
                 with self._change():  # a fresh account, or this terminal's speed from now on
                     self.clock.set_speed(settings.speed)
             self._sync()
-
-    def _new_ledger(self) -> Ledger:
-        ledger = Ledger(balance=self._settings.start_balance, processed_until=self.clock.start,
-                        epoch=new_epoch())
-        t = self.clock.start
-        ledger.add_deal(TradeDeal(
-            ledger.deal_ticket(), 0, int(t), int(t * 1000), C.DEAL_TYPE_BALANCE, C.DEAL_ENTRY_IN,
-            0, 0, C.DEAL_REASON_CLIENT, 0.0, 0.0, 0.0, 0.0, self._settings.start_balance, 0.0, "",
-            "Paper deposit", ""))
-        return ledger
-
-    # -- sharing the journal with other terminals ----------------------------------------------
-
-    @contextmanager
-    def _change(self) -> Iterator[Ledger]:
-        """One change to the account, atomic across threads and processes.
-
-        Takes the journal's write lock, catches up with the saved account, processes triggers
-        up to now, lets the caller apply its change, saves with the version bumped, commits.
-        If anything fails, the journal rolls back and the next call reloads from it.
-        """
-        with self._lock:
-            if self._writing:  # nested: the outer change saves
-                yield self._ledger
-                return
-            self._writing = True
-            try:
-                with self._journal.transaction():
-                    self._catch_up(stored_version(self._journal))
-                    if self._ledger is None:
-                        self.clock.reset()
-                        self._ledger = self._new_ledger()
-                    self._sync()
-                    yield self._ledger
-                    self._ledger.clock = self.clock.dump()
-                    version = (self._version or 0) + 1
-                    self._ledger.save(self._journal, version)
-                    self._version = version
-                    if self._stamp is not None:  # before the commit: see ChangeStamp
-                        self._seen_stamp = self._stamp.bump()
-            except BaseException:
-                self._version = None  # memory may hold what the journal rolled back
-                raise
-            finally:
-                self._writing = False
-
-    def _refresh(self) -> None:
-        """Catch up with the saved account if another terminal changed it.
-
-        Unchanged: one look at the change stamp (or one SELECT of the version without one).
-        Changed: under the write lock, so the other terminal's commit is complete and what is
-        read (state and history) is of one moment.
-        """
-        if self._writing:
-            return
-        stamp = self._stamp.read() if self._stamp is not None else b""
-        if self._version is not None and (
-                stamp == self._seen_stamp if self._stamp is not None
-                else stored_version(self._journal) == self._version):
-            return
-        with self._journal.transaction():
-            self._catch_up(stored_version(self._journal))
-            self._seen_stamp = stamp
-        if self._ledger is None:  # the journal lost its account: open a fresh one
-            with self._change():
-                pass
-
-    def _catch_up(self, version: int) -> None:
-        """Load the account saved at `version` (inside a journal transaction)."""
-        if version == self._version and self._ledger is not None:
-            return
-        held = self._ledger if self._version is not None else None
-        self._ledger = Ledger.refresh(self._journal, held)  # type: ignore[assignment]
-        if self._ledger is not None:
-            self.clock.load(self._ledger.clock)
-        self._version = version
 
     # -- clock controls (not part of the MetaTrader5 API) -----------------------------------
 
@@ -606,169 +529,6 @@ class PaperTerminal(RequestValidation, Replay):
         if isinstance(req, str):
             return self._fail(None, (C.RES_E_INVALID_PARAMS, f'Invalid "{req}" argument'))
         return req
-
-    # -- internals: prices and money ---------------------------------------------------------
-
-    def _spread(self, symbol: str, index: int) -> float:
-        spec = self._specs[symbol]
-        points = int(self._series[symbol].rates["spread"][index]) or spec.spread_points
-        return points * spec.point
-
-    def _bid_ask(self, symbol: str, t: float) -> tuple[float, float]:
-        """Bid and ask at `t` (the last close while the market is closed; 0 before the data)."""
-        series, digits = self._series[symbol], self._specs[symbol].digits
-        i = series.index_at(t)
-        if i < 0:
-            return 0.0, 0.0
-        bid = series.price(i, series.fraction(i, t))
-        return round(bid, digits), round(bid + self._spread(symbol, i), digits)
-
-    def _close_price(self, symbol: str, order_type: int, t: float) -> float:
-        """Price a position of `order_type` closes at now: bid for buys, ask for sells."""
-        bid, ask = self._bid_ask(symbol, t)
-        return bid if order_type in BUY_TYPES else ask
-
-    def _rate(self, ccy: str, t: float, own: tuple[str, float] | None = None) -> float:
-        """Account-currency value of one unit of `ccy` at `t`."""
-        account = self._settings.currency
-        if ccy == account:
-            return 1.0
-        for symbol, inverse in ((ccy + account, False), (account + ccy, True)):
-            if own is not None and own[0] == symbol:
-                price = own[1]
-            elif symbol in self._series:
-                price = self._bid_ask(symbol, t)[0]
-            else:
-                continue
-            if price > 0:
-                return 1.0 / price if inverse else price
-        raise Rejected(C.TRADE_RETCODE_INVALID,
-                       f"no {ccy}{account} or {account}{ccy} data to convert {ccy} to {account}")
-
-    def _margin(self, symbol: str, volume: float, price: float, t: float) -> float:
-        spec = self._specs[symbol]
-        margin = spec.margin_of(volume, price, self._settings.leverage)
-        return margin * self._rate(spec.margin, t, own=(symbol, price))
-
-    def _profit(self, symbol: str, order_type: int, volume: float, price_open: float,
-                price_close: float, t: float) -> float:
-        spec = self._specs[symbol]
-        sign = 1 if order_type in BUY_TYPES else -1
-        raw = (price_close - price_open) * sign * spec.contract_size * volume
-        return raw * self._rate(spec.profit, t, own=(symbol, price_close))
-
-    def _marked(self, p: TradePosition, t: float) -> TradePosition:
-        price = self._close_price(p.symbol, p.type, t)
-        profit = self._profit(p.symbol, p.type, p.volume, p.price_open, price, t)
-        return p._replace(price_current=price, profit=round(profit, 2))
-
-    def _figures(self, extra_margin: float = 0.0, t: float | None = None) -> dict[str, float]:
-        t = self.clock.time() if t is None else t
-        profit = margin = 0.0
-        for p in self._ledger.positions.values():
-            marked = self._marked(p, t)
-            profit += marked.profit
-            margin += self._margin(p.symbol, p.volume, marked.price_current, t)
-        margin += extra_margin
-        equity = self._ledger.balance + profit
-        level = equity / margin * 100 if margin > 0 else 0.0
-        return {"profit": round(profit, 2), "equity": round(equity, 2),
-                "margin": round(margin, 2), "margin_free": round(equity - margin, 2),
-                "margin_level": round(level, 2)}
-
-    # -- internals: execution ----------------------------------------------------------------
-
-    def _execute(self, req: TradeRequest, t: float) -> tuple[int, int, int, float, float]:
-        """Apply a validated request: (retcode, deal, order, volume, price)."""
-        ledger = self._ledger
-        if req.action == C.TRADE_ACTION_DEAL:
-            bid, ask = self._bid_ask(req.symbol or ledger.positions[req.position].symbol, t)
-            price = ask if req.type == C.ORDER_TYPE_BUY else bid
-            if req.position:
-                deal, order = self._close(ledger.positions[req.position], req.volume, price, t,
-                                          C.DEAL_REASON_EXPERT, req.comment, req.magic)
-            else:
-                order = ledger.order_ticket()
-                deal = self._open(order, req, price, t)
-                ledger.add_history_order(self._order_record(
-                    order, req, t, C.ORDER_STATE_FILLED, price, order))
-            return C.TRADE_RETCODE_DONE, deal, order, req.volume, price
-        if req.action == C.TRADE_ACTION_PENDING:
-            order = ledger.order_ticket()
-            ledger.pending[order] = self._order_record(order, req, t, C.ORDER_STATE_PLACED,
-                                                       req.price, 0)
-            return C.TRADE_RETCODE_PLACED, 0, order, req.volume, req.price
-        if req.action == C.TRADE_ACTION_SLTP:
-            p = ledger.positions[req.position]
-            ledger.positions[p.ticket] = p._replace(
-                sl=req.sl, tp=req.tp, time_update=int(t), time_update_msc=int(t * 1000))
-            return C.TRADE_RETCODE_DONE, 0, 0, 0.0, 0.0
-        order = ledger.pending.pop(req.order)
-        if req.action == C.TRADE_ACTION_MODIFY:
-            ledger.pending[order.ticket] = order._replace(
-                price_open=req.price, sl=req.sl, tp=req.tp, type_time=req.type_time,
-                time_expiration=req.expiration)
-        else:
-            self._finish_order(order, C.ORDER_STATE_CANCELED, t)
-        return C.TRADE_RETCODE_DONE, 0, order.ticket, 0.0, 0.0
-
-    def _order_record(self, ticket: int, req: TradeRequest, t: float, state: int,
-                      price: float, position: int) -> TradeOrder:
-        done = state != C.ORDER_STATE_PLACED
-        return TradeOrder(
-            ticket, int(t), int(t * 1000), int(t) if done else 0, int(t * 1000) if done else 0,
-            req.expiration, req.type, req.type_time, req.type_filling, state, req.magic,
-            position, 0, C.ORDER_REASON_EXPERT, req.volume, 0.0 if done else req.volume,
-            price, req.sl, req.tp, price, 0.0, req.symbol, req.comment, "")
-
-    def _finish_order(self, order: TradeOrder, state: int, t: float,
-                      position: int = 0) -> None:
-        self._ledger.add_history_order(order._replace(
-            state=state, time_done=int(t), time_done_msc=int(t * 1000),
-            volume_current=order.volume_current if state != C.ORDER_STATE_FILLED else 0.0,
-            position_id=position))
-
-    def _open(self, ticket: int, req: TradeRequest, price: float, t: float) -> int:
-        """Open position `ticket` (its id is the opening order's ticket); returns the deal."""
-        ledger = self._ledger
-        buy = req.type in BUY_TYPES
-        ptype = C.POSITION_TYPE_BUY if buy else C.POSITION_TYPE_SELL
-        ledger.positions[ticket] = TradePosition(
-            ticket, int(t), int(t * 1000), int(t), int(t * 1000), ptype, req.magic, ticket,
-            C.POSITION_REASON_EXPERT, req.volume, price, req.sl, req.tp, price, 0.0, 0.0,
-            req.symbol, req.comment, "")
-        deal = ledger.deal_ticket()
-        ledger.add_deal(TradeDeal(
-            deal, ticket, int(t), int(t * 1000), C.DEAL_TYPE_BUY if buy else C.DEAL_TYPE_SELL,
-            C.DEAL_ENTRY_IN, req.magic, ticket, C.DEAL_REASON_EXPERT, req.volume, price, 0.0,
-            0.0, 0.0, 0.0, req.symbol, req.comment, ""))
-        return deal
-
-    def _close(self, p: TradePosition, volume: float, price: float, t: float, reason: int,
-               comment: str, magic: int) -> tuple[int, int]:
-        """Close `volume` lots of `p` at `price`: books the profit; returns (deal, order)."""
-        ledger = self._ledger
-        profit = round(self._profit(p.symbol, p.type, volume, p.price_open, price, t), 2)
-        ledger.balance = round(ledger.balance + profit, 2)
-        left = round(p.volume - volume, 8)
-        if left > EPS:
-            ledger.positions[p.ticket] = p._replace(volume=left, time_update=int(t),
-                                                    time_update_msc=int(t * 1000))
-        else:
-            del ledger.positions[p.ticket]
-        close_type = C.ORDER_TYPE_SELL if p.type == C.POSITION_TYPE_BUY else C.ORDER_TYPE_BUY
-        order = ledger.order_ticket()
-        order_reason = {C.DEAL_REASON_SL: C.ORDER_REASON_SL, C.DEAL_REASON_TP: C.ORDER_REASON_TP,
-                        C.DEAL_REASON_SO: C.ORDER_REASON_SO}.get(reason, C.ORDER_REASON_EXPERT)
-        ledger.add_history_order(TradeOrder(
-            order, int(t), int(t * 1000), int(t), int(t * 1000), 0, close_type,
-            C.ORDER_TIME_GTC, C.ORDER_FILLING_FOK, C.ORDER_STATE_FILLED, magic, p.ticket, 0,
-            order_reason, volume, 0.0, price, 0.0, 0.0, price, 0.0, p.symbol, comment, ""))
-        deal = ledger.deal_ticket()
-        ledger.add_deal(TradeDeal(
-            deal, order, int(t), int(t * 1000), close_type, C.DEAL_ENTRY_OUT, magic, p.ticket,
-            reason, volume, price, 0.0, 0.0, profit, 0.0, p.symbol, comment, ""))
-        return deal, order
 
     # -- internals: records ------------------------------------------------------------------
 
