@@ -19,11 +19,11 @@ from channels.rest.auth import ApiRefusal
 log = logging.getLogger("channels.rest")
 
 _NOT_FOUND = {"ticket_unknown", "alert_unknown", "unknown_symbol", "position_unknown",
-              "paper_no_data"}
+              "order_unknown", "paper_no_data"}
 _UNAVAILABLE = {"disconnected", "terminal_error", "connect_failed", "bridge_unreachable",
                 "no_price", "not_available", "no_model", "no_model_answered", "no_news_source",
                 "not_started"}
-_CONFLICT = {"too_many_alerts", "ticket_pending"}
+_CONFLICT = {"too_many_alerts", "ticket_pending", "risk_denied"}
 
 
 def status_for(code: str) -> int:
