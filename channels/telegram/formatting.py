@@ -94,6 +94,47 @@ def alert_added(a: dict[str, Any]) -> str:
             f"Cancel with /cancelalert {escape(a['id'])}")
 
 
+def orders(items: list[dict[str, Any]]) -> str:
+    if not items:
+        return "No pending orders."
+    blocks = [card(f"#{o['ticket']} {o['type'].replace('_', ' ').upper()} "
+                   f"{num(o['volume'], 2)} {o['symbol']}",
+                   [("Price", num(o["price_open"])), ("SL", num(o["sl"])), ("TP", num(o["tp"])),
+                    ("Placed", o["time_setup"][:16].replace("T", " "))])
+              for o in items]
+    return "\n".join(blocks) + "\n" + escape("Cancel one with /cancel ORDER")
+
+
+def _signed(x: Any) -> str:
+    return "-" if x is None else f"{float(x):+,.2f}"
+
+
+def _pct(x: Any) -> str:
+    return "-" if x is None else f"{x:.1f}%"
+
+
+def profit(r: dict[str, Any]) -> str:
+    s, ccy = r["stats"], r["currency"]
+    title = f"P/L {r['period']} ({ccy})"
+    if not s["trades"]:
+        return card(title, [], "No closed trades.")
+    rows = [("Net", _signed(s["net"])), ("Trades", f"{s['trades']} ({s['wins']} won)"),
+            ("Win rate", _pct(s["win_rate_pct"])), ("Avg win", _signed(s["avg_win"])),
+            ("Avg loss", _signed(s["avg_loss"])), ("Expectancy", _signed(s["expectancy"])),
+            ("Profit factor", num(s["profit_factor"], 2)),
+            ("Max drawdown", f"{money(s['max_drawdown'])} ({s['max_drawdown_pct']:.2f}%)"),
+            ("Avg R", "-" if s["avg_r"] is None else f"{s['avg_r']:+.2f}")]
+    symbols = [(row["symbol"], f"{_signed(row['stats']['net'])} ({row['stats']['trades']})")
+               for row in r["symbols"]]
+    return card(title, rows) + "\n" + card("Per symbol (net, trades)", symbols)
+
+
+def daily(r: dict[str, Any]) -> str:
+    rows = [(d["day"][5:], f"{_signed(d['net'])} ({d['trades']})") for d in r["days"]]
+    return card(f"P/L per day ({r['currency']})", rows,
+                f"Net {_signed(r['net'])} over {r['trades']} trades.")
+
+
 def trading_state(s: dict[str, Any]) -> str:
     reason = f" ({s['reason']})" if s.get("reason") else ""
     return escape(f"Trading state: {s['trading_state']}{reason}.")
@@ -108,6 +149,12 @@ def command(name: str, data: Any) -> str:
             return account(data)
         case "positions":
             return positions(data)
+        case "orders":
+            return orders(data)
+        case "profit":
+            return profit(data)
+        case "daily":
+            return daily(data)
         case "analyze":
             return analysis(data)
         case "alerts":

@@ -1,0 +1,135 @@
+"""/orders, /cancel, /modify, /profit and /daily with the real python-telegram-bot against a
+local Bot API server on 127.0.0.1, over a companion on a stepped paper terminal (no model)."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+
+import pytest
+from pydantic import SecretStr
+
+from agent.config import TelegramSettings
+from channels.telegram.bot import running_bot
+from channels.telegram.outbox import Outbox
+from tests.support.bot_api_server import BotApiServer
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "123456:TEST-token-never-logged"
+ME = 1001
+
+
+@pytest.fixture
+def server():
+    with BotApiServer(TOKEN, max_poll_s=0.2) as s:
+        yield s
+
+
+@pytest.fixture
+async def bot(companion, server):
+    settings = TelegramSettings(allowed_chat_ids=(ME,), base_url=server.url)
+    outbox = Outbox(companion.journal, attempts=3, base_delay_s=0.05)
+    async with running_bot(companion.service, companion.events, companion.journal, settings,
+                           SecretStr(TOKEN), poll_timeout=0.2, outbox=outbox) as app:
+        yield app
+
+
+async def until(server: BotApiServer, predicate, timeout: float = 10.0):
+    return await asyncio.to_thread(server.wait_for, predicate, timeout)
+
+
+def texts(server: BotApiServer, method: str = "sendMessage") -> list[str]:
+    return [c.params["text"] for c in server.sent(method) if int(c.params["chat_id"]) == ME]
+
+
+async def said(server: BotApiServer, fragment: str) -> str:
+    """The first message to my chat with `fragment` in its text (HTML entities decoded)."""
+    found = await until(server, lambda: [t for t in map(html.unescape, texts(server))
+                                         if fragment in t])
+    return found[0]
+
+
+async def approve_ticket_message(server: BotApiServer, ticket_id: str) -> str:
+    """Tap Approve on the ticket's message; the text it is edited to."""
+    def find():
+        return next((c for c in server.sent() if "reply_markup" in c.params
+                     and ticket_id in str(c.params["reply_markup"])), None)
+    call = await until(server, find)
+    message_id = call.result["message_id"]
+    server.callback(ME, message_id, f"tkt:approve:{ticket_id}")
+    edited = await until(server, lambda: [c.params["text"] for c in server.sent("editMessageText")
+                                          if str(message_id) == str(c.params["message_id"])])
+    return edited[0]
+
+
+async def place_from_web(companion) -> int:
+    """A BUY LIMIT placed in the web's conversation; its order number."""
+    ask = companion.broker.quote("EURUSD").ask
+    price = round(ask - 0.003, 5)
+    reply = await companion.service.send("web-1", f"/buy EURUSD 0.01 sl {price - 0.002:.5f} "
+                                                  f"at {price:.5f}")
+    await companion.service.resolve_ticket(reply.ticket["id"], "approve", by="web")
+    (order,) = await companion.service.orders()
+    return order.ticket
+
+
+async def test_pending_order_placed_in_the_web_then_listed_and_cancelled_from_telegram(
+        companion, server, bot):
+    order = await place_from_web(companion)
+    server.message(ME, "/orders")
+    listed = await said(server, "Cancel one with /cancel ORDER")
+    assert f"#{order} BUY LIMIT 0.01 EURUSD" in listed
+
+    server.message(ME, f"/cancel {order}")
+    waiting = await said(server, "is waiting for your answer below")
+    ticket_id = waiting.split()[1]
+    card = await said(server, f"CANCEL order #{order}")
+    assert "NOT sent" in card and await companion.service.orders() != []
+    edited = await approve_ticket_message(server, ticket_id)
+
+    assert f"Cancelled pending order #{order}" in edited
+    assert await companion.service.orders() == []
+    pushed = await said(server, "Pending order cancelled")
+    assert f"#{order} EURUSD" in pushed
+
+
+async def test_cancel_when_order_unknown_then_one_sentence_nothing_proposed(companion, server,
+                                                                            bot):
+    server.message(ME, "/cancel 424242")
+    assert await said(server, "424242") == "There is no pending order #424242."
+    server.message(ME, "/cancel nope")
+    assert "is not an order number" in await said(server, "nope")
+    assert companion.journal.rows("tickets") == []
+
+
+async def test_modify_from_telegram_then_ticket_with_before_and_after_then_stops_moved(
+        companion, server, bot):
+    q = companion.broker.quote("EURUSD")
+    reply = await companion.service.send("web-2", f"/buy EURUSD 0.1 sl {q.bid - 0.004:.5f}")
+    await companion.service.resolve_ticket(reply.ticket["id"], "approve", by="web")
+    (position,) = companion.broker.positions()
+    new_sl = round(position.sl + 0.001, 5)
+
+    server.message(ME, f"/modify {position.ticket} sl {new_sl}")
+    waiting = await said(server, "is waiting for your answer below")
+    card = await said(server, f"MODIFY #{position.ticket}")
+    assert f"{position.sl:g} -> {new_sl:g}" in card
+    edited = await approve_ticket_message(server, waiting.split()[1])
+
+    assert f"Modified position #{position.ticket}" in edited
+    assert companion.broker.positions()[0].sl == new_sl
+    server.message(ME, f"/modify {position.ticket} sl nan")
+    assert "'nan' is not a price for the stop-loss" in await said(server, "nan")
+
+
+async def test_profit_and_daily_then_cards_in_account_currency(companion, server, bot):
+    server.message(ME, "/profit")
+    assert "P/L all (USD)" in await said(server, "P/L all") and "No closed trades" in \
+        await said(server, "P/L all")
+    server.message(ME, "/daily 3")
+    daily = await said(server, "P/L per day")
+    assert "(USD)" in daily and "over 0 trades" in daily
+    server.message(ME, "/profit decade")
+    assert await said(server, "decade") == ("'decade' is not a period: use today, week, month "
+                                            "or all.")
