@@ -183,11 +183,10 @@ def order(side: str, symbol: str, volume: float,
         raise typer.Exit(2)
     text = f"/{side.lower()} {symbol} {volume}"
     text += "".join(f" {k} {v}" for k, v in (("sl", sl), ("tp", tp), ("at", at)) if v)
-    propose_and_ask(lambda c, thread: c.service.send(thread, text), "Send this order?", as_json)
+    propose_and_ask(lambda c, thread: c.service.send(thread, text), as_json)
 
 
-def propose_and_ask(propose: Callable[[Any, str], Awaitable[Any]], question: str,
-                    as_json: bool) -> None:
+def propose_and_ask(propose: Callable[[Any, str], Awaitable[Any]], as_json: bool) -> None:
     """Propose in a new conversation (`propose(companion, thread_id)` returns the reply); show
     the ticket, ask y/N and answer it, or with --json print the proposal and leave its ticket
     waiting. Exits 0 when sent (or, with --json, when a ticket waits), else 1."""
@@ -201,7 +200,8 @@ def propose_and_ask(propose: Callable[[Any, str], Awaitable[Any]], question: str
             return reply, None
         out.print(render.ticket_card(reply.ticket))
         try:
-            approve = await asyncio.to_thread(typer.confirm, question, default=False)
+            approve = await asyncio.to_thread(typer.confirm, render.question(reply.ticket),
+                                              default=False)
         except typer.Abort:  # no answer (no terminal, Ctrl-C): the ticket is rejected
             approve = False
         decision = "approve" if approve else "reject"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from rich.console import Console
+from rich.markup import escape
 
 from agent.domain import CompanionError
 from agent.service import CompanionService, Reply
@@ -32,7 +33,8 @@ async def chat_loop(service: CompanionService, thread_id: str, console: Console)
             ticket = await _turn(service, thread_id, text, console)
             while ticket is not None:
                 console.print(render.ticket_card(ticket))
-                answer = await asyncio.to_thread(console.input, "Send this order? [y/N] ")
+                question = escape(f"{render.question(ticket)} [y/N] ")  # [y/N] is not markup
+                answer = await asyncio.to_thread(console.input, question)
                 decision = "approve" if answer.strip().lower() in ("y", "yes") else "reject"
                 result = await service.resolve_ticket(ticket["id"], decision, by="cli")
                 console.print(render.reply(result))

@@ -77,6 +77,12 @@ def ticket_card(ticket: dict[str, Any]) -> Panel:
                  title=f"Ticket {ticket['id']} (expires {ticket['expires_at'][11:19]} UTC)")
 
 
+def question(ticket: dict[str, Any]) -> str:
+    """What the trader is asked to confirm a ticket."""
+    return {"cancel": "Cancel this order?", "modify": "Change these stops?"}.get(
+        ticket["order"].get("kind", "open"), "Send this order?")
+
+
 def reply(result: Any) -> RenderableType:
     parts: list[RenderableType] = [Text(m) for m in result.messages]
     for data in result.data:

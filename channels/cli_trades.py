@@ -37,8 +37,7 @@ def orders(as_json: JsonOpt = False) -> None:
 def cancel(order: Annotated[int, typer.Argument(help="The order number `orders` shows.")],
            as_json: JsonOpt = False) -> None:
     """Propose cancelling a pending order: the ticket with every rule's verdict, then y/N."""
-    propose_and_ask(lambda c, thread: c.service.propose_cancel(thread, order),
-                    "Cancel this order?", as_json)
+    propose_and_ask(lambda c, thread: c.service.propose_cancel(thread, order), as_json)
 
 
 def modify(position: Annotated[int, typer.Argument(help="The position number `positions` "
@@ -51,7 +50,7 @@ def modify(position: Annotated[int, typer.Argument(help="The position number `po
         err.print("[red]Give --sl, --tp or both (a price, or none to remove it).[/red]")
         raise typer.Exit(2)
     propose_and_ask(lambda c, thread: c.service.propose_modify(thread, position, changes),
-                    "Change these stops?", as_json)
+                    as_json)
 
 
 def profit(period: Annotated[str, typer.Option(help="today, week, month or all")] = "all",

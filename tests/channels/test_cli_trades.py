@@ -42,6 +42,7 @@ def test_pending_order_listed_then_cancelled_after_y(cli):
 
     assert result.exit_code == 0, result.output
     assert f"CANCEL order #{order['ticket']}: BUY LIMIT 0.01 EURUSD" in result.stdout
+    assert "Cancel this order? [y/N]" in result.stdout
     assert f"Cancelled pending order #{order['ticket']}" in result.stdout
     assert as_json(cli("orders", "--json")) == []
     assert cli("orders").stdout.strip() == "No pending orders."
@@ -148,3 +149,26 @@ def test_profit_when_no_trades_then_says_so_and_bad_period_is_one_sentence(cli):
     assert bad.exit_code == 1
     assert bad.output.strip() == "'decade' is not a period: use today, week, month or all."
     assert cli("daily", "--days", "0").exit_code == 2
+
+
+def test_terminal_chat_then_pending_order_placed_listed_and_cancelled(cli):
+    q = as_json(cli("quote", "EURUSD", "--json"))
+    price = round(q["ask"] - 0.0030, 5)
+    placed = cli("chat", input=f"/buy EURUSD 0.01 sl {price - 0.002:.5f} at {price:.5f}\ny\n"
+                               "/orders\n/quit\n")
+    assert placed.exit_code == 0, placed.output
+    assert "Send this order? [y/N]" in placed.stdout
+    assert "Pending order placed: BUY LIMIT 0.01 EURUSD" in placed.stdout
+    (order,) = as_json(cli("orders", "--json"))
+    assert f"#{order['ticket']} BUY LIMIT 0.01 EURUSD" in placed.stdout
+
+    cancelled = cli("chat", input=f"/cancel {order['ticket']}\ny\n/orders\n/profit\n/daily 1\n")
+
+    assert cancelled.exit_code == 0, cancelled.output
+    assert f"CANCEL order #{order['ticket']}: BUY LIMIT 0.01 EURUSD" in cancelled.stdout
+    assert "Cancel this order? [y/N]" in cancelled.stdout
+    assert f"Cancelled pending order #{order['ticket']}" in cancelled.stdout
+    assert "No pending orders." in cancelled.stdout
+    assert "P/L all history: no closed trades." in cancelled.stdout
+    assert "P/L per day, last 1 days" in cancelled.stdout
+    assert as_json(cli("orders", "--json")) == []
