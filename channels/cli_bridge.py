@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from agent.access import AuthThrottle
 from agent.broker.bridge.auth import READ_TOKEN_ENV, TRADE_TOKEN_ENV, BridgeTokens
 from agent.domain import CompanionError
 
@@ -40,25 +41,31 @@ def serve(
                                              help="TLS private key (PEM).")] = None,
     paper: Annotated[bool, typer.Option(help="Serve the paper terminal instead of MT5.")] = False,
     rate_limit: Annotated[int, typer.Option(min=1, help="Calls per minute per token.")] = 1200,
+    insecure: Annotated[bool, typer.Option(
+        "--insecure", help="Serve plain HTTP beyond loopback (tokens and orders in clear text) "
+        "on a network you trust.")] = False,
 ) -> None:
     """Serve the MetaTrader5 module (or, with --paper, the paper terminal) over REST."""
     import uvicorn
 
-    from agent.broker.bridge.server import create_bridge_app, uvicorn_config
+    from agent.broker.bridge.server import check_transport, create_bridge_app, uvicorn_config
     from agent.config import get_settings
     from agent.logs import start_logging
     from agent.store.journal import Journal
 
+    certfile, keyfile = (str(cert) if cert else None), (str(key) if key else None)
     try:
+        check_transport(host, certfile=certfile, keyfile=keyfile, insecure=insecure)
         tokens = BridgeTokens.from_env(token_env, read_token_env)
         settings = get_settings()
         start_logging(settings, "bridge")
         journal = Journal(settings.journal_path)
         terminal, now = _terminal(settings, journal, paper)
         app = create_bridge_app(terminal, tokens=tokens, journal=journal,
-                                rate_limit_per_minute=rate_limit, now=now)
-        config = uvicorn_config(app, host, port, certfile=str(cert) if cert else None,
-                                keyfile=str(key) if key else None)
+                                rate_limit_per_minute=rate_limit, now=now,
+                                throttle=AuthThrottle.from_settings(settings.access, "bridge"))
+        config = uvicorn_config(app, host, port, certfile=certfile, keyfile=keyfile,
+                                insecure=insecure, trusted_proxies=settings.access.trusted_proxies)
     except CompanionError as exc:
         err.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(1) from None

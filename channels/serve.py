@@ -186,7 +186,9 @@ def api_part(ctx: Context) -> Part:
         ctx.notes["api"] = "read-only: no COMPANION_API_TOKEN, trading routes refused"
     app = create_app(ctx.companion, tokens=tokens, monitor=ctx.monitor,
                      rate_per_minute=ctx.options.api_rate_per_minute)
-    return ServerPart("api", f"http://{host}:{port}/v1", lambda: api_server(app, host, port))
+    proxies = ctx.settings.access.trusted_proxies
+    return ServerPart("api", f"http://{host}:{port}/v1",
+                      lambda: api_server(app, host, port, trusted_proxies=proxies))
 
 
 def web_part(ctx: Context) -> Part:
@@ -199,8 +201,10 @@ def web_part(ctx: Context) -> Part:
     host, port = ctx.settings.web.host, ctx.settings.web.port
     # Chainlit's lifespan ends the process with os._exit(0) at shutdown, before the journal
     # is closed; its startup only opens a companion, which this process already has.
+    proxies = ctx.settings.access.trusted_proxies
     return ServerPart("web", f"http://{host}:{port}",
-                      lambda: api_server(app, host, port, lifespan="off"))
+                      lambda: api_server(app, host, port, lifespan="off",
+                                         trusted_proxies=proxies))
 
 
 def telegram_part(ctx: Context) -> Part | None:

@@ -12,6 +12,7 @@ anything the terminal says back during a login (a terminal may echo the request)
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from agent.broker.mt5_api import Mt5Terminal
-from agent.broker.retcodes import last_error_sentence
+from agent.broker.retcodes import BRIDGE_TLS_UNTRUSTED, last_error_sentence
 from agent.config import BrokerSettings, Settings, secret
 from agent.domain import CompanionError
 from agent.store.journal import Journal
@@ -60,7 +61,9 @@ def open_terminal(settings: Settings, journal: Journal) -> Mt5Terminal:
             raise CompanionError("no_bridge_token", "broker.kind is 'rest' but no bridge token "
                                  "is set: put the bridge's token in COMPANION_BRIDGE_TOKEN or "
                                  "the OS keyring.")
-        return Mt5RestClient(settings.broker.rest_url, token)
+        ca_file = settings.broker.rest_ca_file
+        return Mt5RestClient(settings.broker.rest_url, token, verify=ssl.create_default_context(
+            cafile=str(ca_file)) if ca_file else True)
     raise CompanionError("not_available", f"The '{kind}' terminal is not available in this "
                          "version; set broker.kind to 'paper', 'mt5', 'mt5linux' or 'rest'.")
 
@@ -145,8 +148,8 @@ class TerminalManager:
         self._record("mt5_connect", {"reason": reason, "attempt": attempt, "ok": False,
                                      "error_code": code})
         clause = last_error_sentence(code) if code is not None else "the terminal is not reachable"
-        raise CompanionError("connect_failed", f"Could not start MetaTrader 5: {clause}. "
-                             f"{self._hint()}")
+        hint = "" if code == BRIDGE_TLS_UNTRUSTED else f" {self._hint()}"
+        raise CompanionError("connect_failed", f"Could not start MetaTrader 5: {clause}.{hint}")
 
     def _initialize(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """`initialize`, the password revealed only inside the call expression."""

@@ -136,7 +136,10 @@ def describe_retcode(code: int) -> Retcode:
                    f"so the order may or may not have been filled: {_CHECK_TERMINAL}")
 
 
-#: `last_error()` codes of the Python module (RES_*), as sentences.
+#: A `last_error()` code of our bridge client (`Mt5RestClient`), beyond the module's RES_*.
+BRIDGE_TLS_UNTRUSTED = -10900
+
+#: `last_error()` codes of the Python module (RES_*) and of our bridge client, as sentences.
 _LAST_ERRORS: dict[int, str] = {
     mt5_constants.RES_S_OK: "no error was reported",
     mt5_constants.RES_E_FAIL: "the terminal call failed",
@@ -153,6 +156,9 @@ _LAST_ERRORS: dict[int, str] = {
     mt5_constants.RES_E_INTERNAL_FAIL_INIT: "the terminal could not be started",
     mt5_constants.RES_E_INTERNAL_FAIL_CONNECT: "the terminal is not running or not reachable",
     mt5_constants.RES_E_INTERNAL_FAIL_TIMEOUT: "the terminal did not answer in time",
+    BRIDGE_TLS_UNTRUSTED: "the MT5 bridge's TLS certificate is not trusted on this machine, so "
+                          "nothing was sent to it (put the certificate that signed it, e.g. "
+                          "its self-signed one, in broker.rest_ca_file)",
 }
 
 

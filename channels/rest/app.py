@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from agent.access import RateLimiter
+from agent.access import AuthThrottle, RateLimiter
 from agent.monitor import HealthMonitor
 from channels.rest import errors
 from channels.rest.auth import ApiTokens, Gate
@@ -37,12 +37,15 @@ approved that exact ticket while it was still valid. Errors are `{"code", "messa
 def create_app(companion: Any, *, tokens: ApiTokens, monitor: HealthMonitor | None = None,
                rate_per_minute: int = DEFAULT_RATE_PER_MINUTE,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-               cors_origins: Sequence[str] = ()) -> FastAPI:
-    """The API over an open companion. CORS stays off unless origins are given."""
+               cors_origins: Sequence[str] = (),
+               throttle: AuthThrottle | None = None) -> FastAPI:
+    """The API over an open companion. CORS stays off unless origins are given. Wrong tokens
+    are throttled per client as `companion.settings.access` says (or by `throttle`)."""
     monitor = monitor or HealthMonitor.for_companion(companion)
     app = _routed_app()
     app.state.companion = companion
-    app.state.gate = Gate(tokens, RateLimiter(rate_per_minute))
+    throttle = throttle or AuthThrottle.from_settings(companion.settings.access, "REST API")
+    app.state.gate = Gate(tokens, RateLimiter(rate_per_minute), throttle)
     app.state.health = monitor.report
     app.state.metrics = ApiMetrics(companion.journal.path, monitor.state)
     errors.install(app)

@@ -13,60 +13,19 @@ from typing import Any
 
 import orjson
 
+from agent import access
 from channels.rest.errors import error_body
 from channels.rest.metrics import ApiMetrics
 
 log = logging.getLogger("channels.rest.access")
 
 
-class _TooLarge(Exception):
-    pass
-
-
-class BodyLimit:
-    """Answer 413 to a request whose body is larger than `max_bytes`."""
+class BodyLimit(access.BodyLimit):
+    """Answer 413 with our JSON error body to a request whose body is larger than `max_bytes`."""
 
     def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
-            return
-        seen = 0
-        started = False
-
-        async def counted() -> dict[str, Any]:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise _TooLarge
-            return message
-
-        async def tracked(message: dict[str, Any]) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, tracked)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
-
-    async def _refuse(self, send: Any) -> None:
-        body = orjson.dumps(error_body("too_large", f"The request body is larger than "
-                                       f"{self.max_bytes} bytes."))
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        super().__init__(app, max_bytes, lambda limit: orjson.dumps(error_body(
+            "too_large", f"The request body is larger than {limit} bytes.")))
 
 
 class RequestLog:

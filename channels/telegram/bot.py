@@ -12,6 +12,7 @@ from datetime import UTC, time
 
 from pydantic import SecretStr
 from telegram import BotCommand, Update
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -39,12 +40,19 @@ log = logging.getLogger(__name__)
 
 
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Serve allow-listed chats only: anything else stops here, unanswered, logged without
-    its content."""
-    chat = update.effective_chat
-    if chat is None or chat.id not in context.bot_data["deps"].allowed:
+    """Serve allow-listed chats only, and in a group only allow-listed users: anything else
+    (a command, a question, an Approve button) stops here, unanswered, logged without its
+    content."""
+    chat, user = update.effective_chat, update.effective_user
+    deps = context.bot_data["deps"]
+    if chat is None or chat.id not in deps.allowed:
         log.warning("ignored update %s from chat %s (not allowed)", update.update_id,
                     chat.id if chat else "?")
+        raise ApplicationHandlerStop
+    if chat.type != ChatType.PRIVATE and (user is None or user.id not in deps.allowed_users):
+        log.warning("ignored update %s from user %s in group %s (not in "
+                    "telegram.allowed_user_ids)", update.update_id, user.id if user else "?",
+                    chat.id)
         raise ApplicationHandlerStop
 
 
@@ -91,7 +99,10 @@ async def running_bot(service: CompanionService, events: EventBus, journal: Jour
     secret = token.get_secret_value()
     with token_redacted(secret):
         deps = BotDeps(service, events, journal, frozenset(settings.allowed_chat_ids),
-                       outbox or Outbox(journal))
+                       outbox or Outbox(journal), frozenset(settings.allowed_user_ids))
+        if not deps.allowed_users and any(chat < 0 for chat in deps.allowed):
+            log.warning("telegram.allowed_chat_ids lists a group but telegram.allowed_user_ids "
+                        "is empty: nobody in that group will be answered")
         app = build_application(deps, secret, base_url=settings.base_url,
                                 digest_time_utc=settings.digest_time_utc)
         async with app:

@@ -17,13 +17,15 @@ from channels.telegram.outbox import Outbox
 
 @dataclass
 class BotDeps:
-    """The service and bus the bot adapts, the allow-list and the outbox."""
+    """The service and bus the bot adapts, the allow-lists and the outbox."""
 
     service: CompanionService
     events: EventBus
     journal: Journal
     allowed: frozenset[int]
     outbox: Outbox
+    #: users served in a group chat of `allowed` (a private chat needs only its chat id)
+    allowed_users: frozenset[int] = frozenset()
     #: ticket id -> (chat id, message id) of every ticket message with buttons
     ticket_messages: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 

@@ -2,11 +2,14 @@
 
 The process opens one companion at startup and every browser session uses its service.
 Login policy: bound to a loopback address, no login to type: the page signs in as the local
-trader by itself (Chainlit header auth, accepted only for requests addressed to a loopback
-host, with a per-process signing key unless CHAINLIT_AUTH_SECRET is set); bound to anything
-else, password login (COMPANION_WEB_PASSWORD) signed with CHAINLIT_AUTH_SECRET, and without
-both the app refuses to start. Either way the trader is a Chainlit user, so conversations are
-kept in `<data_dir>/web.db` (`channels.web.history`) and listed in the sidebar after a restart. `serve(router=..., terminal=...)` takes the same injections as `open_companion`
+trader by itself (Chainlit header auth, accepted only from a browser on this machine, see
+`channels.web.guard`, with a per-process signing key unless CHAINLIT_AUTH_SECRET is set);
+bound to anything else (or with `web.login = "password"`), password login
+(COMPANION_WEB_PASSWORD, at least 12 characters) signed with CHAINLIT_AUTH_SECRET (at least 32),
+failed logins throttled per client, and without both the app refuses to start. Either way no
+other origin is served (HTTP or socket.io). The trader is a Chainlit user, so conversations are
+kept in `<data_dir>/web.db` (`channels.web.history`) and listed in the sidebar after a restart.
+`serve(router=..., terminal=...)` takes the same injections as `open_companion`
 (embeddings and tests pass a model router or a terminal; production passes nothing).
 """
 
@@ -22,18 +25,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from agent.access import is_loopback
-from agent.config import Settings, get_settings, secret
+from agent.access import AuthThrottle, is_loopback, proxy_options
+from agent.config import SECRET_ENV, Settings, get_settings, secret
 from agent.domain import CompanionError
 from agent.logs import start_logging
+from channels.web.guard import FORWARDED, WebGuard, same_origin
 from channels.web.runtime import WebOptions, configure
 
 WEB_DIR = Path(__file__).resolve().parent
+MIN_PASSWORD_LENGTH = 12
+MIN_AUTH_SECRET_LENGTH = 32  # the key session cookies are signed with: `chainlit create-secret`
 
 
 def login_password(settings: Settings) -> str | None:
-    """The password logins must give, or None on loopback; refuses an open public bind."""
-    if is_loopback(settings.web.host):
+    """The password logins must give, or None on loopback (unless `web.login = "password"`);
+    refuses an open public bind and a password or signing key too short to resist guessing."""
+    if settings.web.login == "auto" and is_loopback(settings.web.host):
         return None
     jwt, password = secret("web_auth_secret"), secret("web_password")
     if jwt is None or password is None:
@@ -41,6 +48,11 @@ def login_password(settings: Settings) -> str | None:
             "web_login_required", f"The web chat is bound to {settings.web.host}, so it needs a "
             "login: set CHAINLIT_AUTH_SECRET (from `chainlit create-secret`) and "
             "COMPANION_WEB_PASSWORD, or bind it to 127.0.0.1.")
+    for name, value, least in (("web_password", password, MIN_PASSWORD_LENGTH),
+                               ("web_auth_secret", jwt, MIN_AUTH_SECRET_LENGTH)):
+        if len(value.get_secret_value()) < least:
+            raise CompanionError("web_weak_secret", f"{SECRET_ENV[name]} is too short: it must "
+                                 f"be at least {least} characters long.")
     os.environ.setdefault("CHAINLIT_AUTH_SECRET", jwt.get_secret_value())  # Chainlit reads env
     return password.get_secret_value()
 
@@ -68,9 +80,10 @@ def _local_identity() -> Any:
     import chainlit as cl
 
     async def identify(headers: Any) -> cl.User | None:
-        """The local trader, for a page opened at a loopback address (not a rebound name)."""
+        """The local trader, for a page opened at a loopback address (not a rebound name) and
+        not relayed by a proxy (the guard also checks the peer address and the Origin)."""
         host = urlsplit("//" + headers.get("host", "")).hostname or ""
-        if not is_loopback(host):
+        if not is_loopback(host) or any(name.encode() in FORWARDED for name in headers):
             return None
         return cl.User(identifier=LOCAL_TRADER, display_name="Trader",
                        metadata={"provider": "loopback"})
@@ -86,7 +99,7 @@ def load_app(settings: Settings, *, router: Any = None, terminal: Any = None) ->
     import chainlit as cl
     from chainlit.auth import ensure_jwt_secret
     from chainlit.config import config
-    from chainlit.server import app
+    from chainlit.server import app, sio
 
     from channels.web.history import ChatHistory  # imports Chainlit: after the root is set
 
@@ -102,7 +115,11 @@ def load_app(settings: Settings, *, router: Any = None, terminal: Any = None) ->
     history = ChatHistory(history_path(settings))
     cl.data_layer(lambda: history)
     ensure_jwt_secret()
-    return app
+    # Chainlit leaves socket.io open to every origin; the page's own only (the guard too).
+    sio.eio.cors_allowed_origins = lambda origin, environ: same_origin(
+        origin, environ["asgi.scope"])
+    throttle = AuthThrottle.from_settings(settings.access, "web login")
+    return WebGuard(app, throttle=throttle, loopback_login=password is None)
 
 
 def run_app(app: Any, settings: Settings) -> None:
@@ -110,7 +127,8 @@ def run_app(app: Any, settings: Settings) -> None:
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, host=settings.web.host, port=settings.web.port,
-                                           log_level="warning"))
+                                           log_level="warning",
+                                           **proxy_options(settings.access.trusted_proxies)))
     asyncio.run(server.serve())
 
 

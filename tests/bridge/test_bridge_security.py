@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agent.access import AuthThrottle
 from agent.broker.bridge.auth import BridgeTokens
 from agent.broker.bridge.client import Mt5RestClient
 from agent.broker.bridge.models import MODELS
@@ -129,7 +130,8 @@ def fuzz_client(tmp_path_factory: pytest.TempPathFactory) -> Any:
     journal = Journal(tmp_path_factory.mktemp("fuzz") / "journal.db")
     term = PaperTerminal(journal, PaperSettings(speed=0))
     term.initialize()
-    app = create_bridge_app(term, tokens=TOKENS, journal=journal, rate_limit_per_minute=10**9)
+    app = create_bridge_app(term, tokens=TOKENS, journal=journal, rate_limit_per_minute=10**9,
+                            throttle=AuthThrottle(max_failures=10**9))  # wrong tokens are drawn
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
     print(f"\nfuzzed bridge requests: {FUZZED['cases']}")

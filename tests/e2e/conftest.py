@@ -36,11 +36,13 @@ class WebApp:
 
 
 @contextmanager
-def web_app(data_dir: Path, *args: str) -> Iterator[WebApp]:
-    """Start `tests.e2e.webapp` and wait until it serves; stop it on exit."""
+def web_app(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[WebApp]:
+    """Start `tests.e2e.webapp` (with `env` added to a clean environment) and wait until it
+    serves; stop it on exit."""
     port = free_port()
     log = data_dir / "web.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHAINLIT_", "COMPANION_"))}
+    env = {**{k: v for k, v in os.environ.items()
+              if not k.startswith(("CHAINLIT_", "COMPANION_"))}, **(env or {})}
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.e2e.webapp", str(data_dir), str(port), *args],

@@ -1,6 +1,7 @@
 """Start the web app for browser tests: paper terminal in a folder, scripted model.
 
 python -m tests.e2e.webapp DATA_DIR PORT [--policy demo|down] [--delay S] [--broker-down]
+    [--login auto|password]
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ def main() -> None:
     parser.add_argument("--policy", default="demo")
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--broker-down", action="store_true")
+    parser.add_argument("--login", default="auto", choices=["auto", "password"])
     args = parser.parse_args()
     settings = Settings(data_dir=args.data_dir, paper=PaperSettings(speed=0),
-                        web=WebSettings(host="127.0.0.1", port=args.port))
+                        web=WebSettings(host="127.0.0.1", port=args.port, login=args.login))
     model = ScriptedChatModel(policy=getattr(policies, args.policy), delay_s=args.delay)
     serve(settings, router=StaticRouter([ModelTarget(f"scripted-{args.policy}", model)]),
           terminal=UnreachableTerminal() if args.broker_down else None)

@@ -59,10 +59,13 @@ async def api(api_factory, tokens):
 
 class LiveApi:
     """The API in a real uvicorn server on a free loopback port, in a thread with its own loop
-    (the companion is opened in that loop); `url` is where it listens."""
+    (the companion is opened in that loop); `url` is where it listens. `options` go to
+    `create_app`, `trusted_proxies` to the server."""
 
-    def __init__(self, settings: Settings, tokens: ApiTokens, **options) -> None:
+    def __init__(self, settings: Settings, tokens: ApiTokens, *,
+                 trusted_proxies: tuple[str, ...] = (), **options) -> None:
         self.settings, self.tokens, self.options = settings, tokens, options
+        self.trusted_proxies = trusted_proxies
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.companion = None
@@ -95,6 +98,7 @@ class LiveApi:
                                   clock=ManualClock()) as companion:
             self.companion = companion
             app = create_app(companion, tokens=self.tokens, **self.options)
-            server = api_server(app, "127.0.0.1", self.port)
+            server = api_server(app, "127.0.0.1", self.port,
+                                trusted_proxies=self.trusted_proxies)
             self.server = server
             await server.serve()

@@ -94,21 +94,26 @@ class BotApiServer:
 
     # -- what tests do -------------------------------------------------------------------------
 
-    def message(self, chat_id: int, text: str) -> int:
-        """A user in private chat `chat_id` sends `text`; returns the update id."""
+    def message(self, chat_id: int, text: str, *, user: int | None = None) -> int:
+        """User `user` (default: the private chat's own) sends `text` in chat `chat_id` (a
+        group when negative); returns the update id."""
         msg: dict[str, Any] = {"message_id": next(self._message_ids), "date": int(time.time()),
-                               "chat": _chat(chat_id), "from": _user(chat_id), "text": text}
+                               "chat": _chat(chat_id), "from": _user(user or chat_id),
+                               "text": text}
         if text.startswith("/"):
             msg["entities"] = [{"type": "bot_command", "offset": 0,
                                 "length": len(text.split()[0])}]
         return self._add({"message": msg})
 
-    def callback(self, chat_id: int, message_id: int, data: str) -> int:
-        """A user in chat `chat_id` taps a button (callback `data`) on message `message_id`."""
+    def callback(self, chat_id: int, message_id: int, data: str, *,
+                 user: int | None = None) -> int:
+        """User `user` (default: the private chat's own) in chat `chat_id` taps a button
+        (callback `data`) on message `message_id`."""
         message = {"message_id": message_id, "date": int(time.time()), "chat": _chat(chat_id),
                    "from": BOT_USER, "text": "ticket"}
         return self._add({"callback_query": {
-            "id": str(next(self._ids) + 10_000), "from": _user(chat_id), "message": message,
+            "id": str(next(self._ids) + 10_000), "from": _user(user or chat_id),
+            "message": message,
             "chat_instance": str(chat_id), "data": data}})
 
     def fail(self, method: str, status: int, *, retry_after: int | None = None,
@@ -218,6 +223,8 @@ _JSON_FIELDS = {"reply_markup", "allowed_updates", "commands", "entities", "repl
 
 
 def _chat(chat_id: int) -> dict[str, Any]:
+    if chat_id < 0:  # Telegram's group chats have negative ids
+        return {"id": chat_id, "type": "group", "title": "Trading desk"}
     return {"id": chat_id, "type": "private", "first_name": "Trader"}
 
 

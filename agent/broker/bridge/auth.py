@@ -2,7 +2,9 @@
 
 One gate (a plain ASGI middleware) stands in front of every route: no valid token, no answer
 beyond 401; a read-scope token never reaches a trade function; each token has its own bucket.
-Tokens are compared in constant time and never logged: log lines carry a short fingerprint.
+Wrong tokens are counted per client address: too many lock the client out (429 for every
+request, checked before any token is compared). Tokens are compared in constant time and never
+logged: log lines carry a short fingerprint.
 """
 
 from __future__ import annotations
@@ -16,7 +18,16 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from agent.access import RateLimiter, Scope, ScopedTokens, fingerprint
+from agent.access import (
+    MIN_TOKEN_LENGTH,
+    TOKEN_RECIPE,
+    AuthThrottle,
+    RateLimiter,
+    Scope,
+    ScopedTokens,
+    client_key,
+    fingerprint,
+)
 from agent.broker.bridge.wire import dumps
 from agent.config import KEYRING_SERVICE
 from agent.domain import CompanionError
@@ -25,7 +36,6 @@ log = logging.getLogger("companion.bridge")
 
 TRADE_TOKEN_ENV = "COMPANION_BRIDGE_TOKEN"
 READ_TOKEN_ENV = "COMPANION_BRIDGE_TOKEN_READ"
-MIN_TOKEN_LENGTH = 16
 CALL_PREFIX = "/v1/call/"
 
 
@@ -54,8 +64,7 @@ class BridgeTokens(ScopedTokens):
                                  "(read-only scope) in the environment or the OS keyring.")
         if any(len(t) < MIN_TOKEN_LENGTH for t in given):
             raise CompanionError("bridge_weak_token", "Each bridge token must be at least "
-                                 f"{MIN_TOKEN_LENGTH} characters long (e.g. `python -c \"import "
-                                 "secrets; print(secrets.token_urlsafe(32))\"`).")
+                                 f"{MIN_TOKEN_LENGTH} characters long (e.g. {TOKEN_RECIPE}).")
         if self.same_tokens():
             raise CompanionError("bridge_same_tokens", "The read-only token must differ from "
                                  "the trade token.")
@@ -77,10 +86,11 @@ class Gate:
     """ASGI middleware: authenticate, check scope, rate-limit and log every HTTP request."""
 
     def __init__(self, app: Any, *, tokens: BridgeTokens, limiter: RateLimiter,
-                 trade_functions: frozenset[str]) -> None:
+                 trade_functions: frozenset[str], throttle: AuthThrottle | None = None) -> None:
         self.app = app
         self._tokens = tokens
         self._limiter = limiter
+        self._throttle = throttle or AuthThrottle(what="bridge")
         self._trade_paths = frozenset(CALL_PREFIX + f for f in trade_functions)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -97,10 +107,20 @@ class Gate:
 
         label = "-"
         try:
+            client = client_key((scope.get("client") or (None,))[0])
+            locked = self._throttle.wait(client)
+            if locked is not None:  # before any comparison: a right guess looks like a wrong one
+                label = "locked out"
+                await _refuse(logged_send, 429, "auth_locked", "Too many wrong tokens from "
+                              f"this address; retry in {locked:.0f} s.",
+                              {b"retry-after": str(max(1, round(locked))).encode()})
+                return
             presented = _bearer(scope["headers"])
             token_scope = self._tokens.scope_of(presented) if presented else None
             if token_scope is None:
                 label = "none" if presented is None else "invalid"
+                if presented:
+                    self._throttle.failed(client)
                 await _refuse(logged_send, 401, "unauthorized", "A valid bearer token is "
                               "required.", {b"www-authenticate": b"Bearer"})
                 return

@@ -8,11 +8,15 @@ Transport: one keep-alive `httpx.Client` with connect/read timeouts. Read-only c
 retried on transport errors; `order_send` is retried only with the SAME idempotency key (the
 request's comment, which `OrderSender` sets to its key), so the bridge answers a retry with
 the first result and never sends twice. Session calls (initialize, login, shutdown,
-symbol_select) are not retried.
+symbol_select) are not retried. A plain `http://` bridge beyond loopback gets a warning in the
+log before the token is first sent; a certificate this machine does not trust reads as such
+(`BRIDGE_TLS_UNTRUSTED`), not as a terminal that is down.
 """
 
 from __future__ import annotations
 
+import logging
+import ssl
 import time
 import uuid
 from typing import Any
@@ -21,6 +25,7 @@ import httpx
 import numpy as np
 from pydantic import SecretStr
 
+from agent.access import is_loopback
 from agent.broker import mt5_constants as C
 from agent.broker.bridge.wire import (
     IDEMPOTENCY_HEADER,
@@ -29,8 +34,10 @@ from agent.broker.bridge.wire import (
     loads,
     to_epoch,
 )
+from agent.broker.retcodes import BRIDGE_TLS_UNTRUSTED
 from agent.domain import CompanionError
 
+log = logging.getLogger(__name__)
 _NOT_RETRIED = frozenset({"initialize", "login", "shutdown", "symbol_select", "order_send"})
 _FALSE_ON_FAILURE = frozenset({"initialize", "login", "symbol_select"})
 _TRANSPORT_ERRORS = (httpx.TransportError,)
@@ -42,7 +49,7 @@ class Mt5RestClient:
     def __init__(self, base_url: str, token: SecretStr | str, *,
                  timeout: tuple[float, float] = (3.0, 30.0), retries: int = 2,
                  backoff_s: float = 0.05, transport: httpx.BaseTransport | None = None,
-                 verify: bool | str = True) -> None:
+                 verify: bool | str | ssl.SSLContext = True) -> None:
         secret = token.get_secret_value() if isinstance(token, SecretStr) else token
         if not secret:
             raise CompanionError("bridge_no_token", "The bridge client needs a token: set "
@@ -50,6 +57,11 @@ class Mt5RestClient:
         if retries < 0:
             raise ValueError("retries must be >= 0")
         connect, read = timeout
+        url = httpx.URL(base_url)
+        if url.scheme == "http" and not is_loopback(url.host):
+            log.warning("The MT5 bridge at %s is reached over plain http: its token and every "
+                        "order cross the network in clear text. Serve the bridge with --cert "
+                        "and --key and use an https:// URL in broker.rest_url.", url)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"), transport=transport, verify=verify,
             timeout=httpx.Timeout(read, connect=connect, pool=connect),
@@ -269,6 +281,11 @@ class Mt5RestClient:
             try:
                 return self._http.request(method, path, content=content, headers=headers)
             except httpx.ConnectError as exc:
+                if _untrusted_certificate(exc):  # retrying cannot help
+                    self._error = (BRIDGE_TLS_UNTRUSTED, "The MT5 bridge at "
+                                   f"{self._http.base_url} presented a TLS certificate this "
+                                   "machine does not trust")
+                    return None
                 where = f"Cannot reach the MT5 bridge at {self._http.base_url}"
                 self._error = (C.RES_E_INTERNAL_FAIL_CONNECT, f"{where} ({type(exc).__name__})")
             except httpx.TimeoutException as exc:
@@ -278,6 +295,16 @@ class Mt5RestClient:
                 self._error = (C.RES_E_INTERNAL_FAIL_RECEIVE,
                                f"The connection to the MT5 bridge broke ({type(exc).__name__})")
         return None
+
+
+def _untrusted_certificate(exc: BaseException) -> bool:
+    """True when a connect error comes from a TLS certificate that failed verification."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _http_error(response: httpx.Response) -> tuple[int, str]:

@@ -10,13 +10,15 @@
 
 Calls run one at a time on a single worker thread: the MetaTrader5 module is one IPC channel.
 `order_send` needs an idempotency key and is answered from the journal when the key was seen.
+A body larger than `max_body_bytes` is refused (413) before it is read. Beyond loopback the
+bridge serves TLS only, unless the operator passes `insecure` (`--insecure`).
 """
 
 import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -29,7 +31,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from agent.access import RateLimiter, Scope, is_loopback
+from agent.access import AuthThrottle, BodyLimit, RateLimiter, Scope, is_loopback, proxy_options
 from agent.broker import mt5_constants as C
 from agent.broker.bridge.auth import BridgeTokens, Gate
 from agent.broker.bridge.idempotency import Claim, IdempotencyStore
@@ -48,6 +50,7 @@ from agent.store.journal import Journal
 log = logging.getLogger("companion.bridge")
 
 DEFAULT_RATE_LIMIT = 1200
+DEFAULT_MAX_BODY_BYTES = 64 * 1024  # an order or a bars request is well under 1 KiB
 
 
 def bridge_version() -> str:
@@ -71,11 +74,14 @@ def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None
 def create_bridge_app(terminal: Any, *, tokens: BridgeTokens, journal: Journal,
                       rate_limit_per_minute: int = DEFAULT_RATE_LIMIT,
                       now: Callable[[], float] = time.time,
-                      health_symbol: str = "EURUSD") -> FastAPI:
+                      health_symbol: str = "EURUSD",
+                      max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                      throttle: AuthThrottle | None = None) -> FastAPI:
     """The bridge over `terminal` (the MetaTrader5 module or anything with its API).
 
     `now` is the clock the last tick's age is measured against (the paper terminal's own clock
-    when serving paper). Raises CompanionError if `tokens` is unusable.
+    when serving paper); `throttle` counts wrong tokens per client (default: 10 a minute lock
+    a client out for 5 minutes). Raises CompanionError if `tokens` is unusable.
     """
     if not isinstance(tokens, BridgeTokens):
         raise CompanionError("bridge_no_token", "The bridge will not start without a token.")
@@ -187,8 +193,15 @@ def create_bridge_app(terminal: Any, *, tokens: BridgeTokens, journal: Journal,
                      headers=getattr(exc, "headers", None))
 
     limiter = RateLimiter(rate_limit_per_minute)
-    app.add_middleware(Gate, tokens=tokens, limiter=limiter, trade_functions=TRADE_FUNCTIONS)
+    app.add_middleware(Gate, tokens=tokens, limiter=limiter, trade_functions=TRADE_FUNCTIONS,
+                       throttle=throttle or AuthThrottle(what="bridge"))
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, refusal=_too_large)
     return app
+
+
+def _too_large(limit: int) -> bytes:
+    return dumps({"error": "too_large", "message": f"The request body is larger than {limit} "
+                  "bytes."})
 
 
 def _idempotency_key(request: Request, body: OrderSend) -> str:
@@ -208,16 +221,32 @@ def _idempotency_key(request: Request, body: OrderSend) -> str:
 # -- serving ------------------------------------------------------------------------------------
 
 def uvicorn_config(app: FastAPI, host: str, port: int, *, certfile: str | None = None,
-                   keyfile: str | None = None) -> uvicorn.Config:
-    """The server settings; warns loudly when the bridge is reachable beyond loopback in clear."""
+                   keyfile: str | None = None, insecure: bool = False,
+                   trusted_proxies: Sequence[str] = ()) -> uvicorn.Config:
+    """The server settings (after `check_transport`, whose warning is logged). Forwarded
+    headers name the client only from `trusted_proxies`."""
+    warning = check_transport(host, certfile=certfile, keyfile=keyfile, insecure=insecure)
+    if warning:
+        log.warning("%s", warning)
+    return uvicorn.Config(app, host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile,
+                          access_log=False, log_level="warning", lifespan="on",
+                          **proxy_options(trusted_proxies))
+
+
+def check_transport(host: str, *, certfile: str | None, keyfile: str | None,
+                    insecure: bool) -> str | None:
+    """Refuse plain HTTP beyond loopback unless `insecure`; then return the warning to log."""
     if (certfile is None) != (keyfile is None):
         raise CompanionError("bridge_tls", "TLS needs both a certificate and a key file.")
-    if certfile is None and not is_loopback(host):
-        log.warning("The bridge is listening on %s without TLS: tokens and orders cross the "
-                    "network in clear text. Pass --cert and --key, or bind to 127.0.0.1 behind "
-                    "a tunnel.", host)
-    return uvicorn.Config(app, host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile,
-                          access_log=False, log_level="warning", lifespan="on")
+    if certfile is not None or is_loopback(host):
+        return None
+    if not insecure:
+        raise CompanionError("bridge_tls_required", f"The bridge will not listen on {host} "
+                             "without TLS (tokens and orders would cross the network in clear "
+                             "text): pass --cert and --key, bind it to 127.0.0.1 behind a "
+                             "tunnel, or pass --insecure on a network you trust.")
+    return (f"The bridge is listening on {host} without TLS (--insecure): tokens and orders "
+            "cross the network in clear text.")
 
 
 @contextmanager
