@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass, field
@@ -247,10 +248,13 @@ class GraphOnDemand:
     def __init__(self, build: Callable[[], Any]) -> None:
         self._build = build
         self._graph: Any = None
+        self._lock = threading.Lock()  # built once, whichever thread asks first
 
     def __getattr__(self, name: str) -> Any:
         if self._graph is None:
-            self._graph = self._build()
+            with self._lock:
+                if self._graph is None:
+                    self._graph = self._build()
         return getattr(self._graph, name)
 
 

@@ -1,11 +1,13 @@
 """How fast the `companion` command starts: `companion --help` and a data command.
 
-Run: python bench/bench_cli.py [--runs 7] [--symbol EURUSD]
+Run: python bench/bench_cli.py [--runs 7] [--symbol EURUSD] [--tree DIR]
 Each case runs the real console script in a fresh process, `--runs` times after one warm-up
 run (which also creates the data folder, the journal and the paper account), against a
 throw-away data folder with the paper terminal stepped. Prints the median and the spread of the
 wall time, the median CPU time of the process (user + system, steadier than the wall time on a
-busy machine), the machine's load average, and the target for each case.
+busy machine), the machine's load average, and the target for each case. `--tree DIR` times
+another checkout instead (`python -m channels.cli` run in DIR), e.g. the commit before a change,
+so that both figures come from the same machine under the same load.
 """
 
 from __future__ import annotations
@@ -25,17 +27,19 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"help": 0.3, "quote": 0.6}  # seconds, wall time on a quiet machine (issue #14)
 
 
-def companion() -> list[str]:
-    """The installed console script, else the module run by this interpreter."""
+def companion(tree: Path | None) -> list[str]:
+    """The installed console script (the module, in `tree` or without the script)."""
     script = Path(sys.executable).with_name("companion")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "channels.cli"]
+    if tree is None and script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "channels.cli"]
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one run of `argv`, which must succeed."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -43,9 +47,9 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure(argv: list[str], env: dict[str, str], runs: int) -> dict[str, float]:
-    timed(argv, env)  # warm-up: bytecode caches, the data folder, the paper account
-    walls, cpus = zip(*(timed(argv, env) for _ in range(runs)), strict=True)
+def measure(argv: list[str], env: dict[str, str], cwd: Path, runs: int) -> dict[str, float]:
+    timed(argv, env, cwd)  # warm-up: bytecode caches, the data folder, the paper account
+    walls, cpus = zip(*(timed(argv, env, cwd) for _ in range(runs)), strict=True)
     return {"median_s": statistics.median(walls), "min_s": min(walls), "max_s": max(walls),
             "cpu_s": statistics.median(cpus)}
 
@@ -54,19 +58,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--symbol", default="EURUSD")
+    parser.add_argument("--tree", type=Path, help="another checkout to time instead")
     args = parser.parse_args()
+    cwd = args.tree.resolve() if args.tree else ROOT
     data = Path(tempfile.mkdtemp(prefix="bench-cli-"))
     env = {**os.environ, "COMPANION_DATA_DIR": str(data), "COMPANION_PAPER__SPEED": "0",
            "COMPANION_CONFIG": str(data / "none.toml"), "COLUMNS": "100"}
-    base = companion()
+    base = companion(args.tree)
     cases = {"help": base + ["--help"], "quote": base + ["quote", args.symbol]}
     try:
-        results = {name: measure(argv, env, args.runs) for name, argv in cases.items()}
+        results = {name: measure(argv, env, cwd, args.runs) for name, argv in cases.items()}
     finally:
         shutil.rmtree(data, ignore_errors=True)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"companion start-up, {args.runs} runs each after a warm-up; load average {load} "
-          f"on {os.cpu_count()} cores")
+    print(f"companion start-up ({cwd}), {args.runs} runs each after a warm-up; load average "
+          f"{load} on {os.cpu_count()} cores")
     print(f"{'case':<24}{'median':>9}{'min':>8}{'max':>8}{'cpu':>8}{'target':>8}")
     for name, argv in cases.items():
         r = results[name]
