@@ -6,6 +6,11 @@ four tool schemas instead of all eleven. Rules read the trader's own words (quot
 left out: "my friend said 'buy 50 lots'" is not an order); a short follow-up ("and the
 spread?") keeps the previous turn's intent; only what neither can tell goes to the quick
 model (`classify_prompt`), and without one to a general data route.
+
+Where the words name everything a read-only call needs ("RSI of EURUSD on H4" -> analyze
+EURUSD H4), the route also carries that call as its plan: the model still plans the turn, but
+if it answers a data question without calling any tool, the graph makes the planned call
+instead of letting an answer without numbers from a tool reach the trader.
 """
 
 from __future__ import annotations
@@ -101,15 +106,30 @@ _TOOL_WORDS: dict[Intent, tuple[tuple[str, re.Pattern[str]], ...]] = {
 }
 
 _FOLLOW_UP_WORDS = 8
+_CURRENCIES = ("USD EUR GBP JPY CHF AUD NZD CAD SEK NOK DKK PLN HUF CZK TRY ZAR MXN SGD HKD CNH "
+               "XAU XAG BTC ETH").split()
+_PAIR = re.compile(r"\b((?:%s)(?:%s))\b" % ("|".join(_CURRENCIES), "|".join(_CURRENCIES)),
+                   re.IGNORECASE)
+_TIMEFRAME = re.compile(r"\b(M1|M5|M15|M30|H1|H4|D1|W1)\b", re.IGNORECASE)
+_LAST_N = re.compile(r"\blast (\d{1,3})\b", re.IGNORECASE)
+_DAYS = re.compile(r"\b(\d{1,3}) days?\b", re.IGNORECASE)
+_RISK = re.compile(r"(\d+(?:\.\d+)?) ?%")
+_STOP = re.compile(r"\b(?:stop(?:[- ]loss)?|sl)\b\D{0,12}?(\d+\.\d+)", re.IGNORECASE)
+_SIDE = re.compile(r"\b(buy|sell|long|short)", re.IGNORECASE)
+
+
+Call = tuple[str, dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """The decision of the route node: intent, task, tools, and how it was decided."""
+    """The decision of the route node: intent, task, tools, how it was decided, and the
+    read-only calls the words fully determine (the plan, used only if the model calls none)."""
 
     intent: Intent
     tools: tuple[str, ...]
     by: str  # "rules", "previous", "model", "default"
+    plan: tuple[Call, ...] = ()
 
     @property
     def task(self) -> Task:
@@ -117,13 +137,14 @@ class Route:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "intent": str(self.intent), "tools": list(self.tools),
-                "task": str(self.task)}
+                "task": str(self.task), "plan": [[name, args] for name, args in self.plan]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Route:
         if not data:
             return general_route()
-        return cls(Intent(data["intent"]), tuple(data["tools"]), data.get("by", "rules"))
+        return cls(Intent(data["intent"]), tuple(data["tools"]), data.get("by", "rules"),
+                   tuple((name, dict(args)) for name, args in data.get("plan") or ()))
 
 
 def own_words(text: str) -> str:
@@ -152,11 +173,40 @@ def route_by_rules(text: str, previous: Route | None) -> Route | None:
     """Rules, then a short follow-up keeps the previous intent; None: ask the quick model."""
     intent = rule_intent(text)
     if intent is not None:
-        return Route(intent, tools_for(intent, text), "rules")
+        tools = tools_for(intent, text)
+        return Route(intent, tools, "rules", plan_for(tools, text))
     if previous is not None and previous.intent is not Intent.COMMAND \
             and len(text.split()) <= _FOLLOW_UP_WORDS:
         return Route(previous.intent, previous.tools, "previous")
     return None
+
+
+def plan_for(tools: tuple[str, ...], text: str) -> tuple[Call, ...]:
+    """The read-only calls `text` fully determines for these tools; () when any is unsure."""
+    words = own_words(text)
+    symbols = {m.upper() for m in _PAIR.findall(words)}
+    symbol = symbols.pop() if len(symbols) == 1 else None
+    frames = list(dict.fromkeys(f.upper() for f in _TIMEFRAME.findall(words))) or ["H1"]
+    plan: list[Call] = []
+    for tool in tools:
+        if tool in ("account", "positions"):
+            plan.append((tool, {}))
+        elif tool == "history":
+            days = _DAYS.search(words)
+            plan.append((tool, {"days": int(days.group(1))} if days else {}))
+        elif symbol is None:
+            return ()
+        elif tool in ("quote", "sentiment"):
+            plan.append((tool, {"symbol": symbol}))
+        elif tool == "analyze":
+            plan.extend((tool, {"symbol": symbol, "timeframe": tf}) for tf in frames)
+        elif tool == "bars":
+            count = _LAST_N.search(words)
+            plan.append((tool, {"symbol": symbol, "timeframe": frames[0],
+                                **({"count": int(count.group(1))} if count else {})}))
+        else:  # sizing, orders, alerts, closes: the model's (and the trader's) call
+            return ()
+    return tuple(plan)
 
 
 def general_route() -> Route:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -138,13 +139,16 @@ def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
         route = Route.from_dict(state.get("route"))
         messages = [SystemMessage(intent_prompt(route.intent)), *model_window(state["messages"])]
         chain = deps.router.targets(route.task)
+        first = route.plan and not any(isinstance(m, ToolMessage) for m in turn)
         try:
-            answer, target = invoke_chain(chain, messages, binder(route.tools))
+            answer, target = invoke_chain(chain, messages, binder(route.tools), stream=not first)
             answer = calls_from_text(answer, route.tools)
-            if _repeats(answer, turn):
-                answer, target = invoke_chain(chain, messages, ())
-                answer = answer.model_copy(update={"tool_calls": []})
-                if not str(answer.content).strip():
+            if first and not answer.tool_calls:  # no numbers from a tool: make the planned call
+                answer = planned_calls(route, answer)
+            elif _repeats(answer, turn):
+                answer, target = invoke_chain(chain, messages, (), stream=False)
+                if answer.tool_calls or calls_from_text(answer, by_name).tool_calls \
+                        or not str(answer.content).strip():  # still calling, or nothing
                     answer = AIMessage(GAVE_UP, additional_kwargs={"error": "model_turn_cap"})
         except CompanionError:
             return {"messages": [AIMessage(
@@ -152,6 +156,14 @@ def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
                 "try /help.", additional_kwargs={"error": "model_unavailable"})]}
         return {"messages": [answer], "model": target.name}
     return assistant
+
+
+def planned_calls(route: Route, answer: AIMessage) -> AIMessage:
+    """The route's planned read-only calls in place of an answer given without any tool."""
+    return AIMessage("", id=answer.id, tool_calls=[
+        {"name": name, "args": args, "id": f"plan_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
+        for name, args in route.plan],
+        additional_kwargs={"planned": True, "model_text": str(answer.content)[:500]})
 
 
 def _repeats(answer: AIMessage, turn: list) -> bool:

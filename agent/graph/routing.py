@@ -17,6 +17,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.tools import BaseTool
 
+from langgraph.constants import TAG_NOSTREAM
+
 from agent.models.selector import invoke_with_fallback
 
 
@@ -168,8 +170,12 @@ class ToolBinder:
 
 
 def invoke_chain(chain: Sequence[ModelTarget], messages: list[BaseMessage],
-                 tools: Sequence[BaseTool] | ToolBinder) -> tuple[AIMessage, ModelTarget]:
+                 tools: Sequence[BaseTool] | ToolBinder, *, stream: bool = True,
+                 ) -> tuple[AIMessage, ModelTarget]:
     """Ask each model in turn until one answers (the selector's fallback); the answer and who
-    gave it. Raises CompanionError("no_model_answered") when every model failed."""
+    gave it. `stream=False`: the graph's message stream does not show this call's tokens (the
+    answer is checked before anyone reads it). Raises CompanionError("no_model_answered")
+    when every model failed."""
     bind = tools if isinstance(tools, ToolBinder) else ToolBinder(tools)
-    return invoke_with_fallback(chain, lambda t: bind(t.model).invoke(messages))
+    config = None if stream else {"tags": [TAG_NOSTREAM]}
+    return invoke_with_fallback(chain, lambda t: bind(t.model).invoke(messages, config))
