@@ -8,9 +8,11 @@ spread?") keeps the previous turn's intent; only what neither can tell goes to t
 model (`classify_prompt`), and without one to a general data route.
 
 Where the words name everything a read-only call needs ("RSI of EURUSD on H4" -> analyze
-EURUSD H4), the route also carries that call as its plan: the model still plans the turn, but
-if it answers a data question without calling any tool, the graph makes the planned call
-instead of letting an answer without numbers from a tool reach the trader.
+EURUSD H4), the route also carries that call as its plan, and the graph makes it before the
+model is asked: correct by construction, one model call saved, and no answer without numbers
+from a tool (the 1.5B reference model, asked first, echoed the tool list instead of calling
+`quote`). Orders, closes and alerts are never planned: they stay the model's and the
+trader's.
 """
 
 from __future__ import annotations
@@ -111,6 +113,12 @@ _CURRENCIES = ("USD EUR GBP JPY CHF AUD NZD CAD SEK NOK DKK PLN HUF CZK TRY ZAR 
 _PAIR = re.compile(r"\b((?:%s)(?:%s))\b" % ("|".join(_CURRENCIES), "|".join(_CURRENCIES)),
                    re.IGNORECASE)
 _TIMEFRAME = re.compile(r"\b(M1|M5|M15|M30|H1|H4|D1|W1)\b", re.IGNORECASE)
+_TIMEFRAME_WORDS = {"weekly": "W1", "daily": "D1", "hourly": "H1", "4h": "H4", "1h": "H1",
+                    "30m": "M30", "15m": "M15", "5m": "M5", "1m": "M1"}
+_TIMEFRAME_WORD = re.compile(r"\b(%s)\b" % "|".join(_TIMEFRAME_WORDS), re.IGNORECASE)
+#: Words naming a period no timeframe above covers: the model (or a question) decides.
+_OTHER_PERIOD = re.compile(r"\b(?:monthly|month|minutes?|mins?|ticks?|years?|yearly|intraday)\b",
+                           re.IGNORECASE)
 _LAST_N = re.compile(r"\blast (\d{1,3})\b", re.IGNORECASE)
 _DAYS = re.compile(r"\b(\d{1,3}) days?\b", re.IGNORECASE)
 _RISK = re.compile(r"(\d+(?:\.\d+)?) ?%")
@@ -186,7 +194,11 @@ def plan_for(tools: tuple[str, ...], text: str) -> tuple[Call, ...]:
     words = own_words(text)
     symbols = {m.upper() for m in _PAIR.findall(words)}
     symbol = symbols.pop() if len(symbols) == 1 else None
-    frames = list(dict.fromkeys(f.upper() for f in _TIMEFRAME.findall(words))) or ["H1"]
+    if _OTHER_PERIOD.search(words):
+        return ()
+    frames = list(dict.fromkeys(
+        [f.upper() for f in _TIMEFRAME.findall(words)]
+        + [_TIMEFRAME_WORDS[w.lower()] for w in _TIMEFRAME_WORD.findall(words)])) or ["H1"]
     plan: list[Call] = []
     for tool in tools:
         if tool in ("account", "positions"):
@@ -204,9 +216,20 @@ def plan_for(tools: tuple[str, ...], text: str) -> tuple[Call, ...]:
             count = _LAST_N.search(words)
             plan.append((tool, {"symbol": symbol, "timeframe": frames[0],
                                 **({"count": int(count.group(1))} if count else {})}))
-        else:  # sizing, orders, alerts, closes: the model's (and the trader's) call
+        elif tool == "size_position":
+            risk, stop, side = _RISK.search(words), _STOP.search(words), _SIDE.search(words)
+            if risk is None or stop is None:
+                return ()
+            plan.append((tool, {"symbol": symbol, "risk_pct": float(risk.group(1)),
+                                "stop_loss": float(stop.group(1)),
+                                **({"side": _side(side.group(1))} if side else {})}))
+        else:  # orders, alerts, closes: the model's (and the trader's) call
             return ()
     return tuple(plan)
+
+
+def _side(word: str) -> str:
+    return "buy" if word.lower() in ("buy", "long") else "sell"
 
 
 def general_route() -> Route:

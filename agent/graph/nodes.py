@@ -130,40 +130,46 @@ def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
     def assistant(state: AgentState) -> dict[str, Any]:
         """The model of the turn's task, with the intent's tools bound, on a bounded window.
 
-        A tool call written as text is parsed into a real one; a call repeating one already
-        answered this turn is not run again: the model is asked once more without tools.
+        The route's plan (read-only calls the trader's words fully name) is made first, without
+        asking the model; the model then answers from the results. After a risk denial the
+        model explains it with no tools bound (it cannot re-propose in the same turn). A call
+        written as text is parsed into a real one; a call repeating one already answered this
+        turn is not run again: the model is asked once more without tools.
         """
         turn = _turn_messages(state)
+        route = Route.from_dict(state.get("route"))
+        if route.plan and not any(isinstance(m, AIMessage) for m in turn):
+            return {"messages": [planned_calls(route)]}
         if sum(isinstance(m, AIMessage) for m in turn) >= deps.max_model_turns:
             return {"messages": [AIMessage(GAVE_UP, additional_kwargs={"error": "model_turn_cap"})]}
-        route = Route.from_dict(state.get("route"))
-        messages = [SystemMessage(intent_prompt(route.intent)), *model_window(state["messages"])]
+        denied = (state.get("decision") or {}).get("approved") is False
+        tools = () if denied else route.tools
+        messages = [SystemMessage(intent_prompt(route.intent, route.tools)),
+                    *model_window(state["messages"])]
         chain = deps.router.targets(route.task)
-        first = route.plan and not any(isinstance(m, ToolMessage) for m in turn)
         try:
-            answer, target = invoke_chain(chain, messages, binder(route.tools), stream=not first)
-            answer = calls_from_text(answer, route.tools)
-            if first and not answer.tool_calls:  # no numbers from a tool: make the planned call
-                answer = planned_calls(route, answer)
-            elif _repeats(answer, turn):
+            answer, target = invoke_chain(chain, messages, binder(tools))
+            answer = calls_from_text(answer, tools)
+            if _repeats(answer, turn):
                 answer, target = invoke_chain(chain, messages, (), stream=False)
-                if answer.tool_calls or calls_from_text(answer, by_name).tool_calls \
-                        or not str(answer.content).strip():  # still calling, or nothing
+                if answer.tool_calls or calls_from_text(answer, by_name).tool_calls:
                     answer = AIMessage(GAVE_UP, additional_kwargs={"error": "model_turn_cap"})
         except CompanionError:
             return {"messages": [AIMessage(
                 "No model answered just now, so I could not do that. Commands still work: "
                 "try /help.", additional_kwargs={"error": "model_unavailable"})]}
+        if not answer.tool_calls and not str(answer.content).strip():  # said nothing
+            answer = AIMessage(render_decision(state["decision"], None) if denied else GAVE_UP,
+                               additional_kwargs={"error": "model_empty"})
         return {"messages": [answer], "model": target.name}
     return assistant
 
 
-def planned_calls(route: Route, answer: AIMessage) -> AIMessage:
-    """The route's planned read-only calls in place of an answer given without any tool."""
-    return AIMessage("", id=answer.id, tool_calls=[
+def planned_calls(route: Route) -> AIMessage:
+    """The route's planned read-only calls, made for the model."""
+    return AIMessage("", tool_calls=[
         {"name": name, "args": args, "id": f"plan_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
-        for name, args in route.plan],
-        additional_kwargs={"planned": True, "model_text": str(answer.content)[:500]})
+        for name, args in route.plan], additional_kwargs={"planned": True})
 
 
 def _repeats(answer: AIMessage, turn: list) -> bool:
@@ -182,9 +188,10 @@ def make_risk_gate(deps: GraphDeps) -> Node:
         """Evaluate the first proposal on a fresh snapshot; approved -> a ticket."""
         first, *rest = state["proposals"]
         thread_id = config["configurable"]["thread_id"]
+        route = Route.from_dict(state.get("route"))
         provenance = {"mode": state.get("mode"), "model": state.get("model"),
-                      "prompt_hash": prompt_hash(intent_prompt(
-                          Route.from_dict(state.get("route")).intent)), "request": last_human_text(state),
+                      "prompt_hash": prompt_hash(intent_prompt(route.intent, route.tools)),
+                      "request": last_human_text(state),
                       "tool_call_id": first.get("tool_call_id"),
                       "tool_outputs": [{"tool": m.name, "output": str(m.content)[:2000]}
                                        for m in _turn_messages(state)

@@ -1,4 +1,4 @@
-"""A data question answered without any tool: the planned call is made, the guess never shown."""
+"""A data question whose words name the call: the call is made first, the model answers from it."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def guesses_first(messages):
     return reply(f"EURUSD bid is {json.loads(results[-1].content)['bid']}.")
 
 
-async def test_price_answered_from_memory_then_quote_is_called_and_the_guess_never_shown(
+async def test_price_question_then_quote_made_first_and_the_model_only_words_the_answer(
         companion_factory):
     async with companion_factory(guesses_first) as c:
         seen = []
@@ -32,17 +32,17 @@ async def test_price_answered_from_memory_then_quote_is_called_and_the_guess_nev
     planned = [m for m in state.values["messages"]
                if isinstance(m, AIMessage) and m.additional_kwargs.get("planned")]
     assert [c["name"] for c in planned[0].tool_calls] == ["quote"]
-    assert planned[0].additional_kwargs["model_text"] == "EURUSD is 1.23456."
+    assert len(planned) == 1
 
 
-async def test_model_that_calls_its_own_tool_is_not_overridden(companion_factory):
+async def test_without_a_full_plan_the_models_own_call_stands(companion_factory):
     def analyses(messages):
         if not any(isinstance(m, ToolMessage) for m in messages):
             return reply("", ("analyze", {"symbol": "EURUSD", "timeframe": "H4"}))
         return reply("Done.")
 
     async with companion_factory(analyses) as c:
-        await c.service.send("t1", "What is the RSI of EURUSD on H1?")
+        await c.service.send("t1", "What is the RSI on H4?")  # which symbol: the model's call
         state = await c.service.graph.aget_state({"configurable": {"thread_id": "t1"}})
     calls = [call for m in state.values["messages"] if isinstance(m, AIMessage)
              for call in m.tool_calls]
@@ -57,6 +57,9 @@ def test_plan_only_when_the_words_name_every_argument() -> None:
         ("analyze", {"symbol": "EURUSD", "timeframe": "H4"}))
     assert plan_for(("bars",), "last 5 H4 bars of gbpusd") == (
         ("bars", {"symbol": "GBPUSD", "timeframe": "H4", "count": 5}),)
-    assert plan_for(("size_position", "quote"), "lots for EURUSD 1% sl 1.1") == ()
+    assert plan_for(("size_position", "quote"), "lots for EURUSD 1%?") == ()
+    assert plan_for(("size_position", "quote"), "How many lots to buy EURUSD, 1% risk, sl 1.1") == (
+        ("size_position", {"symbol": "EURUSD", "risk_pct": 1.0, "stop_loss": 1.1, "side": "buy"}),
+        ("quote", {"symbol": "EURUSD"}))
     route = route_by_rules("Buy 0.1 lots of EURUSD, stop 1.1100.", None)
     assert route is not None and route.intent is Intent.ORDER and route.plan == ()
