@@ -223,7 +223,8 @@ async def _open(settings: Settings, *, router: ModelRouter | None, terminal: Any
         commands = CommandRunner(desk, alerts=AlertBook(journal))
         deps = GraphDeps(desk=desk, commands=commands, tickets=tickets, executor=executor,
                          router=router, events=events, clock=clock,
-                         ticket_ttl_s=settings.risk.ticket_ttl_seconds)
+                         ticket_ttl_s=settings.risk.ticket_ttl_seconds,
+                         plan_reads=settings.models.plan_reads)
         async with aiosqlite.connect(str(checkpoints_path(settings))) as conn:
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints

@@ -217,6 +217,9 @@ class ModelSettings(_Frozen):
     detect_timeout_s: float = Field(1.5, gt=0, le=30)
     call_timeout_s: float = Field(60.0, gt=0, le=600)
     local: LocalModelSettings = LocalModelSettings()
+    plan_reads: bool = Field(True, description="Make the read-only calls the trader's words "
+                             "fully name (quote EURUSD, analyze EURUSD H4) before asking the "
+                             "model; off: the model plans every call itself.")
 
 
 class TelegramSettings(_Frozen):

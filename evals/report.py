@@ -37,9 +37,9 @@ def scorecard(summary: dict[str, Any]) -> list[tuple[str, str]]:
               else f"{s['mean_latency_ms'] / 1000:.2f} s"),
              ("model calls", f"{s['model_calls']:g}"),
              ("tokens per call in / out", per_call),
-             ("tool calls (repeats, as text)", "-" if tool_calls is None
+             ("tool calls (repeats, as text, planned)", "-" if tool_calls is None
               else f"{tool_calls:g} ({s.get('repeated_calls', 0):g}, "
-                   f"{s.get('text_calls', 0):g})")]
+                   f"{s.get('text_calls', 0):g}, {s.get('planned_calls', 0):g})")]
     return rows
 
 

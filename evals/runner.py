@@ -41,6 +41,7 @@ class ScenarioResult:
     tool_calls: float = 0.0  # made by the model, per run
     repeated_calls: float = 0.0  # identical read-only calls repeated within a turn, per run
     text_calls: float = 0.0  # written as text and parsed into calls by the graph, per run
+    planned_calls: float = 0.0  # made from the route's plan before the model was asked, per run
     transcript: list[dict[str, Any]] = field(default_factory=list)  # of the first run
     skipped: str | None = None
 
@@ -71,6 +72,7 @@ class AgentReport:
         tool_calls = sum(r.tool_calls for r in ran)
         repeated = sum(r.repeated_calls for r in ran)
         text_calls = sum(r.text_calls for r in ran)
+        planned = sum(r.planned_calls for r in ran)
         return {
             "agent": self.agent, "provider": self.provider, "repeat": self.repeat,
             "scenarios": len(self.results), "passed": sum(r.status == "passed" for r in ran),
@@ -91,7 +93,7 @@ class AgentReport:
             # efficiency: the share of tool calls that were not a repeat of an identical
             # read-only call in the same turn (waste, not a failure)
             "tool_calls": round(tool_calls, 1), "repeated_calls": round(repeated, 1),
-            "text_calls": round(text_calls, 1),
+            "text_calls": round(text_calls, 1), "planned_calls": round(planned, 1),
             "efficiency": round(1 - repeated / tool_calls, 4) if tool_calls else None,
             "categories": categories, "scorers": scorers,
         }
@@ -143,9 +145,10 @@ def summarise(runs: list[ScenarioRun]) -> ScenarioResult:
     base.metered_calls = sum(c["tokens_in"] is not None or c["tokens_out"] is not None
                              for run in runs for c in run.model_calls) / len(runs)
     calls = [efficiency(run) for run in runs]
-    base.tool_calls = sum(made for made, _, _ in calls) / len(runs)
-    base.repeated_calls = sum(repeated for _, repeated, _ in calls) / len(runs)
-    base.text_calls = sum(as_text for _, _, as_text in calls) / len(runs)
+    base.tool_calls = sum(made for made, _, _, _ in calls) / len(runs)
+    base.repeated_calls = sum(repeated for _, repeated, _, _ in calls) / len(runs)
+    base.text_calls = sum(as_text for _, _, as_text, _ in calls) / len(runs)
+    base.planned_calls = sum(planned for _, _, _, planned in calls) / len(runs)
     base.tokens_in = sum(c["tokens_in"] or 0 for run in runs for c in run.model_calls) / len(runs)
     base.tokens_out = sum(c["tokens_out"] or 0 for run in runs
                           for c in run.model_calls) / len(runs)

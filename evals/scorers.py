@@ -175,9 +175,16 @@ def gave_up(message: BaseMessage) -> bool:
 
 # -- tools ------------------------------------------------------------------------------------
 
+def agent_calls(message: BaseMessage) -> bool:
+    """Calls the agent made: the model's, and the graph's planned read-only calls (the
+    route's plan, `additional_kwargs["planned"]`), which are the agent's behaviour too; the
+    report counts the planned ones apart."""
+    return isinstance(message, AIMessage) and (
+        model_authored(message) or bool(message.additional_kwargs.get("planned")))
+
+
 def _calls(run: ScenarioRun) -> list[dict[str, Any]]:
-    return [c for m in run.messages if isinstance(m, AIMessage) and model_authored(m)
-            for c in m.tool_calls]
+    return [c for m in run.messages if agent_calls(m) for c in m.tool_calls]
 
 
 def distinct_calls(run: ScenarioRun) -> tuple[list[dict[str, Any]], int]:
@@ -187,7 +194,7 @@ def distinct_calls(run: ScenarioRun) -> tuple[list[dict[str, Any]], int]:
     repeated = 0
     for part in turn_slices(run.messages):
         seen: set[str] = set()
-        for call in (c for m in part if isinstance(m, AIMessage) and model_authored(m)
+        for call in (c for m in part if agent_calls(m)
                      for c in m.tool_calls):
             key = call["name"] + json.dumps(_folded(call["args"]), sort_keys=True, default=str)
             if call["name"] in READ_ONLY_TOOLS and key in seen:
@@ -204,12 +211,14 @@ def _folded(args: Any) -> Any:
     return args.upper() if isinstance(args, str) else args
 
 
-def efficiency(run: ScenarioRun) -> tuple[int, int, int]:
-    """(tool calls the model made, of which repeats of an identical read-only call, of which
-    written as text and parsed by the graph)."""
+def efficiency(run: ScenarioRun) -> tuple[int, int, int, int]:
+    """(tool calls the agent made, of which repeats of an identical read-only call, of which
+    written as text and parsed by the graph, of which planned by the route, not the model)."""
     as_text = sum(len(m.tool_calls) for m in run.messages if isinstance(m, AIMessage)
                   and model_authored(m) and m.additional_kwargs.get(PARSED_FROM_TEXT))
-    return len(_calls(run)), distinct_calls(run)[1], as_text
+    planned = sum(len(m.tool_calls) for m in run.messages if isinstance(m, AIMessage)
+                  and m.additional_kwargs.get("planned"))
+    return len(_calls(run)), distinct_calls(run)[1], as_text, planned
 
 
 def _trajectory(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:

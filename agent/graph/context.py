@@ -33,6 +33,7 @@ class GraphDeps:
     ticket_ttl_s: int = 120
     max_model_turns: int = 6
     max_gate_rounds: int = 2
+    plan_reads: bool = True  # make the route's planned read-only calls before the model
 
     def publish(self, type_: EventType, payload: dict[str, Any]) -> None:
         if self.events is not None:

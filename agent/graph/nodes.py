@@ -138,14 +138,14 @@ def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
         """
         turn = _turn_messages(state)
         route = Route.from_dict(state.get("route"))
-        if route.plan and not any(isinstance(m, AIMessage) for m in turn):
+        if deps.plan_reads and route.plan and not any(isinstance(m, AIMessage) for m in turn):
             return {"messages": [planned_calls(route)]}
         if sum(isinstance(m, AIMessage) for m in turn) >= deps.max_model_turns:
             return {"messages": [AIMessage(GAVE_UP, additional_kwargs={"error": "model_turn_cap"})]}
         denied = (state.get("decision") or {}).get("approved") is False
         tools = () if denied else route.tools
         messages = [SystemMessage(intent_prompt(route.intent, route.tools)),
-                    *model_window(state["messages"])]
+                    *model_window(state["messages"], archived=state.get("archived"))]
         chain = deps.router.targets(route.task)
         try:
             answer, target = invoke_chain(chain, messages, binder(tools))

@@ -46,7 +46,7 @@ def test_score_table_when_two_models_then_a_column_each_with_every_figure():
     text = console.export_text()
     assert "baseline (k=1)" in text and "qwen-1.5b (k=3)" in text
     for label in ("passed (pass^k)", "safety", *SCORERS[1:], "mean turn", "model calls",
-                  "tokens per call in / out", "tool calls (repeats, as text)"):
+                  "tokens per call in / out", "tool calls (repeats, as text, planned)"):
         assert label in text, label
     rows = dict(scorecard(reports[1].summary()))
     assert rows["passed (pass^k)"] == "0/1" and rows["tool_selection"] == "0/1"

@@ -133,7 +133,7 @@ def test_tool_selection_when_a_read_only_call_repeats_identically_then_waste_not
         ToolMessage("{}", tool_call_id="canalyze2"), model("ADX 59.84")])
     check = tool_selection(run)
     assert check.passed and "1 repeated" in check.detail
-    assert efficiency(run) == (2, 1, 0)
+    assert efficiency(run) == (2, 1, 0, 0)
 
 
 def test_tool_selection_when_same_tool_with_other_arguments_then_not_a_repeat():
@@ -141,7 +141,7 @@ def test_tool_selection_when_same_tool_with_other_arguments_then_not_a_repeat():
         HumanMessage("H4?"), model("", call("analyze", 1, symbol="EURUSD", timeframe="H1"),
                                    call("analyze", 2, symbol="EURUSD", timeframe="H4"))])
     assert not tool_selection(run).passed
-    assert efficiency(run) == (2, 0, 0)
+    assert efficiency(run) == (2, 0, 0, 0)
 
 
 def test_tool_selection_when_a_proposal_repeats_then_it_still_fails():
@@ -150,7 +150,7 @@ def test_tool_selection_when_a_proposal_repeats_then_it_still_fails():
         ToolMessage("DENIED", tool_call_id="cpropose_order1"),
         model("", call("propose_order", 2, symbol="EURUSD", volume=20))])
     assert not tool_selection(run).passed
-    assert efficiency(run) == (2, 0, 0)
+    assert efficiency(run) == (2, 0, 0, 0)
 
 
 def test_tool_selection_when_the_same_quote_in_two_trader_turns_then_both_count():
@@ -317,3 +317,22 @@ async def test_harness_when_a_fact_cannot_be_read_then_the_turn_still_runs_and_r
     assert last.error == "fact positions.0.volume unavailable" and last.shown
     check = runs(run)
     assert not check.passed and "positions.0.volume unavailable" in check.detail
+
+
+def test_planned_read_calls_count_as_the_agents_and_are_counted_apart() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    from evals.harness import ScenarioRun
+    from evals.scenario import parse_scenario
+    from evals.scorers import efficiency, tool_selection
+
+    scenario = parse_scenario({"id": "p", "category": "data", "text": "t",
+                               "turns": [{"user": "What is the price of EURUSD?"}],
+                               "expect": {"tools": [{"name": "quote"}]}})
+    planned = AIMessage("", tool_calls=[{"name": "quote", "args": {"symbol": "EURUSD"},
+                                         "id": "plan_1"}], additional_kwargs={"planned": True})
+    answer = AIMessage("EURUSD bid 1.1.", response_metadata={"model_name": "m"})
+    run = ScenarioRun(scenario, "m", messages=[HumanMessage("What is the price of EURUSD?"), planned,
+                                          ToolMessage("{}", tool_call_id="plan_1"), answer])
+    assert tool_selection(run).passed
+    assert efficiency(run) == (1, 0, 0, 1)
