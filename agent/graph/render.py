@@ -195,8 +195,6 @@ def render_outcome(outcome: dict[str, Any], ticket: dict[str, Any] | None) -> st
                 what = order_title(order, figures).split(": ", 1)[-1]
                 return (f"Cancelled pending order #{order.get('order_ticket')} ({what}); "
                         f"ticket {ticket_id}.")
-            if order.get("kind") == "modify":
-                what = order_title(order, figures).removeprefix("MODIFY ")
-                return f"Modified position {what}; ticket {ticket_id}."
-            return f"Done: ticket {ticket_id}. {outcome.get('message', '')}".strip()
+            what = order_title(order, figures).removeprefix("MODIFY ")  # a modify
+            return f"Modified position {what}; ticket {ticket_id}."
     return f"Ticket {ticket_id} not executed: {outcome.get('message', 'unknown outcome')}"

@@ -253,12 +253,7 @@ def _daily(words: list[str]) -> dict[str, Any]:
 
 
 def _history(words: list[str]) -> dict[str, Any]:
-    if len(words) > 1:
-        raise ValueError("arity")
-    days = int(words[0]) if words else 7
-    if not 1 <= days <= 3650:
-        raise ValueError("days")
-    return {"days": days}
+    return {"days": _days(words, 7, 3650)}
 
 
 def _halt(words: list[str]) -> dict[str, Any]:

@@ -187,3 +187,16 @@ async def test_profit_when_no_trades_then_says_so(companion):
     assert err.value.code == "bad_period"
     with pytest.raises(CompanionError):
         await companion.service.daily(0)
+
+
+async def test_profit_when_the_terminal_cannot_price_a_stop_then_no_r_for_that_trade(
+        companion, monkeypatch):
+    position = await open_buy(companion)
+    reply = await companion.service.send(THREAD, f"/close {position.ticket}")
+    await companion.service.resolve_ticket(reply.ticket["id"], "approve", by="test")
+
+    def gone(*args):
+        raise CompanionError("unknown_symbol", "'EURUSD' is not a symbol this terminal knows.")
+    monkeypatch.setattr(companion.broker, "calc_profit", gone)
+    report = await companion.service.profit("all")
+    assert report.stats.trades == 1 and report.stats.r_trades == 0 and report.stats.avg_r is None

@@ -40,7 +40,8 @@ def test_cancel_orders_profit_daily_then_parsed_with_defaults():
     ("/cancel 1 2", "bad_command"), ("/cancel x", "bad_order"), ("/cancel -1", "bad_order"),
     ("/cancel 99999999999999999999", "bad_order"), ("/profit year", "bad_period"),
     ("/profit today week", "bad_command"), ("/daily 0", "bad_command"),
-    ("/daily 367", "bad_command"), ("/daily x", "bad_command"), ("/orders all", "bad_command"),
+    ("/daily 367", "bad_command"), ("/daily x", "bad_command"), ("/daily 1 2", "bad_command"),
+    ("/history 1 2", "bad_command"), ("/orders all", "bad_command"),
 ])
 def test_malformed_then_one_sentence_and_nothing_done(text, code):
     with pytest.raises(CompanionError) as err:
