@@ -3,44 +3,20 @@ local Bot API server on 127.0.0.1, over a companion on a stepped paper terminal 
 
 from __future__ import annotations
 
-import asyncio
 import html
 
 import pytest
-from pydantic import SecretStr
 
-from agent.config import TelegramSettings
-from channels.telegram.bot import running_bot
-from channels.telegram.outbox import Outbox
+from tests.channels.test_telegram_flows import (  # noqa: F401 - server and bot are fixtures
+    ME,
+    bot,
+    server,
+    texts,
+    until,
+)
 from tests.support.bot_api_server import BotApiServer
 
 pytestmark = pytest.mark.slow
-
-TOKEN = "123456:TEST-token-never-logged"
-ME = 1001
-
-
-@pytest.fixture
-def server():
-    with BotApiServer(TOKEN, max_poll_s=0.2) as s:
-        yield s
-
-
-@pytest.fixture
-async def bot(companion, server):
-    settings = TelegramSettings(allowed_chat_ids=(ME,), base_url=server.url)
-    outbox = Outbox(companion.journal, attempts=3, base_delay_s=0.05)
-    async with running_bot(companion.service, companion.events, companion.journal, settings,
-                           SecretStr(TOKEN), poll_timeout=0.2, outbox=outbox) as app:
-        yield app
-
-
-async def until(server: BotApiServer, predicate, timeout: float = 10.0):
-    return await asyncio.to_thread(server.wait_for, predicate, timeout)
-
-
-def texts(server: BotApiServer, method: str = "sendMessage") -> list[str]:
-    return [c.params["text"] for c in server.sent(method) if int(c.params["chat_id"]) == ME]
 
 
 async def said(server: BotApiServer, fragment: str) -> str:
