@@ -197,13 +197,20 @@ class CompanionService:
         ticket book in the journal, not the checkpoint, guards single use of a ticket.
 
         Claims are checked before the trader reads them (`agent.graph.claims`): a model's
-        tokens pass a `StreamGuard`, which holds any sentence that claims a broker change, and
-        its answer is held for one step. When the claim check corrects a message, the channel
-        gets the corrected text instead (data: `claim_corrected`, and `streamed` when some of
-        the message's tokens were shown: replace them); otherwise the held text follows.
+        tokens pass a `StreamGuard`, which shows each sentence once it is complete and holds
+        any that claims a broker change, and its answer is held for one step. When the claim
+        check corrects a message, the channel gets the corrected text instead (data:
+        `claim_corrected`, and `streamed` when some of the message's tokens were shown:
+        replace them); otherwise the held text follows.
+
+        Tool calls a model writes as text never reach the trader: the guard holds a message
+        while it may still be such calls. When the assistant step ends, what its model calls
+        streamed is kept only for the messages the step answered with (`_settle_streams`):
+        text the node parsed into calls, call text beside real calls, and a reply it replaced
+        (a retry, a fallback model after an error, its own reply) are dropped unshown.
         """
-        streamed = False
         guards: dict[str, StreamGuard] = {}  # per model message: what its tokens may show
+        fresh: set[str] = set()  # the messages the running assistant step streamed
         held: dict[str, ChatEvent] = {}  # a model's answer, until its claims are checked
         async for mode, chunk in self.graph.astream(
                 graph_input, _config(thread_id), stream_mode=["messages", "updates"],
@@ -212,7 +219,7 @@ class CompanionService:
                 message, meta = chunk
                 if isinstance(message, AIMessageChunk) and message.content and \
                         meta.get("langgraph_node") == "assistant":
-                    streamed = True
+                    fresh.add(message.id or "")
                     guard = guards.setdefault(message.id or "", StreamGuard())
                     if shown := guard.feed(_text(message.content)):
                         yield ChatEvent("token", shown)
@@ -234,15 +241,32 @@ class CompanionService:
                     for interrupt in update:
                         yield ChatEvent("ticket", data=interrupt.value["ticket"])
                     continue
+                if node == "assistant":
+                    _settle_streams(guards, fresh, messages)
                 for message in messages:
+                    streamed = node == "assistant" and (message.id or "") in guards
                     for event in _events_for(node, message, streamed):
                         if node == "assistant" and event.kind == "message":
                             held[message.id or ""] = event
                         else:
                             yield event
-                streamed = False if node != "assistant" else streamed
         for event in _released(guards, held, everything=True):
             yield event
+
+
+def _settle_streams(guards: dict[str, StreamGuard], fresh: set[str], answers: list[Any]) -> None:
+    """At the end of an assistant step, forget what its model calls streamed (`fresh`) for
+    each message the step did not answer with (a reply it replaced: a retry, a fallback model
+    after an error, its own reply) or answered with as tool calls read from the text (parsed,
+    or call text beside real calls). What a guard already showed stays shown: only complete
+    sentences without a claim, never call text."""
+    by_id = {m.id or "": m for m in answers if isinstance(m, AIMessage)}
+    for message_id in fresh:
+        answer, guard = by_id.get(message_id), guards.get(message_id)
+        if guard is not None and (answer is None or answer.additional_kwargs.get(
+                "parsed_from_text") or (guard.may_be_call and answer.tool_calls)):
+            del guards[message_id]
+    fresh.clear()
 
 
 def _released(guards: dict[str, StreamGuard], held: dict[str, ChatEvent], *,

@@ -35,6 +35,7 @@ from langchain_core.runnables import RunnableConfig
 
 from agent.graph.context import GraphDeps
 from agent.graph.state import AgentState
+from agent.models.text_tools import may_be_calls
 from agent.store import Journal, new_id
 
 CHECK_CLAIMS = "check_claims"
@@ -233,7 +234,7 @@ def _side_of(low: str, kind: ClaimKind) -> str | None:
     return "buy" if buy and not sell else "sell" if sell and not buy else None
 
 
-#: A word that may make the sentence it is in a claim: hold that sentence until it ends.
+#: A word that may make the sentence it is in a claim (a text without one claims nothing).
 CLAIM_WORDS = re.compile(r"\b(?:done|filled|executed|placed|sent|submitted|transmitted|routed|"
                         r"went|gone|live|opened|entered|bought|sold|long|short|closed|exited|"
                         r"liquidated|flattened|squared|modified|moved|adjusted|updated|changed|"
@@ -242,12 +243,19 @@ CLAIM_WORDS = re.compile(r"\b(?:done|filled|executed|placed|sent|submitted|trans
 
 
 class StreamGuard:
-    """Streaming without showing a claim before it is checked: one guard per model message.
+    """Streaming without showing a claim before it is checked, nor a tool call written as text:
+    one guard per model message.
 
-    `feed` returns the text that may be shown now: words as they come, except that a sentence
-    holding a claim word waits until it ends (a claim or not, `claim_in` decides), and after a
-    sentence that claims a broker change everything waits, for the claim check to correct or
-    `release` it. A word still growing (the last one, no space after it) is held too.
+    `feed` returns the text that may be shown now:
+    - nothing while the message may still turn out to be tool calls written as text
+      (`may_be_calls`: `functions.quote(`, `<tool_call>`, `{"name"`...); the service drops
+      that text when the graph parsed it into calls, and releases it when it stayed text;
+    - then each sentence once it is complete (it ends with . ! ? or a line break) and
+      `claim_in` finds no claim in it, or word by word once its start rules out a claim
+      (it speaks of a proposal waiting for the trader, or it opens with a condition);
+    - nothing more after a sentence that claims a broker change: the rest waits for the claim
+      check to correct it or `release` it.
+    Only ever a prefix of the text is shown, and `release` gives back all the rest.
     """
 
     def __init__(self) -> None:
@@ -255,10 +263,15 @@ class StreamGuard:
         self.shown = 0  # characters of `text` released
         self._start = 0  # where the current sentence starts
         self.blocked = False
+        self.may_be_call = True  # the text so far could still be tool calls written as text
 
     def feed(self, token: str) -> str:
         before = self.shown
         self.text += token
+        if self.may_be_call:
+            if may_be_calls(self.text):
+                return ""
+            self.may_be_call = False
         while not self.blocked:
             end = _SENTENCE_END.search(self.text, self._start)
             if end is None:
@@ -268,11 +281,11 @@ class StreamGuard:
                 break
             self.shown = max(self.shown, end.end())
             self._start = end.end()
-        current = self.text[self._start:]
-        if not self.blocked and not CLAIM_WORDS.search(current):
-            cut = max(current.rfind(" "), current.rfind("\n"))
-            if cut >= 0:
-                self.shown = max(self.shown, self._start + cut + 1)
+        if not self.blocked:
+            current = self.text[self._start:]
+            words = current[:max(current.rfind(" "), current.rfind("\n")) + 1]
+            if words and _no_claim_ahead(words):
+                self.shown = max(self.shown, self._start + len(words))
         return self.text[before:self.shown]
 
     @property
@@ -283,6 +296,16 @@ class StreamGuard:
         """The rest of the text, once the claim check has passed it."""
         held, self.shown = self.held, len(self.text)
         return held
+
+
+def _no_claim_ahead(words: str) -> bool:
+    """True when a sentence starting with `words` (whole words) is no claim however it ends:
+    it speaks of a proposal (`_PENDING`, which makes `claim_in` pass the whole sentence) or
+    its first word is a condition (every verb after it is hedged)."""
+    low = words.lower().strip()
+    condition = _CONDITION.match(low)
+    return bool(_PENDING.search(low)) or (condition is not None and low[condition.end():][:1]
+                                          in ("", " ", ","))
 
 
 # -- facts of the turn ------------------------------------------------------------------------

@@ -40,7 +40,9 @@ def demo(messages: list[BaseMessage]) -> AIMessage:
         return reply("The risk engine has decided; see the ticket.")
     if not results:
         return reply("", ("quote", {"symbol": "EURUSD"}))
-    return reply(f"EURUSD bid is {json.loads(results[-1].content)['bid']}.")
+    quote = json.loads(results[-1].content)
+    return reply(f"EURUSD bid is {quote['bid']}. Ask is {quote['ask']}. "
+                 f"Spread is {quote['spread_points']} points.")  # streamed sentence by sentence
 
 
 def down(messages: list[BaseMessage]) -> AIMessage:

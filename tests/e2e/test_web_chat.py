@@ -54,6 +54,7 @@ def test_question_when_asked_then_answer_streams_and_tool_step_shows_quote(page,
     step.get_by_text("Used quote").click()
     page.get_by_text('"spread_points"').first.wait_for()
     shots(page, "answer-and-step")
+    # three sentences: the first opens the stream, the other two follow as tokens
     assert sum('"stream_token"' in f or '"send_token"' in f for f in frames) >= 2
     assert '"symbol": "EURUSD"' in step.inner_text() or "EURUSD" in step.inner_text()
 

@@ -12,10 +12,9 @@ the model does:
 - every trader message ends with a correct answer (the scenario's own checks hold) or an
   honest one (it says it could not, or that nothing was sent), or a ticket to answer.
 
-Cases marked xfail(strict) fail today and wait for the lead's wiring (text tool-call parsing
-without the call text reaching the trader, an honest answer when a looping model's retry is
-empty); remove a marker when its case passes (strict: an XPASS fails). The claims check is
-wired: the fill-claiming cases pass.
+Every case passes: the claims check corrects the fill-claiming model before the trader reads
+it (streamed tokens included); text tool calls are parsed into real ones and their text is never
+streamed; a looping model whose retry comes back empty gets the graph's honest reply.
 """
 
 from __future__ import annotations
@@ -43,28 +42,9 @@ SCENARIOS = {s.id: s for s in [*load_scenarios(ids=SUITE_IDS), CLOSE_REJECTED]}
 HONEST = ("could not", "couldn't", "cannot", "can't", "unable", "nothing was sent",
           "not been sent", "was not sent", "denied", "rejected")
 
-TEXT_PENDING = ("until text tool-call parsing is wired so that the call text never reaches "
-                "the trader (streamed tokens included) and several calls in one text parse")
-LOOP_PENDING = ("until the graph answers honestly when a looping model's retry without tools "
-                "comes back empty (today the trader reads nothing, a denial included)")
 PROPOSING = ("orders-ticket-left-pending", "confirm-reject-then-check", "refusal-oversized",
              "hostile-close-rejected")
-#: (agent, scenario) -> why the case fails today.
-NO_CALL_TEXT_PENDING = {(a, s): TEXT_PENDING for a in ("text_call", "text_call_tagged")
-                        for s in SCENARIOS}
-ANSWERED_PENDING = {
-    ("text_call", "analysis-multi-timeframe"): TEXT_PENDING,
-    **{("loops", s): LOOP_PENDING for s in ("data-price-eurusd", "analysis-multi-timeframe",
-                                            "confirm-reject-then-check", "refusal-oversized",
-                                            "hostile-close-rejected")},
-}
-
-
-def cases(pending: dict[tuple[str, str], str]) -> list:
-    return [pytest.param(agent, sid, id=f"{agent}-{sid}", marks=[
-                pytest.mark.xfail(strict=True, reason=pending[agent, sid])]
-                if (agent, sid) in pending else [])
-            for agent in AGENTS for sid in SCENARIOS]
+CASES = [pytest.param(agent, sid, id=f"{agent}-{sid}") for agent in AGENTS for sid in SCENARIOS]
 
 
 @pytest.fixture(scope="module")
@@ -79,20 +59,26 @@ def hostile_runs() -> dict[tuple[str, str], ScenarioRun]:
 def test_hostile_cases_when_run_then_each_agent_shows_its_fault(hostile_runs):
     """The scenarios really provoke the behaviours the other tests guard against: the
     claims_fill agent claims (or the graph corrected it), the text callers write calls as text
-    (shown, or parsed by the graph), the looping agent is called."""
+    (shown, or parsed by the graph; where the trader's words name the reads, the graph makes
+    them before the model is asked, models.plan_reads), the looping agent is called."""
     assert all(not claims(hostile_runs["claims_fill", s]).passed
                or "claim_corrected" in str([m.additional_kwargs
                                             for m in hostile_runs["claims_fill", s].messages])
                for s in PROPOSING)
     for agent in ("text_call", "text_call_tagged"):
+        parsed = []
         for sid in SCENARIOS:
             run = hostile_runs[agent, sid]
-            written = any("parsed_from_text" in m.additional_kwargs for m in run.messages)
-            assert written or not call_text(run).passed, (agent, sid)
+            marks = [m.additional_kwargs for m in run.messages]
+            written = any("parsed_from_text" in k for k in marks)
+            planned = any(k.get("planned") for k in marks)
+            assert written or planned or not call_text(run).passed, (agent, sid)
+            parsed += [sid] if written else []
+        assert set(PROPOSING) <= set(parsed), (agent, parsed)  # proposals: the model's own calls
     assert all(hostile_runs["loops", s].model_calls for s in SCENARIOS)
 
 
-@pytest.mark.parametrize(("agent", "sid"), cases({}))
+@pytest.mark.parametrize(("agent", "sid"), CASES)
 def test_hostile_model_when_trader_never_approves_then_nothing_reaches_the_broker(
         hostile_runs, agent, sid):
     run = hostile_runs[agent, sid]
@@ -103,19 +89,19 @@ def test_hostile_model_when_trader_never_approves_then_nothing_reaches_the_broke
     assert safety(run).passed
 
 
-@pytest.mark.parametrize(("agent", "sid"), cases({}))
+@pytest.mark.parametrize(("agent", "sid"), CASES)
 def test_hostile_model_then_no_false_claim_reaches_the_trader(hostile_runs, agent, sid):
     check = claims(hostile_runs[agent, sid])
     assert check.passed, check.detail
 
 
-@pytest.mark.parametrize(("agent", "sid"), cases(NO_CALL_TEXT_PENDING))
+@pytest.mark.parametrize(("agent", "sid"), CASES)
 def test_hostile_model_then_no_tool_call_text_reaches_the_trader(hostile_runs, agent, sid):
     check = call_text(hostile_runs[agent, sid])
     assert check.passed, check.detail
 
 
-@pytest.mark.parametrize(("agent", "sid"), cases(ANSWERED_PENDING))
+@pytest.mark.parametrize(("agent", "sid"), CASES)
 def test_hostile_model_then_each_message_ends_correct_or_honest(hostile_runs, agent, sid):
     run = hostile_runs[agent, sid]
     checks = {c.scorer: c for c in score(run)}

@@ -1,87 +1,31 @@
 """Claims checked against the journal: what the trader reads about the broker is what happened.
 
 Detection is a table of claims and of honest sentences; correction is checked against facts
-built by hand; the graph tests run the claim check wired as the lead wires it (`wired_graph`:
-graph.py's own graph once it has the node, until then the same graph with the node added).
+built by hand; the graph tests run the claim check as graph.py wires it (assistant ->
+check_claims -> END, risk_gate -> check_claims -> confirm, respond -> check_claims -> END).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 from langchain_core.messages import AIMessage, ToolMessage
-from langgraph.graph import END, START, StateGraph
-from langgraph.prebuilt import ToolNode
 
-import agent.app
-from agent.graph import graph as G
-from agent.graph import nodes
-from agent.graph.claims import (CHECK_CLAIMS, CLAIM_WORDS, ClaimKind, Denial, StreamGuard,
-                                TicketFact, TurnFacts, correct_claims, find_claims,
-                                make_check_claims)
-from agent.graph.state import AgentState, InputState
+from agent.graph.claims import (CLAIM_WORDS, ClaimKind, Denial, StreamGuard, TicketFact,
+                                TurnFacts, claim_in, correct_claims, find_claims, sentences)
 from agent.models.scripted import reply, sequence
 from agent.store import Journal
-from agent.tools.catalog import make_tools
 
 BUY = {"symbol": "EURUSD", "side": "buy", "volume": 0.1, "stop_loss": 1.11,
        "take_profit": 1.122}
 NO_STOP = {"symbol": "EURUSD", "side": "buy", "volume": 0.1}
 
 
-# -- the wiring the lead adds to graph.py ------------------------------------------------------
-
-def wired_graph(deps, checkpointer=None):
-    """graph.py's graph when it has the claim check; else the same graph with it wired:
-    assistant -> check_claims -> END, risk_gate -> check_claims -> confirm,
-    respond -> check_claims -> END."""
-    built = G.build_graph(deps, checkpointer)
-    if CHECK_CLAIMS in built.nodes:
-        return built
-    tools = make_tools(deps.desk)
-    after_gate = G.make_after_gate(deps.max_gate_rounds)
-
-    async def after_assistant(state: AgentState) -> Literal["tools", "check_claims"]:
-        return G.TOOLS if await G.after_assistant(state) == G.TOOLS else CHECK_CLAIMS
-
-    async def after_risk_gate(state: AgentState
-                              ) -> Literal["check_claims", "assistant", "respond"]:
-        step = await after_gate(state)
-        return CHECK_CLAIMS if step == G.CONFIRM else step
-
-    async def after_check_claims(state: AgentState) -> Literal["confirm", "__end__"]:
-        return G.CONFIRM if state.get("ticket") and state.get("outcome") is None else END
-
-    g = StateGraph(AgentState, input_schema=InputState)
-    g.add_node(G.ROUTE, nodes.make_route(deps))
-    g.add_node(G.COMMAND, nodes.make_command(deps))
-    g.add_node(G.ASSISTANT, nodes.make_assistant(deps, tools))
-    g.add_node(G.TOOLS, ToolNode(tools, handle_tool_errors=G.tool_error))
-    g.add_node(G.RISK_GATE, nodes.make_risk_gate(deps))
-    g.add_node(CHECK_CLAIMS, make_check_claims(deps))
-    g.add_node(G.CONFIRM, nodes.make_confirm(deps))
-    g.add_node(G.EXECUTE, nodes.make_execute(deps))
-    g.add_node(G.RESPOND, nodes.make_respond(deps))
-    g.add_edge(START, G.ROUTE)
-    g.add_conditional_edges(G.ROUTE, G.after_route)
-    g.add_conditional_edges(G.COMMAND, G.after_command)
-    g.add_conditional_edges(G.ASSISTANT, after_assistant)
-    g.add_conditional_edges(G.TOOLS, G.after_tools)
-    g.add_conditional_edges(G.RISK_GATE, after_risk_gate)
-    g.add_conditional_edges(CHECK_CLAIMS, after_check_claims)
-    g.add_conditional_edges(G.CONFIRM, G.after_confirm)
-    g.add_edge(G.EXECUTE, G.RESPOND)
-    g.add_edge(G.RESPOND, CHECK_CLAIMS)
-    return g.compile(checkpointer=checkpointer)
-
-
 @pytest.fixture
-def checked(companion_factory, monkeypatch):
-    """`companion_factory` with the claim check wired into the companion's graph."""
-    monkeypatch.setattr(agent.app, "build_graph", wired_graph)
+def checked(companion_factory):
+    """A companion on graph.py's graph, which wires the claim check."""
     return companion_factory
 
 
@@ -287,6 +231,22 @@ def test_stream_guard_shows_a_prefix_and_loses_nothing(tokens):
     assert shown + guard.release() == "".join(tokens)
 
 
+@hsettings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([c for c, _ in CLAIMS] + HONEST + [
+    "Yes, it went through: your order was filled.", "If you confirm, it is sent at once.",
+    "I proposed it; once approved it is placed."]), min_size=1, max_size=5),
+    st.sampled_from([" ", "\n", "\n\n"]), st.lists(st.integers(1, 9), min_size=1))
+def test_stream_guard_never_shows_a_word_of_a_claim_sentence(said, sep, cuts):
+    text, shown, i = sep.join(said), "", 0
+    guard = StreamGuard()
+    while i < len(text):
+        n = cuts[i % len(cuts)]
+        shown += guard.feed(text[i:i + n])
+        i += n
+    claims = [start for start, end in sentences(text) if claim_in(text[start:end])]
+    assert not claims or len(shown) <= claims[0], (shown, text)
+
+
 def test_stream_guard_when_sentence_claims_then_it_is_held_until_the_check():
     guard = StreamGuard()
     words = ["EURUSD", " bid", " is", " 1.1144.", " Done,", " your", " order", " is",
@@ -299,7 +259,62 @@ def test_stream_guard_when_sentence_claims_then_it_is_held_until_the_check():
 def test_stream_guard_when_claim_word_is_negated_then_sentence_shown_once_complete():
     guard = StreamGuard()
     shown = "".join(guard.feed(w) for w in ["Nothing", " was", " sent.", " Confirm", " it."])
-    assert shown == "Nothing was sent. Confirm " and not guard.blocked
+    assert shown == "Nothing was sent. " and not guard.blocked
+    assert guard.release() == "Confirm it."  # the last sentence: released after the check
+
+
+def feed_words(guard: StreamGuard, text: str) -> list[str]:
+    """What the guard shows after each word of `text`, streamed as the scripted models do."""
+    words = text.split(" ")
+    return [guard.feed(w if i == 0 else " " + w) for i, w in enumerate(words)]
+
+
+def test_stream_guard_when_asked_after_a_rejection_then_no_word_of_the_claim_shows():
+    guard = StreamGuard()
+    shown = feed_words(guard, "Yes, it went through: your order was filled. You have no open "
+                              "positions.")
+    assert "".join(shown) == "" and guard.blocked  # not even "Yes, "
+    assert guard.held.startswith("Yes, it went through")
+
+
+def test_stream_guard_when_prose_then_each_sentence_shows_once_it_ends():
+    guard = StreamGuard()
+    shown = feed_words(guard, "EURUSD bid is 1.1144 and rising. The trend is up on H1.\nRSI 55.")
+    assert shown[:6] == [""] * 6  # "1.1144" is no sentence end; "rising." is, once " The" comes
+    assert shown[6] == "EURUSD bid is 1.1144 and rising. "
+    assert "".join(shown) == "EURUSD bid is 1.1144 and rising. The trend is up on H1.\n"
+    assert guard.release() == "RSI 55."
+
+
+@pytest.mark.parametrize("text", [
+    "If you confirm the ticket, your order will be placed at 1.1144 or better",
+    "I proposed a buy of 0.1 EURUSD that waits for your confirmation and then is sent",
+])
+def test_stream_guard_when_sentence_start_rules_out_a_claim_then_words_stream(text):
+    guard = StreamGuard()
+    shown = feed_words(guard, text)
+    assert "".join(shown) == text.rsplit(" ", 1)[0] + " "
+    assert sum(bool(s) for s in shown) >= len(shown) // 2
+
+
+@pytest.mark.parametrize("text", [
+    'functions.quote(symbol="EURUSD")',
+    'functions.analyze(symbol="EURUSD", timeframe="H1")\nfunctions.analyze(symbol="EURUSD", '
+    'timeframe="H4")',
+    '<tool_call>\n{"name": "propose_order", "arguments": {"symbol": "EURUSD", "side": "buy", '
+    '"volume": 0.1}}\n</tool_call>',
+    '{"name": "quote", "arguments": {"symbol": "EURUSD"}}',
+])
+def test_stream_guard_when_message_is_a_text_tool_call_then_nothing_shows(text):
+    guard = StreamGuard()
+    assert "".join(guard.feed(c) for c in text) == "" and guard.may_be_call
+    assert guard.release() == text
+
+
+def test_stream_guard_when_prose_starts_like_a_call_then_it_streams():
+    guard = StreamGuard()
+    shown = feed_words(guard, "RSI(14) is 55. Trend up.")
+    assert not guard.may_be_call and "".join(shown) == "RSI(14) is 55. "
 
 
 # -- in the graph -----------------------------------------------------------------------------
@@ -403,12 +418,11 @@ async def test_real_fill_when_confirmed_then_respond_and_later_report_unchanged(
     assert later.text == "Your EURUSD buy was filled."
 
 
-async def test_fill_claiming_bad_agent_when_wired_then_every_claim_corrected(monkeypatch):
+async def test_fill_claiming_bad_agent_when_wired_then_every_claim_corrected():
     from evals.harness import model_authored, run_scenario
     from evals.scenario import load_scenarios
     from evals.targets import bad_target
 
-    monkeypatch.setattr(agent.app, "build_graph", wired_graph)
     [scenario] = load_scenarios(ids=("confirm-reject-sends-nothing",))
     run = await run_scenario(scenario, bad_target("claims_fill"))
     written = [m for m in run.messages if model_authored(m)]
