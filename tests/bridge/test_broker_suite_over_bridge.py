@@ -8,6 +8,7 @@ from tests.broker.test_paper_contract import *
 from tests.broker.test_paper_data import *
 from tests.broker.test_paper_orders import *
 from tests.broker.test_paper_persistence import *
+from tests.broker.test_sender_changes import *
 from tests.broker.test_sender_paper import *
 
 # Deliberate difference: over the bridge a comment is the order's idempotency key, so a second,
