@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.channels.conftest import as_json
+from tests.channels.conftest import as_json, cli  # noqa: F401 - the fixture, imported from here
 
 
 def test_doctor_json_then_paper_broker_account_and_no_models(cli):
