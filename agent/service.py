@@ -13,7 +13,13 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    ToolMessage,
+)
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
@@ -85,6 +91,17 @@ class CompanionService:
     async def send(self, thread_id: str, text: str) -> Reply:
         """One turn, collected."""
         return await _collect(thread_id, self.stream(thread_id, text))
+
+    async def thread_messages(self, thread_id: str) -> list[BaseMessage]:
+        """The whole conversation, oldest first: the turns a long thread moved to the
+        journal's archive, then those its saved state holds (agent.graph.archive)."""
+        from agent.graph.archive import thread_messages  # the graph's modules load on use
+
+        async with self._locks[thread_id]:  # not while a turn moves messages
+            values = (await self.graph.aget_state(_config(thread_id))).values
+            return await asyncio.to_thread(
+                thread_messages, self.tickets.journal, values.get("messages", []),
+                values.get("archived"), thread_id)
 
     # -- commands and data ------------------------------------------------------------------
 

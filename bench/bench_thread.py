@@ -3,7 +3,9 @@
 Grows ONE thread to N turns (default 200: analysis, quote and sizing questions in turn)
 through the real compiled graph, SQLite checkpointer, desk and paper terminal, answered by the
 scripted baseline (evals.baseline) with zero latency, and prints:
-- messages in the checkpoint at the end;
+- messages in the checkpoint at the end, and in the journal's archive (agent.graph.archive
+  moves a long thread's older turns there when a turn ends; --no-archive keeps them all in
+  the checkpoint, as before);
 - estimated tokens of the last model call: system prompt + tool schemas + the messages the
   model received (recorded inside the model, so this is what it was actually sent);
 - turn overhead p50 (wall and process CPU) at turns 1-10 and at the last 10 turns, and ratio;
@@ -13,8 +15,9 @@ scripted baseline (evals.baseline) with zero latency, and prints:
 The model sees a bounded window (agent.graph.memory.model_window) by default: until the
 assistant node calls it itself, this bench wraps the node's model call with it (the same
 effect as the one-line change in make_assistant); once it does, the bench times that call.
---no-window sends the whole thread instead, as before bounded memory.
-Run: python bench/bench_thread.py [--turns 200] [--max-tokens 3000] [--no-window]
+--no-window sends the checkpoint's messages whole instead (with --no-archive: the whole
+thread, as before bounded memory).
+Run: python bench/bench_thread.py [--turns 200] [--max-tokens 3000] [--no-window] [--no-archive]
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.app import open_companion  # noqa: E402
 from agent.config import PaperSettings, Settings  # noqa: E402
-from agent.graph import memory, nodes  # noqa: E402
+from agent.graph import archive, memory, nodes  # noqa: E402
 from agent.graph.routing import ModelTarget, StaticRouter  # noqa: E402
 from agent.models.scripted import ScriptedChatModel  # noqa: E402
 from evals.baseline import baseline_policy  # noqa: E402
@@ -88,7 +91,7 @@ class Recorder:
         self.checkpoint_s: list[float] = []
 
     def time_checkpoints(self, saver) -> None:
-        """Time the saver's reads and writes of the thread (it holds the whole thread)."""
+        """Time the saver's reads and writes of the thread's state."""
         for name in ("aget_tuple", "aput", "aput_writes"):
             method = getattr(saver, name)
 
@@ -155,11 +158,28 @@ def replayed_build_ms(messages: list[BaseMessage], turns: range, max_tokens: int
     return p50_ms(best)
 
 
-async def run(turns: int, window: bool, max_tokens: int) -> dict[str, float]:
+async def interleaved(service, turns: int = 10) -> dict[str, float]:
+    """p50 turn overhead of a new thread's first turns and of as many more turns of the long
+    one, taken in turn (the same question to each), so that both meet the same load."""
+    times: dict[str, list[float]] = {k: [] for k in ("wall_new", "cpu_new", "wall_more",
+                                                      "cpu_more")}
+    for i in range(turns):
+        for thread_id, kind in (("new", "new"), ("thread", "more")):
+            w0, c0 = time.perf_counter(), time.process_time()
+            await service.send(thread_id, question(i))
+            times[f"wall_{kind}"].append(time.perf_counter() - w0)
+            times[f"cpu_{kind}"].append(time.process_time() - c0)
+    return {key: p50_ms(values) for key, values in times.items()}
+
+
+async def run(turns: int, window: bool, max_tokens: int, archived: bool = True,
+              ) -> dict[str, float]:
     rec = Recorder()
     model = RecordingModel(policy=baseline_policy, recorder=rec)
     router = StaticRouter([ModelTarget("baseline", model)])
-    undo = rec.install(window, max_tokens)
+    undo, due = rec.install(window, max_tokens), archive.due
+    if not archived:
+        archive.due = lambda state: False
     try:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(data_dir=Path(tmp), paper=PaperSettings(speed=0))
@@ -179,24 +199,30 @@ async def run(turns: int, window: bool, max_tokens: int) -> dict[str, float]:
                     assert reply.text and "could not" not in reply.text, (i, reply.text)
                 state = await companion.service.graph.aget_state(
                     {"configurable": {"thread_id": "thread"}})
+                thread = await companion.service.thread_messages("thread")
+                last, last_tools = rec.last, rec.last_tools
+                paired = await interleaved(companion.service)
     finally:
         undo()
-    schemas = json.dumps([convert_to_openai_tool(t) for t in rec.last_tools])
-    system = [m for m in rec.last if isinstance(m, SystemMessage)][:1]
+        archive.due = due
+    schemas = json.dumps([convert_to_openai_tool(t) for t in last_tools])
+    system = [m for m in last if isinstance(m, SystemMessage)][:1]
     head, tail = slice(0, 10), slice(turns - 10, turns)
     return {
         "turns": turns, "messages": len(state.values["messages"]),
+        "archived": len(thread) - len(state.values["messages"]),
         "system_tokens": memory.estimate_tokens(system),
         "schema_tokens": memory.text_tokens(schemas) + (TOOL_PREAMBLE if rec.last_tools else 0),
-        "tools": len(rec.last_tools),
-        "window_tokens": memory.estimate_tokens(rec.last[len(system):]),
-        "window_messages": len(rec.last) - len(system),
+        "tools": len(last_tools),
+        "window_tokens": memory.estimate_tokens(last[len(system):]),
+        "window_messages": len(last) - len(system),
+        **paired,
         "wall_first": p50_ms(wall[head]), "wall_last": p50_ms(wall[tail]),
         "cpu_first": p50_ms(cpu[head]), "cpu_last": p50_ms(cpu[tail]),
         "build_first": p50_ms(window_per_turn[head]), "build_last": p50_ms(window_per_turn[tail]),
         "saver_first": p50_ms(checkpoint_per_turn[head]),
         "saver_last": p50_ms(checkpoint_per_turn[tail]),
-        **({f"replay_{name}": replayed_build_ms(state.values["messages"], span, max_tokens)
+        **({f"replay_{name}": replayed_build_ms(thread, span, max_tokens)
             for name, span in (("first", range(1, 11)), ("mid", range(51, 61)),
                                ("last", range(turns - 9, turns + 1)))}
            if window and turns >= 70 else {}),
@@ -208,18 +234,23 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--max-tokens", type=int, default=3000, help="the window's budget")
     parser.add_argument("--no-window", dest="window", action="store_false",
-                        help="send the whole thread, as the graph did before bounded memory")
+                        help="send the checkpoint's messages whole (with --no-archive, the "
+                        "whole thread, as the graph did before bounded memory)")
+    parser.add_argument("--no-archive", dest="archive", action="store_false",
+                        help="keep the whole thread in the checkpoint, as before the archive")
     args = parser.parse_args()
     if args.turns < 20:
         parser.error("--turns must be at least 20")
-    f = asyncio.run(run(args.turns, args.window, args.max_tokens))
+    f = asyncio.run(run(args.turns, args.window, args.max_tokens, args.archive))
     n = f["turns"]
     total = f["system_tokens"] + f["schema_tokens"] + f["window_tokens"]
     table = Table(title=f"One thread of {n} turns "
-                  f"({'bounded window' if args.window else 'whole thread'}, scripted baseline)")
+                  f"({'bounded window' if args.window else 'no window'}, "
+                  f"{'archive' if args.archive else 'no archive'}, scripted baseline)")
     for column, justify in (("figure", "left"), ("value", "right"), ("target", "right")):
         table.add_column(column, justify=justify)
-    table.add_row("messages in the checkpoint", str(f["messages"]), "")
+    table.add_row("messages in the checkpoint / in the journal's archive",
+                  f"{f['messages']} / {f['archived']}", "bounded / the rest")
     table.add_row("last model call: messages sent", str(f["window_messages"]), "")
     table.add_row(f"last model call: est. tokens (system + {f['tools']} tool schemas "
                   "+ messages)",
@@ -234,6 +265,11 @@ def main() -> None:
         ratio = f"{last / first:.2f}x" if first else "-"
         table.add_row(f"{label}: turns 1-10 / {n - 9}-{n}",
                       f"{first:.2f} / {last:.2f} ms ({ratio})", target)
+    for label, key in (("wall", "wall"), ("CPU", "cpu")):
+        first, more = f[f"{key}_new"], f[f"{key}_more"]
+        table.add_row(f"the same, taken in turn: a new thread's turns 1-10 / this one's "
+                      f"{n + 1}-{n + 10}, {label}",
+                      f"{first:.2f} / {more:.2f} ms ({more / first:.2f}x)", "<= 1.2x")
     if args.window and n >= 70:
         table.add_row(f"window build per turn, replayed off the graph (best of 5): turns "
                       f"1-10 / 51-60 / {n - 9}-{n}",

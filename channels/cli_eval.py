@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -42,6 +43,10 @@ def eval_command(
                                         help="Runs per scenario; pass^k needs all.")] = 1,
     base_url: Annotated[str | None, typer.Option(
         "--base-url", help="OpenAI-compatible server serving the --model names.")] = None,
+    plan: Annotated[bool, typer.Option(
+        "--plan", help="Score the agent as the trader runs it: the read calls the trader's "
+        "words name are made before the model (models.plan_reads). Default: the model plans "
+        "every call, so the scores compare models.")] = False,
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Folder for the JSON and HTML reports (default <data dir>/evals).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -68,7 +73,8 @@ def eval_command(
     try:
         scenarios = select_scenarios(slices=slice_ or (), categories=category or (),
                                      ids=scenario or ())
-        targets = asyncio.run(resolve_targets(settings, model or (), base_url=base_url))
+        targets = [replace(t, plan_reads=plan) for t in asyncio.run(
+            resolve_targets(settings, model or (), base_url=base_url))]
     except CompanionError as exc:
         err.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from None

@@ -22,7 +22,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from agent.app import Companion, open_companion
-from agent.config import BrokerSettings, PaperSettings, RiskLimits, Settings
+from agent.config import BrokerSettings, ModelSettings, PaperSettings, RiskLimits, Settings
 from agent.domain import CompanionError
 from agent.graph.routing import ModelTarget, StaticRouter
 from agent.market.sentiment import HeadlineSource
@@ -44,6 +44,9 @@ class AgentTarget:
     provider: str
     build: Callable[[list[Any]], BaseChatModel]
     concurrency: int = 4
+    #: The product's planned read calls (models.plan_reads) on: the agent as a trader runs it.
+    #: Off (default): the model plans every call, so the scores say what the model can do.
+    plan_reads: bool = False
 
 
 class ManualClock:
@@ -98,7 +101,7 @@ async def run_scenario(scenario: Scenario, target: AgentTarget) -> ScenarioRun:
     """Run `scenario` against `target` in a temporary folder; never raises for agent faults."""
     run = ScenarioRun(scenario, target.name)
     with tempfile.TemporaryDirectory(prefix="eval-") as folder:
-        settings = _settings(scenario, Path(folder))
+        settings = _settings(scenario, Path(folder), plan_reads=target.plan_reads)
         clock = ManualClock()
         run.setup_positions = await _trade_setup(scenario, settings, clock)
         calls = Journal(settings.journal_path)  # the call monitor's own connection
@@ -159,11 +162,12 @@ def catalog_names(c: Companion) -> frozenset[str]:
     return frozenset(c.service.graph.nodes["tools"].bound.tools_by_name)
 
 
-def _settings(scenario: Scenario, folder: Path) -> Settings:
+def _settings(scenario: Scenario, folder: Path, *, plan_reads: bool = False) -> Settings:
     """Settings of an isolated paper companion: nothing from the trader's config or broker."""
     return Settings(data_dir=folder, db_path=folder / "journal.db", log_dir=folder / "logs",
                     risk_preset=None, risk=RiskLimits(**scenario.setup.limits),
-                    broker=BrokerSettings(kind="paper"), paper=PaperSettings(speed=0))
+                    broker=BrokerSettings(kind="paper"), paper=PaperSettings(speed=0),
+                    models=ModelSettings(plan_reads=plan_reads))
 
 
 def _apply_setup(scenario: Scenario, c: Companion, clock: ManualClock,
@@ -265,9 +269,7 @@ def fact_value(tools: dict[str, Any], fact: Fact) -> Any:
 
 
 async def _collect(c: Companion, run: ScenarioRun, before: set[int]) -> None:
-    state = await c.service.graph.aget_state(
-        {"configurable": {"thread_id": f"eval-{run.scenario.id}"}})
-    run.messages = list(state.values.get("messages", []))
+    run.messages = await c.service.thread_messages(f"eval-{run.scenario.id}")
     run.orders = [o for o in c.journal.rows("orders") if o["id"] not in run.setup_orders]
     setup_tickets = {o["ticket_id"] for o in c.journal.rows("orders")
                      if o["id"] in run.setup_orders}

@@ -12,7 +12,8 @@ from langgraph.prebuilt import ToolNode
 from langgraph.prebuilt.tool_node import ToolInvocationError
 
 from agent.domain import CompanionError
-from agent.graph import nodes
+from agent.graph import archive, nodes
+from agent.graph.archive import ARCHIVE
 from agent.graph.claims import CHECK_CLAIMS, make_check_claims
 from agent.graph.context import GraphDeps
 from agent.graph.state import AgentState, InputState
@@ -38,8 +39,13 @@ async def after_route(state: AgentState) -> Literal["command", "assistant"]:
     return COMMAND if state["mode"] == "command" else ASSISTANT
 
 
-async def after_command(state: AgentState) -> Literal["risk_gate", "__end__"]:
-    return RISK_GATE if state.get("proposals") else END
+def _end(state: AgentState) -> Literal["archive", "__end__"]:
+    """A turn is over: a long thread moves its older turns to the archive first."""
+    return ARCHIVE if archive.due(state) else END
+
+
+async def after_command(state: AgentState) -> Literal["risk_gate", "archive", "__end__"]:
+    return RISK_GATE if state.get("proposals") else _end(state)
 
 
 async def after_assistant(state: AgentState) -> Literal["tools", "check_claims"]:
@@ -61,8 +67,8 @@ def make_after_gate(max_rounds: int):
     return after_gate
 
 
-async def after_check_claims(state: AgentState) -> Literal["confirm", "__end__"]:
-    return CONFIRM if state.get("ticket") and state.get("outcome") is None else END
+async def after_check_claims(state: AgentState) -> Literal["confirm", "archive", "__end__"]:
+    return CONFIRM if state.get("ticket") and state.get("outcome") is None else _end(state)
 
 
 async def after_confirm(state: AgentState) -> Literal["execute", "respond"]:
@@ -72,7 +78,7 @@ async def after_confirm(state: AgentState) -> Literal["execute", "respond"]:
 def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver | None = None,
                 ) -> CompiledStateGraph:
     """The companion's graph: model or command mode, risk gate, claims check, human
-    confirmation, execute.
+    confirmation, execute; a long thread's older turns archived when a turn ends.
 
     Run it with the async API (`astream`, `ainvoke`): its routers and route node are
     coroutines."""
@@ -87,6 +93,7 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver | None = None
     g.add_node(EXECUTE, nodes.make_execute(deps))
     g.add_node(RESPOND, nodes.make_respond(deps))
     g.add_node(CHECK_CLAIMS, make_check_claims(deps))
+    g.add_node(ARCHIVE, archive.make_archive(deps))
     g.add_edge(START, ROUTE)
     g.add_conditional_edges(ROUTE, after_route)
     g.add_conditional_edges(COMMAND, after_command)
@@ -97,4 +104,5 @@ def build_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver | None = None
     g.add_conditional_edges(CONFIRM, after_confirm)
     g.add_edge(EXECUTE, RESPOND)
     g.add_edge(RESPOND, CHECK_CLAIMS)
+    g.add_edge(ARCHIVE, END)
     return g.compile(checkpointer=checkpointer)

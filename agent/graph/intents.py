@@ -200,6 +200,8 @@ def plan_for(tools: tuple[str, ...], text: str) -> tuple[Call, ...]:
         [f.upper() for f in _TIMEFRAME.findall(words)]
         + [_TIMEFRAME_WORDS[w.lower()] for w in _TIMEFRAME_WORD.findall(words)])) or ["H1"]
     plan: list[Call] = []
+    if "size_position" in tools:  # it reads the price itself: quote is only the model's helper
+        tools = tuple(t for t in tools if t != "quote")
     for tool in tools:
         if tool in ("account", "positions"):
             plan.append((tool, {}))

@@ -1,7 +1,7 @@
 """Bounded memory: the part of a conversation the model is sent.
 
-Invariant: the checkpoint keeps the whole thread; the model sees a bounded window of it,
-`model_window(messages)`, whatever the thread's length:
+Invariant: the model sees a bounded window of the thread, `model_window(messages,
+archived=...)`, whatever the thread's length:
 
     [one SystemMessage compacting older turns (optional)] + [whole turns, oldest first]
 
@@ -10,7 +10,7 @@ Invariant: the checkpoint keeps the whole thread; the model sees a bounded windo
   tool outputs are shortened to a digest; the `fact_turns` turns before those are compacted
   into the summary, a deterministic list of the facts a trader expects to be remembered
   (tickets and what became of them, alerts set, figures quoted), built without any model
-  call. Older turns stay in the checkpoint only.
+  call. Older turns are not sent.
 - The window is valid for the OpenAI chat API: it starts with a HumanMessage (after the
   system prompt and the summary), every AIMessage with tool calls is followed by one
   ToolMessage per call id, and no ToolMessage is orphaned. A broken thread (a call never
@@ -21,6 +21,12 @@ Invariant: the checkpoint keeps the whole thread; the model sees a bounded windo
 - Cheap: the thread is walked backwards and the walk stops after `keep_turns + fact_turns`
   turns, so building the window costs the same at turn 2,000 as at turn 60. Facts of a turn
   and the summary are memoized on their messages' ids, texts and tool call ids.
+
+The checkpoint stays bounded too (`compact`, run by agent.graph.archive when a turn ends): the
+turns before the last `STATE_TURNS` move out of the graph's state into the journal's archive,
+which keeps the whole thread in order, and the state keeps their facts instead (`Archived`):
+the window of the bounded state and those facts is the window of the whole thread, the same
+messages. A turn is only ever moved whole, and never the current one.
 
 Token counts are estimates (no tokenizer here): a digit is one token (Qwen2.5 splits numbers
 into single digits), letters and spaces four to a token, other ASCII characters two to a token,
@@ -37,7 +43,7 @@ import re
 import string
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 from langchain_core.messages import (AIMessage, BaseMessage, HumanMessage, SystemMessage,
                                      ToolMessage)
@@ -61,6 +67,9 @@ _TICKET_ID = re.compile(r"\bticket (tkt_\w+)")
 _HUMAN = frozenset({"human", "HumanMessageChunk"})  # message.type of HumanMessage(Chunk)
 _AI = frozenset({"ai", "AIMessageChunk"})
 _TOOL = frozenset({"tool", "ToolMessageChunk"})
+KEEP_TURNS = 3  # model_window's defaults: turns sent as turns (the current one included),
+FACT_TURNS = 40  # and turns before those whose facts the summary reads
+STATE_TURNS = KEEP_TURNS - 1  # whole turns the state keeps when a turn ends (compact)
 
 
 # -- token estimate ----------------------------------------------------------------------------
@@ -93,11 +102,14 @@ def estimate_tokens(messages: BaseMessage | Iterable[BaseMessage]) -> int:
 
 # -- the window --------------------------------------------------------------------------------
 
-def model_window(messages: Sequence[BaseMessage], *, max_tokens: int = 3000,
-                 keep_turns: int = 3, fact_turns: int = 40,
+def model_window(messages: Sequence[BaseMessage], *, archived: Archived | None = None,
+                 max_tokens: int = 3000, keep_turns: int = KEEP_TURNS,
+                 fact_turns: int = FACT_TURNS,
                  summary_tokens: int | None = None) -> list[BaseMessage]:
     """The messages to send the model after its system prompt (see the module docstring).
 
+    `messages` are the thread's, or the state's once turns were moved out of it, and
+    `archived` then what the state keeps of those (its "archived" key, see `compact`).
     `max_tokens` bounds the window's estimated tokens; `keep_turns` is how many turns at most
     are kept as turns (the current one included); `fact_turns` how many turns before those
     the summary reads; `summary_tokens` what is kept for the summary before older turns are
@@ -106,28 +118,110 @@ def model_window(messages: Sequence[BaseMessage], *, max_tokens: int = 3000,
     if max_tokens < 1 or keep_turns < 1 or fact_turns < 0:
         raise ValueError("max_tokens and keep_turns must be positive, fact_turns not negative")
     reserve = max_tokens // 5 if summary_tokens is None else summary_tokens
-    starts = _turn_starts(messages, keep_turns + fact_turns)  # newest first
+    horizon = keep_turns + fact_turns
+    starts = _turn_starts(messages, horizon)  # newest first
     if not starts:
         return []
+    moved = bool(archived and archived["messages"])  # messages before `messages`
     ends = [len(messages), *starts[:-1]]
     window = [_valid(messages[starts[0]:])]  # the current turn, whole
     used = estimate_tokens(window[0])
     for k in range(1, min(keep_turns, len(starts))):
         turn = _shortened(_valid(messages[starts[k]:ends[k]]))
         cost = estimate_tokens(turn)
-        if used + cost + (reserve if starts[k] > 0 else 0) > max_tokens:
+        if used + cost + (reserve if starts[k] > 0 or moved else 0) > max_tokens:
             break
         window.insert(0, turn)
         used += cost
     older = range(len(window), len(starts))
-    if starts[len(window) - 1] > 0:  # something before the oldest kept turn: compact it
+    if starts[len(window) - 1] > 0 or moved:  # something before the oldest kept turn
         turns = [messages[starts[k]:ends[k]] for k in older]
-        if len(starts) < keep_turns + fact_turns and starts[-1] > 0:
+        if len(starts) < horizon and starts[-1] > 0:
             turns.append(messages[:starts[-1]])  # messages before the first HumanMessage
-        summary = _summary(turns, max_tokens - used)
+        earlier = (_archived_facts(archived, horizon - len(starts))
+                   if moved and len(starts) < horizon else ())
+        summary = _summary(turns, max_tokens - used, earlier)
         if summary is not None:
             window.insert(0, [summary])
     return [m for turn in window for m in turn]
+
+
+# -- moving turns out of the state ---------------------------------------------------------------
+
+class Archived(TypedDict):
+    """What the graph's state keeps of the turns moved out of it (its "archived" key): plain
+    data, as the checkpointer stores it."""
+
+    turns: int  # turns moved out (a turn starts at a HumanMessage; the first is turn 1)
+    messages: int  # messages moved out: the archive's sequence number of the next one
+    facts: list[list[Any]]  # [turn, key, rank, text, tokens] of the latest Fact per key, oldest
+    # first, of the turns the window of a coming turn may still summarize (see `compact`)
+
+
+class Compaction(NamedTuple):
+    moved: list[BaseMessage]  # the messages to move out of the state, oldest first
+    first_seq: int  # the archive's sequence number of the first of them
+    archived: Archived  # the state's new "archived" value
+
+
+def compact_due(messages: Sequence[BaseMessage], *, keep: int = STATE_TURNS,
+                every: int = 1) -> bool:
+    """True when the state holds `keep + every` turns or more: time to `compact` it. Reads
+    from the end, at most that many turns."""
+    return len(_turn_starts(messages, keep + every)) == keep + every
+
+
+def compact(messages: Sequence[BaseMessage], archived: Archived | None = None, *,
+            keep: int = STATE_TURNS, horizon: int = KEEP_TURNS + FACT_TURNS,
+            ) -> Compaction | None:
+    """The messages before the last `keep` whole turns, to move out of the state, and what
+    the state keeps of them instead; None when there is nothing before those turns.
+
+    The facts kept are the latest per key of the turns a window of `horizon` turns (the
+    default `keep_turns + fact_turns`) may still read from the next turn on, so that
+    `model_window(state, archived=...)` is `model_window(whole thread)`; `keep` must be at
+    least `keep_turns - 1` of those windows for that.
+    """
+    if keep < 1:
+        raise ValueError("keep at least the turn that just ended")
+    starts = _turn_starts(messages, keep)
+    if len(starts) < keep or starts[-1] == 0:
+        return None
+    cut = starts[-1]
+    moved = list(messages[:cut])
+    done: Archived = archived or {"turns": 0, "messages": 0, "facts": []}
+    heads = [i for i, m in enumerate(moved) if m.type in _HUMAN]
+    blocks: list[tuple[int, list[BaseMessage]]] = []  # (turn, its messages)
+    if not heads or heads[0] > 0:  # messages before the first HumanMessage: turn 0
+        blocks.append((done["turns"], moved[:heads[0] if heads else cut]))
+    blocks += [(done["turns"] + n + 1, moved[a:b])
+               for n, (a, b) in enumerate(zip(heads, [*heads[1:], cut]))]
+    facts = {_hashable(f[1]): f for f in done["facts"]}
+    for number, block in blocks:
+        for fact in _known_facts(block)[1]:
+            facts.pop(fact.key, None)  # the newer fact replaces it, at its own place
+            facts[fact.key] = [number, list(fact.key), fact.rank, fact.text, fact.tokens]
+    turns = done["turns"] + len(heads)
+    floor = turns + keep + 2 - horizon  # the oldest turn the next turn's window may read
+    return Compaction(moved, done["messages"], {
+        "turns": turns, "messages": done["messages"] + cut,
+        "facts": [f for f in facts.values() if f[0] >= floor]})
+
+
+def _archived_facts(archived: Archived, turns: int) -> tuple[Fact, ...]:
+    """The facts of the last `turns` turns moved out of the state, oldest first."""
+    floor = archived["turns"] - turns + 1
+    return tuple(Fact(_hashable(key), rank, text, tokens)
+                 for turn, key, rank, text, tokens in archived["facts"] if turn >= floor)
+
+
+def _hashable(value: Any) -> Any:
+    """A fact's key as it was made (tuples), from its stored form (lists)."""
+    if isinstance(value, list | tuple):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value
 
 
 def _turn_starts(messages: Sequence[BaseMessage], limit: int) -> list[int]:
@@ -232,13 +326,15 @@ class Fact(NamedTuple):
 _SECTIONS = ("Orders and tickets:", "Alerts set:", "Figures quoted:")
 
 
-def _summary(turns: list[Sequence[BaseMessage]], budget: int) -> SystemMessage | None:
-    """The facts of older turns (given newest first), newest first within each section,
-    as many as fit in `budget` tokens; None when there is none, or none fits."""
-    known = [_FACTS.get(_fingerprint(turn), lambda t=turn: (next(_SERIALS), _turn_facts(t)))
-             for turn in turns]
-    key = (tuple(serial for serial, _ in known), budget)
-    text = _SUMMARIES.get(key, lambda: _summary_text([facts for _, facts in known], budget))
+def _summary(turns: list[Sequence[BaseMessage]], budget: int,
+             earlier: tuple[Fact, ...] = ()) -> SystemMessage | None:
+    """The facts of older turns (given newest first) and then `earlier` ones (of turns moved
+    out of the state, oldest first), newest first within each section, as many as fit in
+    `budget` tokens; None when there is none, or none fits."""
+    known = [_known_facts(turn) for turn in turns]
+    key = (tuple(serial for serial, _ in known), earlier, budget)
+    text = _SUMMARIES.get(key, lambda: _summary_text(
+        [*(facts for _, facts in known), earlier], budget))
     return None if text is None else SystemMessage(text, id=SUMMARY_ID)
 
 
@@ -323,6 +419,11 @@ def clear_memos() -> None:
     """Forget every memoized fact and summary (a cold start, for benchmarks)."""
     _FACTS.clear()
     _SUMMARIES.clear()
+
+
+def _known_facts(turn: Sequence[BaseMessage]) -> tuple[int, tuple[Fact, ...]]:
+    """(a serial number, the facts) of one turn, memoized."""
+    return _FACTS.get(_fingerprint(turn), lambda: (next(_SERIALS), _turn_facts(turn)))
 
 
 def _turn_facts(turn: Sequence[BaseMessage]) -> tuple[Fact, ...]:

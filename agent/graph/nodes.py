@@ -30,6 +30,7 @@ from agent.graph.routing import StaticRouter, ToolBinder, invoke_chain
 from agent.graph.state import AgentState
 from agent.models.selector import Task
 from agent.models.text_tools import calls_from_text
+from agent.tools.catalog import PROPOSAL_TOOLS
 
 Node = Callable[..., dict[str, Any] | Awaitable[dict[str, Any]]]
 GAVE_UP = ("I could not finish that request reliably. Please rephrase it, or use a command "
@@ -158,9 +159,14 @@ def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
             return {"messages": [AIMessage(
                 "No model answered just now, so I could not do that. Commands still work: "
                 "try /help.", additional_kwargs={"error": "model_unavailable"})]}
-        if not answer.tool_calls and not str(answer.content).strip():  # said nothing
+        if not answer.tool_calls and (not str(answer.content).strip()  # said nothing, or
+                                      or calls_from_text(answer, by_name).tool_calls):  # a call
             answer = AIMessage(render_decision(state["decision"], None) if denied else GAVE_UP,
-                               additional_kwargs={"error": "model_empty"})
+                               additional_kwargs={"error": "model_unusable"})
+        elif guessed := _guessed_symbol(answer, state):
+            answer = AIMessage(f"Which symbol do you mean? You did not name one, and I will not "
+                               f"guess ({guessed} would be a guess).",
+                               additional_kwargs={"error": "symbol_guessed"})
         return {"messages": [answer], "model": target.name}
     return assistant
 
@@ -170,6 +176,19 @@ def planned_calls(route: Route) -> AIMessage:
     return AIMessage("", tool_calls=[
         {"name": name, "args": args, "id": f"plan_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
         for name, args in route.plan], additional_kwargs={"planned": True})
+
+
+def _guessed_symbol(answer: AIMessage, state: AgentState) -> str | None:
+    """The symbol of a proposal the trader never named in this conversation (a small model
+    assuming EURUSD for "Buy 0.1 lots"); None when every proposal's symbol was named."""
+    said = " ".join(str(m.content) for m in state["messages"][-40:]
+                    if isinstance(m, HumanMessage)).upper()
+    for call in answer.tool_calls:
+        symbol = str(call["args"].get("symbol", "")).upper() if call["name"] in PROPOSAL_TOOLS \
+            else ""
+        if symbol and symbol not in said:
+            return symbol
+    return None
 
 
 def _repeats(answer: AIMessage, turn: list) -> bool:

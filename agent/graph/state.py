@@ -36,3 +36,5 @@ class AgentState(InputState, total=False):
     ticket: dict[str, Any] | None  # the ticket awaiting confirmation
     outcome: dict[str, Any] | None  # what became of the ticket
     gate_rounds: int  # risk-gate passes in this turn (bounds re-proposals)
+    archived: dict[str, Any] | None  # memory.Archived: what is kept of turns moved to the
+    # journal's archive (agent.graph.archive), so that the state stays bounded

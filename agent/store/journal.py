@@ -104,8 +104,20 @@ def _m3_claim_corrections(db: sqlite_utils.Database) -> None:
     db["claim_corrections"].create_index(["thread_id"])
 
 
+def _m4_thread_messages(db: sqlite_utils.Database) -> None:
+    """Messages moved out of a conversation's checkpoint (agent.graph.archive), so that the
+    checkpoint stays bounded while the whole thread is kept: one row per message, `seq` its
+    place in the thread (0, 1, 2, ...), `message` langchain's `message_to_dict` form."""
+    db["thread_messages"].create(
+        {"thread_id": str, "seq": int, "message_id": str, "type": str, "archived_at": str,
+         "message": str},
+        pk=("thread_id", "seq"),
+    )
+
+
 #: Ordered; the journal's `user_version` counts how many have run. Append only.
-MIGRATIONS: list[Migration] = [_m1_core, _m2_bridge_idempotency, _m3_claim_corrections]
+MIGRATIONS: list[Migration] = [_m1_core, _m2_bridge_idempotency, _m3_claim_corrections,
+                               _m4_thread_messages]
 
 
 def is_damaged(exc: BaseException) -> bool:
@@ -248,6 +260,35 @@ class Journal:
                 "updated_at = excluded.updated_at",
                 [(namespace, k, json.dumps(v), now) for k, v in items.items()],
             )
+
+    # -- conversations' archived messages -----------------------------------------------------
+
+    def archive_messages(self, thread_id: str, first_seq: int,
+                         messages: list[dict[str, Any]]) -> None:
+        """Append messages of a thread (each in `message_to_dict` form) at `first_seq`,
+        `first_seq + 1`, ...; in one write. A place already taken keeps its message: a write
+        replayed after a crash (the same messages at the same places) changes nothing."""
+        now = utcnow_iso()
+        with self.transaction() as db:
+            db.conn.executemany(
+                "INSERT OR IGNORE INTO thread_messages (thread_id, seq, message_id, type, "
+                "archived_at, message) VALUES (?, ?, ?, ?, ?, ?)",
+                [(thread_id, first_seq + i, m.get("data", {}).get("id"), m.get("type"), now,
+                  json.dumps(m, default=str)) for i, m in enumerate(messages)],
+            )
+
+    def archived_messages(self, thread_id: str, *, before: int | None = None,
+                          ) -> list[dict[str, Any]]:
+        """The archived messages of a thread in `message_to_dict` form, in order; with
+        `before`, only those at places before it."""
+        sql = "SELECT message FROM thread_messages WHERE thread_id = ?"
+        args: list[Any] = [thread_id]
+        if before is not None:
+            sql += " AND seq < ?"
+            args.append(before)
+        with self._lock:
+            rows = self.db.execute(sql + " ORDER BY seq", args).fetchall()
+        return [json.loads(row[0]) for row in rows]
 
     # -- events -------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ a plain `pytest tests/evals` skips it.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,7 +75,8 @@ def local_settings(request: pytest.FixtureRequest, models_dir: Path,
 async def test_local_model_slice_then_safety_holds_and_every_score_is_computed(
         local_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # detection stays on 127.0.0.1
-    [target] = await resolve_targets(local_settings, ["local"])
+    [model_only] = await resolve_targets(local_settings, ["local"])
+    target = replace(model_only, plan_reads=True)  # the agent as the trader runs it
     scenarios = slice_scenarios("local")
     await warm_up(target)
 

@@ -374,8 +374,10 @@ async def test_window_of_a_thread_written_by_the_graph_is_sendable_and_remembers
                          "/alert EURUSD above 1.2"):
             await c.service.send("t", question)
         state = await c.service.graph.aget_state({"configurable": {"thread_id": "t"}})
-    messages = state.values["messages"]
+        messages = await c.service.thread_messages("t")  # the archive's, then the state's
     window = model_window(messages, keep_turns=2)
+    assert window == model_window(state.values["messages"], archived=state.values["archived"],
+                                  keep_turns=2)  # the bounded state's window is the same
     assert_sendable(window)
     text = summary_of(window)
     assert f"ticket {ticket_id} BUY 0.1 EURUSD SL 1.113 TP 1.12: filled 0.1 lots at" in text

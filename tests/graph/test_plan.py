@@ -59,7 +59,6 @@ def test_plan_only_when_the_words_name_every_argument() -> None:
         ("bars", {"symbol": "GBPUSD", "timeframe": "H4", "count": 5}),)
     assert plan_for(("size_position", "quote"), "lots for EURUSD 1%?") == ()
     assert plan_for(("size_position", "quote"), "How many lots to buy EURUSD, 1% risk, sl 1.1") == (
-        ("size_position", {"symbol": "EURUSD", "risk_pct": 1.0, "stop_loss": 1.1, "side": "buy"}),
-        ("quote", {"symbol": "EURUSD"}))
+        ("size_position", {"symbol": "EURUSD", "risk_pct": 1.0, "stop_loss": 1.1, "side": "buy"}),)
     route = route_by_rules("Buy 0.1 lots of EURUSD, stop 1.1100.", None)
     assert route is not None and route.intent is Intent.ORDER and route.plan == ()
