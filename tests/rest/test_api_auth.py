@@ -14,13 +14,16 @@ READ_ROUTES = [("GET", "/v1/quote/EURUSD"), ("GET", "/v1/bars/EURUSD"),
                ("GET", "/v1/size/EURUSD?risk_pct=1&sl=1.11"), ("GET", "/v1/account"),
                ("GET", "/v1/positions"), ("GET", "/v1/history"), ("GET", "/v1/risk"),
                ("GET", "/v1/alerts"), ("GET", "/v1/tickets"), ("GET", "/v1/health"),
-               ("GET", "/metrics")]
+               ("GET", "/metrics"), ("GET", "/v1/orders"), ("GET", "/v1/profit?period=week"),
+               ("GET", "/v1/daily?days=3")]
 TRADE_ROUTES = [("POST", "/v1/risk/halt", {"reason": "test"}), ("POST", "/v1/risk/resume", None),
                 ("POST", "/v1/alerts", {"symbol": "EURUSD", "condition": "above 1.2"}),
                 ("DELETE", "/v1/alerts/alr_000000000000", None),
                 ("POST", "/v1/chat/t1?stream=false", {"text": "/price EURUSD"}),
                 ("POST", "/v1/tickets/tkt_000000000000/approve", None),
-                ("POST", "/v1/tickets/tkt_000000000000/reject", None)]
+                ("POST", "/v1/tickets/tkt_000000000000/reject", None),
+                ("POST", "/v1/orders/424242/cancel", None),
+                ("POST", "/v1/positions/424242/modify", {"sl": 1.1})]
 
 
 async def test_route_lists_when_compared_with_openapi_then_cover_every_operation(api):
@@ -29,11 +32,12 @@ async def test_route_lists_when_compared_with_openapi_then_cover_every_operation
     templates = {("GET", "/v1/quote/{symbol}"), ("GET", "/v1/bars/{symbol}"),
                  ("GET", "/v1/analyze/{symbol}"), ("GET", "/v1/sentiment/{symbol}"),
                  ("GET", "/v1/size/{symbol}"), ("DELETE", "/v1/alerts/{alert_id}"),
-                 ("POST", "/v1/chat/{thread_id}"), ("POST", "/v1/tickets/{ticket_id}/{decision}")}
+                 ("POST", "/v1/chat/{thread_id}"), ("POST", "/v1/tickets/{ticket_id}/{decision}"),
+                 ("POST", "/v1/orders/{order}/cancel"), ("POST", "/v1/positions/{position}/modify")}
     concrete = {(m, p.split("?")[0]) for m, p in READ_ROUTES} | {
         (r[0], r[1].split("?")[0]) for r in TRADE_ROUTES}
     plain = {op for op in concrete if "EURUSD" not in op[1] and "_0000" not in op[1]
-             and "/chat/" not in op[1]}
+             and "/chat/" not in op[1] and "424242" not in op[1]}
     assert operations == plain | templates
 
 
