@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -159,8 +160,8 @@ def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
             return {"messages": [AIMessage(
                 "No model answered just now, so I could not do that. Commands still work: "
                 "try /help.", additional_kwargs={"error": "model_unavailable"})]}
-        if not answer.tool_calls and (not str(answer.content).strip()  # said nothing, or
-                                      or calls_from_text(answer, by_name).tool_calls):  # a call
+        if not answer.tool_calls and (not str(answer.content).strip()  # said nothing, or a
+                                      or _CALL_MARKUP.search(str(answer.content))):  # call
             answer = AIMessage(render_decision(state["decision"], None) if denied else GAVE_UP,
                                additional_kwargs={"error": "model_unusable"})
         elif guessed := _guessed_symbol(answer, state):
@@ -176,6 +177,10 @@ def planned_calls(route: Route) -> AIMessage:
     return AIMessage("", tool_calls=[
         {"name": name, "args": args, "id": f"plan_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
         for name, args in route.plan], additional_kwargs={"planned": True})
+
+
+#: What is left of a call the parser could not use: tool tags, or JSON naming arguments.
+_CALL_MARKUP = re.compile(r"</?tool(?:s|_call)>|\"(?:arguments|parameters)\"\s*:")
 
 
 def _guessed_symbol(answer: AIMessage, state: AgentState) -> str | None:

@@ -27,6 +27,7 @@ from langchain_core.messages import AIMessage
 Call = tuple[str, dict[str, Any]]
 
 _TAG, _TAG_END = "<tool_call>", "</tool_call>"
+_TOOLS_TAG = "<tools>"
 _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
 _FENCE = re.compile(r"^```(?:json|python)?\s*|\s*```$")
 _FENCE_OPEN = re.compile(r"```(?:json|python)?")
@@ -60,7 +61,7 @@ def calls_from_text(answer: AIMessage, tools: Collection[str]) -> AIMessage:
 
 def parse_calls(text: str, tools: Collection[str]) -> list[Call]:
     """Every call in `text` if the text is nothing but calls to `tools`; else []."""
-    text = text.strip()
+    text = _as_tool_call_tags(text.strip())
     if not text:
         return []
     tagged = _TAGGED.findall(text)
@@ -83,9 +84,16 @@ def may_be_calls(text: str) -> bool:
     Released: `EURUSD is...`, `RSI(14) ...`, `quote(symbol="EURUSD") returned ...`.
     """
     text = text.lstrip()
-    if not text or _TAG.startswith(text):
+    if not text or _TAG.startswith(text) or _TOOLS_TAG.startswith(text):
         return True
+    text = _as_tool_call_tags(text)
     return _may_be_tagged(text) if text.startswith(_TAG) else _may_be_piece(text)
+
+
+def _as_tool_call_tags(text: str) -> str:
+    """`<tools>...</tools>` (the tool list's own tags, which small Qwen models echo around a
+    call) read as `<tool_call>...</tool_call>`."""
+    return text.replace(_TOOLS_TAG, _TAG).replace("</tools>", _TAG_END)
 
 
 def _may_be_tagged(text: str) -> bool:
@@ -150,8 +158,12 @@ def _json_calls(text: str) -> list[Call] | None:
 def _json_call(data: Any) -> Call | None:
     if not isinstance(data, dict):
         return None
-    name = data.get("name") or (data.get("function") or {}).get("name")
+    if isinstance(data.get("function"), dict):  # {"type": "function", "function": {...}}
+        data = data["function"]
+    name = data.get("name")
     args = data.get("arguments", data.get("parameters", data.get("args", {})))
+    if isinstance(args, dict) and ("properties" in args or args.get("type") == "object"):
+        return None  # a tool's schema echoed back, not a call
     if isinstance(args, str):
         try:
             args = json.loads(args)
