@@ -43,7 +43,7 @@ CORRECTIONS = "claim_corrections"  # the journal table
 #: additional_kwargs keys of the graph's own replies (built from facts, never checked).
 GRAPH_MARKERS = frozenset({"outcome", "command", "error", "claim_corrected"})
 READING_TOOLS = frozenset({"positions", "history"})
-SENT_OK = frozenset({"filled", "partial", "placed"})
+SENT_OK = frozenset({"filled", "partial", "placed", "done"})  # done: a modify or cancel
 FILLED = frozenset({"filled", "partial"})
 
 Node = Callable[..., Awaitable[dict[str, Any]]]
