@@ -41,9 +41,11 @@ async def companion(settings, clock) -> AsyncIterator[Companion]:
         yield c
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def restore_logging():
-    """The process's logging as it was before the test (commands configure it)."""
+    """The process's logging as it was before the test (commands configure it): for every
+    test, so that a command run in-process by one test never prints log lines into the CLI
+    output another test reads."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     named = {name: (lg.level, list(lg.filters)) for name, lg in logging.Logger.manager.loggerDict
