@@ -23,7 +23,7 @@ BUY = "Buy 0.1 lots EURUSD stop 1.1130 tp 1.1200"
 MAX_STATE_MESSAGES = 12 * (STATE_TURNS + 1)  # a turn of the baseline is 4 to 9 messages
 
 
-def grown(turn_list: list[list[BaseMessage]], *, keep: int = STATE_TURNS, every: int = 1,
+def grow_and_check(turn_list: list[list[BaseMessage]], *, keep: int = STATE_TURNS, every: int = 1,
           horizon: int = 43, windows: dict | None = None):
     """Grow a thread turn by turn as the graph does, compacting when a turn ends; with
     `windows` (model_window's arguments), check at every message that the bounded state's
@@ -65,14 +65,14 @@ def turn_lists(draw) -> list[list[BaseMessage]]:
 def test_window_of_compacted_state_is_the_window_of_the_whole_thread(
         turn_list, max_tokens, keep_turns, fact_turns, slack, every):
     windows = {"max_tokens": max_tokens, "keep_turns": keep_turns, "fact_turns": fact_turns}
-    grown(turn_list, keep=max(1, keep_turns - 1) + slack, every=every,
+    grow_and_check(turn_list, keep=max(1, keep_turns - 1) + slack, every=every,
           horizon=keep_turns + fact_turns, windows=windows)
 
 
 def test_compacted_state_when_200_turns_then_bounded_and_window_unchanged():
     makers = (analysis_turn, quote_turn, size_turn)
     turn_list = [filled_order_turn(), *(makers[i % 3]() for i in range(199))]
-    archive, state, archived = grown(turn_list)
+    archive, state, archived = grow_and_check(turn_list)
     assert sum(isinstance(m, HumanMessage) for m in state) == STATE_TURNS
     assert len(archive) + len(state) == 800 and archived["messages"] == len(archive)
     assert len(archived["facts"]) <= 10  # the latest per key: quote, analysis, sizes
@@ -85,7 +85,7 @@ def test_compacted_state_when_200_turns_then_bounded_and_window_unchanged():
 
 def test_compacted_state_when_fill_within_the_horizon_then_remembered():
     turn_list = [filled_order_turn(), *(quote_turn() for _ in range(30))]
-    _, state, archived = grown(turn_list)
+    _, state, archived = grow_and_check(turn_list)
     window = model_window([*state, HumanMessage("and now?", id="q")], archived=archived)
     assert "ticket tkt_efbd527e9127 BUY 0.1 EURUSD SL 1.113 TP 1.12: filled" in \
         summary_of(window)
