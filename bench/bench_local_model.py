@@ -158,7 +158,8 @@ def main() -> None:
     table.add_row("generation (p50)", f"{statistics.median(s['tok_s'] for s in streams):.1f} tok/s",
                   "", "", "", "", f"after the first token, up to {args.max_tokens} tokens")
     for t in turns:
-        table.add_row(f"{t['intent']} turn, {t['label']}", f"{t['s']:.1f} s", f"{t['ttft_s']:.1f} s",
+        table.add_row(f"{t['intent']} turn, {t['label']}", f"{t['s']:.1f} s",
+                      f"{t['ttft_s']:.1f} s",
                       str(t["calls"]), f"{t['prompt_per_call']:.0f}", f"{t['cached']:.0%}",
                       t["outcome"])
     table.add_row("agent turn, scripted model (p50)", f"{scripted['p50_ms']:.1f} ms", "", "", "",

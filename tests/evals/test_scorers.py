@@ -332,7 +332,8 @@ def test_planned_read_calls_count_as_the_agents_and_are_counted_apart() -> None:
     planned = AIMessage("", tool_calls=[{"name": "quote", "args": {"symbol": "EURUSD"},
                                          "id": "plan_1"}], additional_kwargs={"planned": True})
     answer = AIMessage("EURUSD bid 1.1.", response_metadata={"model_name": "m"})
-    run = ScenarioRun(scenario, "m", messages=[HumanMessage("What is the price of EURUSD?"), planned,
-                                          ToolMessage("{}", tool_call_id="plan_1"), answer])
+    run = ScenarioRun(scenario, "m", messages=[
+        HumanMessage("What is the price of EURUSD?"), planned,
+        ToolMessage("{}", tool_call_id="plan_1"), answer])
     assert tool_selection(run).passed
     assert efficiency(run) == (1, 0, 0, 1)

@@ -23,8 +23,8 @@ BUY = "Buy 0.1 lots EURUSD stop 1.1130 tp 1.1200"
 MAX_STATE_MESSAGES = 12 * (STATE_TURNS + 1)  # a turn of the baseline is 4 to 9 messages
 
 
-def grow_and_check(turn_list: list[list[BaseMessage]], *, keep: int = STATE_TURNS, every: int = 1,
-          horizon: int = 43, windows: dict | None = None):
+def grow_and_check(turn_list: list[list[BaseMessage]], *, keep: int = STATE_TURNS,
+                   every: int = 1, horizon: int = 43, windows: dict | None = None):
     """Grow a thread turn by turn as the graph does, compacting when a turn ends; with
     `windows` (model_window's arguments), check at every message that the bounded state's
     window is the whole thread's. Returns (archive, state, archived)."""
