@@ -92,7 +92,8 @@ async def _classify(deps: GraphDeps, text: str) -> Route:
     if chain:
         try:
             answer, _ = await asyncio.to_thread(
-                invoke_chain, chain, [SystemMessage(CLASSIFY_PROMPT), HumanMessage(text)], ())
+                invoke_chain, chain, [SystemMessage(CLASSIFY_PROMPT), HumanMessage(text)], (),
+                stream=False)
         except CompanionError:
             answer = None
         intent = parse_intent(str(answer.content)) if answer is not None else None
