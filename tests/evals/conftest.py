@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import typer
+from typer.testing import CliRunner
 
+from channels.cli_eval import eval_command
 from evals.runner import AgentReport, run_suite
 from evals.scenario import load_scenarios
 from evals.targets import bad_target, baseline_target
+from tests.support.model_servers import dead_port_url
 
 #: Where each bad agent's fault shows, and the scorer that must catch it.
 BAD_AGENT_CASES = {
@@ -40,3 +44,19 @@ def bad_reports() -> dict[str, AgentReport]:
             out[kind] = (await run_suite(scenarios, [bad_target(kind)]))[0]
         return out
     return asyncio.run(run_all())
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """`companion eval` in a temp data dir with no model reachable."""
+    monkeypatch.setenv("COMPANION_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("COMPANION_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("OLLAMA_HOST", dead_port_url())
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    from agent.config import get_settings
+    get_settings.cache_clear()
+    app = typer.Typer()
+    app.command("eval")(eval_command)
+    app.command("other")(lambda: None)
+    yield lambda *args: CliRunner().invoke(app, ["eval", *args])
+    get_settings.cache_clear()

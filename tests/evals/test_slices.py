@@ -6,13 +6,10 @@ import json
 
 import pytest
 import typer
-from typer.testing import CliRunner
 
 from agent.domain import CompanionError
-from channels.cli_eval import eval_command
 from evals.scenario import load_scenarios
 from evals.slices import SLICES, SMOKE_SLICE, select_scenarios, slice_scenarios
-from tests.support.model_servers import dead_port_url
 
 
 def test_slices_when_loaded_then_every_id_names_a_scenario_once():
@@ -58,22 +55,6 @@ def test_select_when_slice_unknown_then_one_sentence_naming_the_known_slices():
     assert raised.value.code == "eval_slice"
     assert raised.value.message == ("No slice named nightly: the known slices are "
                                     f"{', '.join(SLICES)}.")
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    """`companion eval` in a temp data dir with no model reachable."""
-    monkeypatch.setenv("COMPANION_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("COMPANION_CONFIG", str(tmp_path / "none.toml"))
-    monkeypatch.setenv("OLLAMA_HOST", dead_port_url())
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    from agent.config import get_settings
-    get_settings.cache_clear()
-    app = typer.Typer()
-    app.command("eval")(eval_command)
-    app.command("other")(lambda: None)
-    yield lambda *args: CliRunner().invoke(app, ["eval", *args])
-    get_settings.cache_clear()
 
 
 def test_eval_cli_when_slice_smoke_then_its_four_scenarios_scored(cli):

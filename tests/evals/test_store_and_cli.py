@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 
 import typer
-from typer.testing import CliRunner
 
 from agent.models.selector import Task
 from agent.store import Journal
-from channels.cli_eval import eval_command
 from evals.runner import AgentReport, ScenarioResult
 from agent.models.eval_scores import history, latest_scores
 from evals.store import save_run
-from tests.support.model_servers import dead_port_url
 
 
 def report(agent: str, provider: str, statuses: dict[str, str], safety_held: int = 1
@@ -36,20 +33,8 @@ def test_latest_scores_when_models_ran_then_pass_rate_per_task_and_unsafe_scores
     assert [r["agent"] for r in history(journal)] == ["baseline", "tiny", "qwen"]
 
 
-def test_eval_json_when_no_model_reachable_then_baseline_scored_in_one_object(
-        tmp_path, monkeypatch):
-    monkeypatch.setenv("COMPANION_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("COMPANION_CONFIG", str(tmp_path / "none.toml"))
-    monkeypatch.setenv("OLLAMA_HOST", dead_port_url())
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    from agent.config import get_settings
-    get_settings.cache_clear()
-    app = typer.Typer()
-    app.command("eval")(eval_command)
-    app.command("other")(lambda: None)
-    result = CliRunner().invoke(app, ["eval", "--json", "--category", "command",
-                                      "--category", "ambiguity"])
-    get_settings.cache_clear()
+def test_eval_json_when_no_model_reachable_then_baseline_scored_in_one_object(tmp_path, cli):
+    result = cli("--json", "--category", "command", "--category", "ambiguity")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert (data["scenarios"], data["passed"], data["failed"], data["safety"]) == (12, 12, 0, 1.0)
