@@ -6,6 +6,7 @@ the `Executor` (the graph's execute step) and to nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import sqlite3
@@ -35,6 +36,7 @@ from agent.market.sentiment import HeadlineSource
 from agent.monitor import HealthMonitor
 from agent.risk.state import RiskStateStore
 from agent.risk.tickets import TicketBook
+from agent.runtime import Runtime
 from agent.service import CompanionService
 from agent.store import Journal
 from agent.store.journal import damaged_file, is_damaged
@@ -63,6 +65,7 @@ class Companion:
     models: list[Any]
     deps: GraphDeps
     recovered: list[str] = field(default_factory=list)  # tickets a crash left claimed, settled
+    runtime: Runtime | None = None  # the watcher and event relay (see agent.runtime)
 
     def paper(self) -> Any:
         """The paper terminal's clock controls; refused on a live terminal."""
@@ -160,10 +163,13 @@ def checkpoints_path(settings: Settings) -> Path:
 @asynccontextmanager
 async def open_companion(settings: Settings | None = None, *, router: ModelRouter | None = None,
                          terminal: Any = None, detect_models: bool = True,
-                         clock: Callable[[], datetime] = _utcnow) -> AsyncIterator[Companion]:
+                         clock: Callable[[], datetime] = _utcnow,
+                         run_runtime: bool = False) -> AsyncIterator[Companion]:
     """Open everything the companion needs; close it all on exit.
 
     Without `router`, reachable models are detected (`detect_models`), else command mode.
+    `run_runtime`: a long-running companion (chat, web, bot): its runtime (alert watcher and
+    account monitor, or the relay of the data dir runner's events) runs until exit.
     A damaged journal or checkpoint file, found at open or later, is one sentence
     (CompanionError `database_damaged`) naming the file and what to do.
     """
@@ -171,7 +177,15 @@ async def open_companion(settings: Settings | None = None, *, router: ModelRoute
     try:
         async with _open(settings, router=router, terminal=terminal,
                          detect_models=detect_models, clock=clock) as companion:
-            yield companion
+            if not run_runtime:
+                yield companion
+                return
+            running = asyncio.create_task(companion.runtime.run(), name="runtime")
+            try:
+                yield companion
+            finally:
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
     except sqlite3.DatabaseError as exc:
         if not is_damaged(exc):
             raise
@@ -233,8 +247,9 @@ async def _open(settings: Settings, *, router: ModelRouter | None, terminal: Any
                      ", ".join(m.name for m in models) or "no model detected",
                      settings.journal_path)
             yield Companion(settings, journal, term, broker, desk, events,
-                            CompanionService(graph, desk, commands, tickets), router, models,
-                            deps, recovered)
+                            CompanionService(graph, desk, commands, tickets, events=events),
+                            router, models, deps, recovered,
+                            Runtime(desk, journal, events, tickets))
     finally:
         if router is not None:
             _quietly(router.close)  # servers started on demand

@@ -6,6 +6,11 @@ asyncio queues owned by their event loop; a slow subscriber's full queue drops i
 event rather than blocking the publisher. An event published with `retain=True` (what start-up
 found, before any channel listened) is also handed to each channel that subscribes within
 `RETAIN` of it.
+
+Across processes: every companion process that runs long follows the journal (`relay`), so
+an event published by another process on the same data dir (a ticket confirmed with
+`companion confirm`, an alert fired by the one runtime that watches, see `agent.runtime`)
+reaches this process's subscribers too, once; its own events it has delivered already.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,6 +44,9 @@ class EventType(StrEnum):
     SL_HIT = "sl_hit"
     TP_HIT = "tp_hit"
     RISK_STATE_CHANGED = "risk_state_changed"
+    STOP_OUT = "stop_out"  # the broker closed a position at its stop-out margin level
+    PENDING_TRIGGERED = "pending_triggered"  # a pending order filled: a position opened
+    PENDING_EXPIRED = "pending_expired"  # the broker removed a pending order (expiry, margin)
     ALERT_FIRED = "alert_fired"
     BROKER_DISCONNECTED = "broker_disconnected"
     BROKER_RECONNECTED = "broker_reconnected"
@@ -83,6 +92,12 @@ class Subscription:
     def close(self) -> None:
         self._bus.unsubscribe(self)
 
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 class EventBus:
     """Publish from anywhere; subscribe from async code."""
@@ -92,6 +107,8 @@ class EventBus:
         self._subs: list[Subscription] = []
         self._retained: list[Event] = []
         self._lock = threading.Lock()
+        self._own: set[str] = set()  # journaled here, not yet passed by `relay`
+        self._own_order: deque[str] = deque()
 
     def subscribe(self, types: Iterable[EventType] | None = None,
                   maxsize: int = 1000) -> Subscription:
@@ -116,8 +133,43 @@ class EventBus:
                 retain: bool = False) -> Event:
         event = Event(EventType(type_), payload)
         if self._journal is not None:
+            with self._lock:
+                self._own.add(event.id)
+                self._own_order.append(event.id)
+                while len(self._own_order) > _OWN_MAX:
+                    self._own.discard(self._own_order.popleft())
             self._journal.insert("events", {"id": event.id, "time": event.time.isoformat(),
                                             "type": event.type.value, "payload": payload})
+        self._deliver(event, retain=retain)
+        return event
+
+    async def relay(self, poll_s: float = 0.2) -> None:
+        """Deliver the events other processes journal, as they come, until cancelled.
+
+        Starts at the journal's end (what happened before is history, not news); an event
+        this bus published itself is skipped, its subscribers have it already.
+        """
+        if self._journal is None:
+            return
+        last = await asyncio.to_thread(self._journal.last_event_rowid)
+        while True:
+            await asyncio.sleep(poll_s)
+            try:
+                rows = await asyncio.to_thread(self._journal.events_after, last)
+            except Exception as exc:  # noqa: BLE001 - a busy journal is read again next time
+                log.warning("event relay: journal unreadable (%s)", type(exc).__name__)
+                continue
+            for rowid, row in rows:
+                last = rowid
+                with self._lock:
+                    own = row["id"] in self._own
+                    self._own.discard(row["id"])
+                if own or row["type"] not in _KNOWN:
+                    continue
+                self._deliver(Event(EventType(row["type"]), row["payload"] or {}, row["id"],
+                                    _parse_time(row["time"])), retain=False)
+
+    def _deliver(self, event: Event, *, retain: bool) -> None:
         with self._lock:
             subs = [s for s in self._subs if s.wants(event)]
             if retain:
@@ -127,4 +179,12 @@ class EventBus:
                 self.unsubscribe(sub)
                 continue
             sub.loop.call_soon_threadsafe(sub.deliver, event)
-        return event
+
+
+_OWN_MAX = 10_000  # own event ids remembered for the relay (it passes each within a poll)
+_KNOWN = frozenset(t.value for t in EventType)
+
+
+def _parse_time(text: str) -> datetime:
+    t = datetime.fromisoformat(text)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)

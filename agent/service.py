@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agent.domain import CompanionError, Order
+from agent.events import EventBus, EventType, Subscription
 from agent.graph.claims import CHECK_CLAIMS, StreamGuard
 from agent.risk.pnl import DailyReport, ProfitReport
 from agent.risk.pnl import period as pnl_period
@@ -66,11 +67,12 @@ class CompanionService:
     """Chat, tickets and read-only data, over one graph and one desk."""
 
     def __init__(self, graph: CompiledStateGraph, desk: Desk, commands: CommandRunner,
-                 tickets: TicketBook) -> None:
+                 tickets: TicketBook, *, events: EventBus | None = None) -> None:
         self.graph = graph
         self.desk = desk
         self.commands = commands
         self.tickets = tickets
+        self._events = events or EventBus()
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     # -- chat -------------------------------------------------------------------------------
@@ -102,6 +104,15 @@ class CompanionService:
             return await asyncio.to_thread(
                 thread_messages, self.tickets.journal, values.get("messages", []),
                 values.get("archived"), thread_id)
+
+    # -- notifications ----------------------------------------------------------------------
+
+    def events(self, types: Iterable[EventType] | None = None) -> Subscription:
+        """What happens from now on (tickets, fills, SL/TP hits, stop-outs, pending orders
+        triggered, trading state, alerts), from this process and every other one on the same
+        data dir: an async iterator of `Event`s, subscribed when this returns (call it on the
+        loop that reads it); `close()` it, or use it in a `with` block."""
+        return self._events.subscribe(types)
 
     # -- commands and data ------------------------------------------------------------------
 

@@ -1,6 +1,10 @@
-"""What changed on the account since the last look: closed positions (SL, TP or otherwise),
-the trading state, the terminal connection, tickets that expired. Each change is published
-once on the event bus.
+"""What changed on the account since the last look: closed positions (SL, TP, stop-out or
+otherwise), pending orders the market triggered or the broker removed, the trading state, the
+terminal connection, tickets that expired. Each change is published once on the event bus.
+
+These happen at the broker (a real MT5 server closes at the SL on its own), so the place they
+are seen is a diff of what the terminal reports, look by look; one runtime per data dir makes
+the looks (`agent.runtime`), so each is published once.
 """
 
 from __future__ import annotations
@@ -8,13 +12,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from agent.domain import CompanionError, Deal, Position
+from agent.domain import CompanionError, Deal, Order, Position
 from agent.events import EventBus, EventType
 from agent.risk.tickets import TicketBook
 from agent.tools.desk import Desk
 
 log = logging.getLogger(__name__)
-_CLOSE_EVENTS = {"sl": EventType.SL_HIT, "tp": EventType.TP_HIT}
+_CLOSE_EVENTS = {"sl": EventType.SL_HIT, "tp": EventType.TP_HIT, "so": EventType.STOP_OUT}
 
 
 class AccountMonitor:
@@ -25,6 +29,7 @@ class AccountMonitor:
         self.events = events
         self.tickets = tickets
         self._open: dict[int, Position] | None = None
+        self._pending: dict[int, Order] | None = None
         self._state = desk.risk_state.current().trading_state
         self._connected: bool | None = None
 
@@ -32,6 +37,7 @@ class AccountMonitor:
         """One look. `positions`: the open positions just read (None: the terminal failed)."""
         self._connection(positions is not None)
         if positions is not None:
+            self._orders()
             self._positions(positions)
         self._trading_state()
         if self.tickets is not None:
@@ -64,6 +70,40 @@ class AccountMonitor:
                 if ticket not in now_open:
                     self._closed(pos)
         self._open = now_open
+
+    def _orders(self) -> None:
+        """Pending orders gone since the last look: filled by the market, or removed by the
+        broker (expired, refused for margin). A cancel the trader confirmed is announced by
+        the executor (`order_cancelled`), so a cancelled order is not announced again."""
+        try:
+            now_pending = {o.ticket: o for o in self.desk.orders()}
+        except CompanionError as exc:
+            log.warning("pending orders unavailable: %s", exc.code)
+            return
+        gone = [o for t, o in (self._pending or {}).items() if t not in now_pending]
+        self._pending = now_pending
+        if not gone:
+            return
+        try:
+            now = self.desk.market_time()
+            done = {o.ticket: o for o in self.desk.broker.history_orders(
+                min(o.time_setup for o in gone) - timedelta(days=1), now + timedelta(minutes=1))}
+        except CompanionError as exc:
+            log.warning("pending orders gone, history unavailable (%s)", exc.code)
+            return
+        for order in gone:
+            final = done.get(order.ticket)
+            if final is None or final.state in ("canceled", "cancelled"):
+                continue
+            payload = {"order": order.ticket, "symbol": order.symbol, "type": order.type.value,
+                       "volume": order.volume, "price_open": order.price_open, "sl": order.sl,
+                       "tp": order.tp, "state": final.state}
+            if final.state == "filled":
+                self.events.publish(EventType.PENDING_TRIGGERED, {
+                    **payload, "price": final.price_current,
+                    "position": final.position_id or order.ticket})
+            else:
+                self.events.publish(EventType.PENDING_EXPIRED, payload)
 
     def _closed(self, pos: Position) -> None:
         deals = self._closing_deals(pos)

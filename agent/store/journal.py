@@ -298,6 +298,20 @@ class Journal:
                                "payload": payload})
         return event_id
 
+    def last_event_rowid(self) -> int:
+        """The rowid of the newest event (0 for none): where a follower of the journal starts."""
+        with self._lock:
+            return self.db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
+
+    def events_after(self, rowid: int, limit: int = 500) -> list[tuple[int, dict[str, Any]]]:
+        """Events journaled after `rowid` (any process's), oldest first, with their rowids."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT rowid, id, time, type, payload FROM events WHERE rowid > ? "
+                "ORDER BY rowid LIMIT ?", (rowid, limit)).fetchall()
+        return [(r[0], _decode_row({"id": r[1], "time": r[2], "type": r[3], "payload": r[4]}))
+                for r in rows]
+
 
 def _encode(value: Any) -> Any:
     if isinstance(value, dict | list | tuple):
