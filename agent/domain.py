@@ -167,13 +167,17 @@ class Deal:
 
 
 class IntentKind(StrEnum):
-    """What an intent changes at the broker: a new order, a close, a position's SL/TP, or the
-    removal of a pending order."""
+    """What an intent changes at the broker: a new order, a close, a position's SL/TP, the
+    removal of a pending order, a pending order's price/SL/TP, several closes at once, or a
+    trailing-stop rule on a position."""
 
     OPEN = "open"
     CLOSE = "close"
     MODIFY = "modify"
     CANCEL = "cancel"
+    MODIFY_ORDER = "modify_order"
+    CLOSE_ALL = "close_all"
+    TRAIL = "trail"
 
 
 class OrderType(StrEnum):
@@ -243,7 +247,10 @@ class OrderIntent:
     `price` None means a market order; otherwise a limit/stop price for a pending order.
     A CLOSE intent names the position ticket; its side is the closing side. A MODIFY intent
     names the position and carries its side and volume and the SL/TP wanted (None: none). A
-    CANCEL intent names the pending order (`order_ticket`) and repeats what it is.
+    CANCEL intent names the pending order (`order_ticket`) and repeats what it is; a
+    MODIFY_ORDER names it too, with its new entry `price`, SL and TP. A CLOSE_ALL holds one
+    CLOSE intent per position in `legs` (its `symbol` is the one they share, or "*"). A TRAIL
+    names the position and the `trail` distance (in price) its stop keeps behind the price.
     """
 
     symbol: str
@@ -256,6 +263,8 @@ class OrderIntent:
     position_ticket: int | None = None
     comment: str = ""
     order_ticket: int | None = None
+    trail: float | None = None
+    legs: tuple[OrderIntent, ...] = ()
 
 
 class OrderOutcome(StrEnum):

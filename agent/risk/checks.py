@@ -9,6 +9,9 @@ A modify (new SL/TP of an open position) and a cancel (of a pending order) are o
 modify rules keep the stop on the losing side of the price now and beyond the stops level, and
 let a stop move away from the price only within the risk-per-trade limit (measured from the
 open price) and never while trading is halted or reducing; a cancel must name a pending order.
+A partial close leaves nothing or at least the smallest lot; a pending order's new price keeps
+its type (a buy limit stays under the ask) and its stops are checked from that price; a
+trailing stop keeps at least the stops level behind the price.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from agent.domain import (
     IntentKind,
     Order,
     OrderIntent,
+    OrderType,
     Position,
     Side,
     SymbolSpec,
@@ -68,6 +72,10 @@ class RiskCode(StrEnum):
     POSITION_TO_MODIFY = "position_to_modify"
     MODIFY_CHANGES = "modify_changes"
     ORDER_TO_CANCEL = "order_to_cancel"
+    CLOSE_VOLUME = "close_volume"
+    ORDER_TO_MODIFY = "order_to_modify"
+    PENDING_PRICE = "pending_price"
+    TRAIL_DISTANCE = "trail_distance"
 
 
 class Verdict(NamedTuple):
@@ -217,11 +225,16 @@ class Context:
         self.reduces_exposure = not self.widens
 
 
+_ON_POSITION = frozenset({IntentKind.CLOSE, IntentKind.MODIFY, IntentKind.TRAIL})
+_ON_ORDER = frozenset({IntentKind.CANCEL, IntentKind.MODIFY_ORDER})
+
+
 def _target(intent: OrderIntent, snap: RiskSnapshot) -> Position | Order | None:
-    """The open position a modify names, or the pending order a cancel names (None: absent)."""
-    if intent.kind is IntentKind.MODIFY:
+    """The open position a modify, close or trail names, or the pending order a cancel or a
+    pending modify names (None: absent)."""
+    if intent.kind in _ON_POSITION:
         return next((p for p in snap.positions if p.ticket == intent.position_ticket), None)
-    if intent.kind is IntentKind.CANCEL:
+    if intent.kind in _ON_ORDER:
         return next((o for o in snap.orders if o.ticket == intent.order_ticket), None)
     return None
 
@@ -259,12 +272,15 @@ def check_input_valid(intent: OrderIntent, ctx: Context) -> Verdict:
     if not isinstance(intent.side, Side) or not isinstance(intent.kind, IntentKind):
         return Verdict(code, DENY, "The order has no valid side or kind.",
                        {"fields": ["side", "kind"]})
-    if intent.kind in (IntentKind.CLOSE, IntentKind.MODIFY) and intent.position_ticket is None:
+    if intent.kind in _ON_POSITION and intent.position_ticket is None:
         return Verdict(code, DENY, "A {kind} must name the position it changes.",
                        {"fields": ["position_ticket"], "kind": intent.kind.value})
-    if intent.kind is IntentKind.CANCEL and intent.order_ticket is None:
-        return Verdict(code, DENY, "A cancel must name the pending order it removes.",
-                       {"fields": ["order_ticket"]})
+    if intent.kind in _ON_ORDER and intent.order_ticket is None:
+        return Verdict(code, DENY, "A {kind} must name the pending order it changes.",
+                       {"fields": ["order_ticket"], "kind": intent.kind.value})
+    if intent.kind is IntentKind.TRAIL and not _positive(intent.trail):
+        return Verdict(code, DENY, "A trailing stop needs a distance that is a finite positive "
+                       "number.", {"fields": ["trail"]})
     if not intent.symbol == ctx.snap.quote.symbol == ctx.snap.spec.name:
         return Verdict(code, DENY, "The order is for {symbol} but the prices are for {quoted}; "
                        "nothing was checked.", {"fields": ["symbol"], "symbol": intent.symbol,
@@ -494,6 +510,90 @@ def check_order_to_cancel(intent: OrderIntent, ctx: Context) -> Verdict:
         return Verdict(code, DENY, "Order #{order} is a {type} of {symbol}; this cancel does "
                        "not match it.", details)
     return Verdict(code, PASS, "Cancels pending order #{order}, a {type} of {symbol}.", details)
+
+
+def check_close_volume(intent: OrderIntent, ctx: Context) -> Verdict:
+    """A close is a whole number of lot steps, at least the smallest lot, and leaves either
+    nothing or at least the smallest lot open."""
+    code, spec, pos = RiskCode.CLOSE_VOLUME, ctx.snap.spec, ctx.target
+    held = pos.volume if isinstance(pos, Position) else intent.volume
+    rest = round(held - intent.volume, 8)
+    details = {"volume": intent.volume, "held": held, "rest": rest, "step": spec.volume_step,
+               "minimum": spec.volume_min, "symbol": spec.name}
+    if not on_step(intent.volume, spec.volume_step):
+        return Verdict(code, DENY, "{volume:g} lots is not a multiple of the lot step {step:g} "
+                       "of {symbol}.", details)
+    if not intent.volume >= spec.volume_min * (1 - _TOLERANCE):
+        return Verdict(code, DENY, "{volume:g} lots is below the smallest lot of {symbol}, "
+                       "{minimum:g}.", details)
+    if not (rest <= held * _TOLERANCE or rest >= spec.volume_min * (1 - _TOLERANCE)):
+        return Verdict(code, DENY, "Closing {volume:g} of {held:g} lots would leave {rest:g}, "
+                       "below the smallest lot of {symbol} ({minimum:g}); close all of it or "
+                       "less.", details)
+    return Verdict(code, PASS, "Closes {volume:g} of {held:g} lots.", details)
+
+
+def check_order_to_modify(intent: OrderIntent, ctx: Context) -> Verdict:
+    """A pending modify names a pending order of this symbol and side, and changes its price,
+    SL or TP (the terminal refuses a request that changes nothing)."""
+    code, order = RiskCode.ORDER_TO_MODIFY, ctx.target
+    details: dict[str, Any] = {"order": intent.order_ticket}
+    if not isinstance(order, Order):
+        return Verdict(code, DENY, "There is no pending order #{order} to modify.", details)
+    details |= {"symbol": order.symbol, "type": order.type.label}
+    if order.symbol != intent.symbol or order.side is not intent.side:
+        return Verdict(code, DENY, "Order #{order} is a {type} of {symbol}; this change does "
+                       "not match it.", details)
+    point = ctx.snap.spec.point
+    if (_same_level(intent.price, order.price_open, point)
+            and _same_level(intent.sl, order.sl, point) and _same_level(intent.tp, order.tp,
+                                                                         point)):
+        return Verdict(code, DENY, "Order #{order} already has this price, SL and TP; there "
+                       "is nothing to change.", details)
+    return Verdict(code, PASS, "Changes pending order #{order}, a {type} of {symbol}.",
+                   details)
+
+
+def check_pending_price(intent: OrderIntent, ctx: Context) -> Verdict:
+    """A pending order's new price keeps its type (a buy limit stays under the ask, a buy stop
+    above it) and is at least the stops level from the market."""
+    code, order, quote = RiskCode.PENDING_PRICE, ctx.target, ctx.snap.quote
+    if not isinstance(order, Order) or intent.price is None:
+        return Verdict(code, DENY, "There is no pending order price to check.", _NONE)
+    market = quote.price_for(intent.side)
+    now_type = OrderType.pending_for(intent.side, intent.price, quote.bid, quote.ask)
+    details = {"order": order.ticket, "type": order.type.label, "price": intent.price,
+               "market": market, "now_type": now_type.label,
+               "stops_level": ctx.snap.spec.stops_level,
+               "distance_points": round(abs(intent.price - market) / ctx.snap.spec.point, 1)}
+    if order.type is not now_type:
+        return Verdict(code, DENY, "At {price:g} order #{order} would be a {now_type}, not the "
+                       "{type} it is (the market is {market:g}); cancel it and place a new "
+                       "one instead.", details)
+    if not details["distance_points"] + 1e-6 >= ctx.snap.spec.stops_level:
+        return Verdict(code, DENY, "{price:g} is {distance_points:.1f} points from the market; "
+                       "the broker needs at least {stops_level} points.", details)
+    return Verdict(code, PASS, "The {type} at {price:g} is {distance_points:.1f} points from "
+                   "the market.", details)
+
+
+def check_single_order(intent: OrderIntent, ctx: Context) -> Verdict:
+    """Several orders at once (a close-all) are decided one close at a time, never as one."""
+    return Verdict(RiskCode.INPUT_VALID, DENY, "A close-all is checked one position at a "
+                   "time; it cannot be checked as one order.", _NONE)
+
+
+def check_trail_distance(intent: OrderIntent, ctx: Context) -> Verdict:
+    """A trailing stop keeps at least the stops level (and one point) behind the price."""
+    spec = ctx.snap.spec
+    points = round((intent.trail or 0.0) / spec.point, 6)
+    details = {"distance_points": points, "stops_level": spec.stops_level}
+    if not points >= max(spec.stops_level, 1):
+        return Verdict(RiskCode.TRAIL_DISTANCE, DENY, "A trailing distance of "
+                       "{distance_points:g} points is inside the broker's stops level of "
+                       "{stops_level} points.", details)
+    return Verdict(RiskCode.TRAIL_DISTANCE, PASS, "The stop trails {distance_points:g} points "
+                   "behind the price.", details)
 
 
 # -- the order's shape ---------------------------------------------------------------------------

@@ -5,14 +5,17 @@ no limit is negotiable; an approval implies every rule passed.
 
 `evaluate` runs every rule in `checks` and keeps every verdict. Close intents run only the
 rules that make sense for taking risk off (they are always allowed in HALTED); a modify runs
-the rules of a stop and its risk, a cancel only needs its order to exist. The engine also
-computes the trading state the numbers imply (`state_after`); `RiskStateStore.apply` records it.
+the rules of a stop and its risk, a cancel only needs its order to exist; a pending modify runs
+the rules of a new pending order at its new price; a trailing-stop rule needs its position and
+a distance beyond the stops level. A close-all is one decision over one close per position
+(`combine_closes`). The engine also computes the trading state the numbers imply
+(`state_after`); `RiskStateStore.apply` records it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -21,6 +24,7 @@ from agent.domain import IntentKind, Order, OrderIntent, OrderType, Position, Tr
 from agent.risk import checks as c
 from agent.risk.checks import Context, RiskCode, Verdict, stricter
 from agent.risk.snapshot import RiskSnapshot, RiskState
+from agent.risk.trailing import next_trail_stop
 
 Check = Callable[[OrderIntent, Context], Verdict]
 
@@ -34,16 +38,25 @@ OPEN_RULES: tuple[Check, ...] = (
     c.check_margin_level, c.check_daily_loss, c.check_drawdown, c.check_spread,
     c.check_order_rate, c.check_loss_cooldown, c.check_currency_exposure,
 )
-CLOSE_RULES: tuple[Check, ...] = (c.check_trading_state, c.check_position_to_close)
+CLOSE_RULES: tuple[Check, ...] = (c.check_trading_state, c.check_position_to_close,
+                                  c.check_close_volume)
 MODIFY_RULES: tuple[Check, ...] = (
     c.check_trading_state, c.check_position_to_modify, c.check_modify_changes,
     c.check_stop_loss_required, c.check_modify_stop_loss, c.check_modify_take_profit,
     c.check_modify_risk,
 )
 CANCEL_RULES: tuple[Check, ...] = (c.check_order_to_cancel,)
+MODIFY_ORDER_RULES: tuple[Check, ...] = (
+    c.check_trading_state, c.check_order_to_modify, c.check_pending_price,
+    c.check_stop_loss_required, c.check_stop_loss_placement, c.check_take_profit_placement,
+    c.check_risk_per_trade, c.check_reward_risk,
+)
+TRAIL_RULES: tuple[Check, ...] = (c.check_position_to_modify, c.check_trail_distance)
 RULES: dict[IntentKind, tuple[Check, ...]] = {
     IntentKind.OPEN: OPEN_RULES, IntentKind.CLOSE: CLOSE_RULES,
     IntentKind.MODIFY: MODIFY_RULES, IntentKind.CANCEL: CANCEL_RULES,
+    IntentKind.MODIFY_ORDER: MODIFY_ORDER_RULES, IntentKind.TRAIL: TRAIL_RULES,
+    IntentKind.CLOSE_ALL: (c.check_single_order,),  # decided close by close: combine_closes
 }
 
 
@@ -74,6 +87,13 @@ class RiskFigures(NamedTuple):
     order_type: str | None = None
     sl_before: float | None = None
     tp_before: float | None = None
+    digits: int | None = None
+    currency: str | None = None
+    profit_now: float | None = None
+    profit_at_sl: float | None = None
+    price_before: float | None = None
+    trail_sl: float | None = None
+    legs: tuple[dict[str, Any], ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return self._asdict()
@@ -114,11 +134,10 @@ class Decision(NamedTuple):
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, for the journal and the channels."""
         i = self.intent
+        legs = [{**_intent_dict(leg), "price_bound": fig["price_bound"]}
+                for leg, fig in zip(i.legs, self.figures.legs or (), strict=False)]
         return {
-            "intent": {"symbol": i.symbol, "side": str(i.side), "volume": i.volume, "sl": i.sl,
-                       "tp": i.tp, "price": i.price, "kind": str(i.kind),
-                       "position_ticket": i.position_ticket, "comment": i.comment,
-                       **({} if i.order_ticket is None else {"order_ticket": i.order_ticket})},
+            "intent": {**_intent_dict(i), **({"legs": legs} if legs else {})},
             "approved": self.approved,
             "verdicts": [v.to_dict() for v in self.verdicts],
             "figures": self.figures.to_dict(),
@@ -128,6 +147,15 @@ class Decision(NamedTuple):
             "limits": self.limits.model_dump(mode="json"),
             "evaluated_at": self.evaluated_at.isoformat(),
         }
+
+
+def _intent_dict(i: OrderIntent) -> dict[str, Any]:
+    """An intent as the journal and the ticket's exact order write it (empty extras left out)."""
+    return {"symbol": i.symbol, "side": str(i.side), "volume": i.volume, "sl": i.sl,
+            "tp": i.tp, "price": i.price, "kind": str(i.kind),
+            "position_ticket": i.position_ticket, "comment": i.comment,
+            **({} if i.order_ticket is None else {"order_ticket": i.order_ticket}),
+            **({} if i.trail is None else {"trail": i.trail})}
 
 
 def evaluate(intent: OrderIntent, snapshot: RiskSnapshot, limits: RiskLimits, state: RiskState,
@@ -148,21 +176,59 @@ def evaluate(intent: OrderIntent, snapshot: RiskSnapshot, limits: RiskLimits, st
                     ctx.now)
 
 
+def combine_closes(intent: OrderIntent, legs: Sequence[Decision]) -> Decision:
+    """One decision for a close-all: the decision of each of its closes (`intent.legs`, in
+    order, each evaluated on its own symbol's snapshot), approved only when every close is.
+    Every verdict is kept; the figures list each close with its price bound and P/L now."""
+    if intent.kind is not IntentKind.CLOSE_ALL or not legs or len(legs) != len(intent.legs) \
+            or any(d.intent != leg for d, leg in zip(legs, intent.legs, strict=True)):
+        raise ValueError("a close-all is combined from one decision per close, in order")
+    first = legs[0]
+    state_after = first.state_after
+    for d in legs[1:]:
+        state_after = stricter(state_after, d.state_after)
+    cause = next((d.state_cause for d in legs if d.state_after is state_after), first.state_cause)
+    rows = tuple({"position": d.intent.position_ticket, "symbol": d.intent.symbol,
+                  "side": d.intent.side.value, "volume": d.intent.volume,
+                  "price_bound": d.figures.price_bound, "profit_now": d.figures.profit_now,
+                  "digits": d.figures.digits} for d in legs)
+    profits = [row["profit_now"] for row in rows]
+    total = None if any(p is None for p in profits) else sum(profits)
+    figures = RiskFigures(currency=first.figures.currency, profit_now=total, legs=rows)
+    return Decision(intent, tuple(v for d in legs for v in d.verdicts), figures,
+                    first.trading_state, state_after, cause, first.limits, first.evaluated_at)
+
+
 def _figures(ctx: Context) -> RiskFigures:
-    intent, quote = ctx.intent, ctx.snap.quote
-    drift = ctx.limits.max_price_drift_points * ctx.snap.spec.point
+    intent, quote, spec = ctx.intent, ctx.snap.quote, ctx.snap.spec
+    drift = ctx.limits.max_price_drift_points * spec.point
     level = ctx.margin_level_after
     bound = (ctx.entry + intent.side.sign * drift
              if intent.kind in (IntentKind.OPEN, IntentKind.CLOSE) else None)
-    order_type = sl_before = tp_before = None
+    order_type = sl_before = tp_before = price_before = profit_now = trail_sl = None
+    profit_at_sl = None if ctx.money_at_risk is None else -ctx.money_at_risk
     target = ctx.target
     if intent.kind is IntentKind.OPEN:
         order_type = (OrderType(intent.side.value) if intent.price is None else
                       OrderType.pending_for(intent.side, intent.price, quote.bid, quote.ask))
-    elif intent.kind is IntentKind.CANCEL and isinstance(target, Order):
-        order_type = target.type
-    elif intent.kind is IntentKind.MODIFY and isinstance(target, Position):
-        sl_before, tp_before = target.sl, target.tp
+    elif isinstance(target, Order):  # a cancel or a pending modify
+        order_type, sl_before, tp_before = target.type, target.sl, target.tp
+        price_before = target.price_open
+    elif isinstance(target, Position):
+        share = min(intent.volume / target.volume, 1.0) if intent.kind is IntentKind.CLOSE \
+            else 1.0
+        profit_now = target.profit * share
+        if intent.kind is not IntentKind.CLOSE:
+            sl_before, tp_before = target.sl, target.tp
+        stop = intent.sl
+        if intent.kind is IntentKind.TRAIL:
+            trail_sl = next_trail_stop(target.side, quote.price_for(target.side.opposite),
+                                       target.sl, intent.trail or 0.0, point=spec.point,
+                                       stops_level=spec.stops_level, digits=spec.digits)
+            stop = trail_sl
+        profit_at_sl = (None if stop is None or intent.kind is IntentKind.CLOSE else
+                        target.side.sign * (stop - target.price_open) / spec.tick_size
+                        * spec.tick_value * target.volume)
     return RiskFigures(
         entry_price=ctx.entry,
         price_bound=bound,
@@ -178,4 +244,10 @@ def _figures(ctx: Context) -> RiskFigures:
         order_type=None if order_type is None else order_type.value,
         sl_before=sl_before,
         tp_before=tp_before,
+        digits=spec.digits,
+        currency=ctx.snap.account.currency,
+        profit_now=profit_now,
+        profit_at_sl=profit_at_sl,
+        price_before=price_before,
+        trail_sl=trail_sl,
     )

@@ -48,8 +48,10 @@ def _iso(t: datetime) -> str:
 class ExactOrder:
     """The order as approved: every field of the intent plus the worst acceptable price.
 
-    `order_ticket` (the pending order a cancel removes) is left out of the dict when None, so
-    the orders that never have one keep the digest they always had.
+    `order_ticket` (the pending order a cancel or a pending modify names), `trail` (a trailing
+    stop's distance) and `legs` (the closes of a close-all, each with its own price bound) are
+    left out of the dict when empty, so the orders that never have them keep the digest they
+    always had.
     """
 
     symbol: str
@@ -63,26 +65,42 @@ class ExactOrder:
     comment: str
     price_bound: float | None
     order_ticket: int | None = None
+    trail: float | None = None
+    legs: tuple[ExactOrder, ...] = ()
 
     @classmethod
-    def of(cls, intent: OrderIntent, price_bound: float | None) -> ExactOrder:
+    def of(cls, intent: OrderIntent, price_bound: float | None,
+           leg_bounds: tuple[float | None, ...] = ()) -> ExactOrder:
+        """The exact order of `intent`; a close-all's legs take `leg_bounds` in order."""
+        if len(leg_bounds) != len(intent.legs):
+            raise CompanionError("decision_mismatch", "Every close of a close-all needs its "
+                                 "own price bound.")
+        legs = tuple(cls.of(leg, bound) for leg, bound in zip(intent.legs, leg_bounds,
+                                                             strict=True))
         return cls(intent.symbol, intent.side, intent.volume, intent.sl, intent.tp, intent.price,
                    intent.kind, intent.position_ticket, intent.comment, price_bound,
-                   intent.order_ticket)
+                   intent.order_ticket, intent.trail, legs)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ExactOrder:
-        return cls(**{**d, "side": Side(d["side"]), "kind": IntentKind(d["kind"])})
+        legs = tuple(cls.from_dict(leg) for leg in d.get("legs", ()))
+        return cls(**{**d, "side": Side(d["side"]), "kind": IntentKind(d["kind"]),
+                      "legs": legs})
 
     @property
     def intent(self) -> OrderIntent:
         return OrderIntent(self.symbol, self.side, self.volume, self.sl, self.tp, self.price,
-                           self.kind, self.position_ticket, self.comment, self.order_ticket)
+                           self.kind, self.position_ticket, self.comment, self.order_ticket,
+                           self.trail, tuple(leg.intent for leg in self.legs))
 
     def to_dict(self) -> dict[str, Any]:
-        d = {**asdict(self), "side": self.side.value, "kind": self.kind.value}
-        if d["order_ticket"] is None:
-            del d["order_ticket"]
+        d = {**asdict(self), "side": self.side.value, "kind": self.kind.value,
+             "legs": [leg.to_dict() for leg in self.legs]}
+        for name in ("order_ticket", "trail"):
+            if d[name] is None:
+                del d[name]
+        if not d["legs"]:
+            del d["legs"]
         return d
 
     def digest(self) -> str:
@@ -205,7 +223,8 @@ class TicketBook:
             raise CompanionError("ticket_not_approved",
                                  "Only an order the risk engine approved can get a ticket.")
         decision_id = self._record(decision, intent, thread_id, now, provenance)
-        order = ExactOrder.of(intent, decision.figures.price_bound)
+        order = ExactOrder.of(intent, decision.figures.price_bound,
+                              tuple(leg["price_bound"] for leg in decision.figures.legs or ()))
         ticket_id = new_id("tkt")
         order_hash = order.digest()
         key = idempotency_key(ticket_id, order_hash)
@@ -223,6 +242,14 @@ class TicketBook:
         """The ticket, or None if there is no such ticket."""
         row = self.journal.get("tickets", ticket_id)
         return Ticket.from_row(row) if row else None
+
+    def result(self, ticket_id: str) -> dict[str, Any] | None:
+        """What became of a confirmed ticket (the `ticket_sent` or `ticket_failed` event's
+        payload: status and the send's result or the reason), None before that."""
+        rows = self.journal.rows(
+            "events", "type IN ('ticket_sent', 'ticket_failed') AND "
+            "json_extract(payload, '$.ticket_id') = ?", [ticket_id], order_by="time desc")
+        return rows[0]["payload"] if rows else None
 
     def pending(self, thread_id: str | None = None, *, now: datetime) -> list[Ticket]:
         """Tickets still waiting for an answer and not expired at `now`, newest first."""
