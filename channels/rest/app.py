@@ -21,7 +21,17 @@ from channels.rest import errors
 from channels.rest.auth import ApiTokens, Gate
 from channels.rest.metrics import ApiMetrics
 from channels.rest.middleware import BodyLimit, RequestLog
-from channels.rest.routes import account, alerts, chat, health, market, risk, tickets, trades
+from channels.rest.routes import (
+    account,
+    alerts,
+    chat,
+    events,
+    health,
+    market,
+    risk,
+    tickets,
+    trades,
+)
 
 API_VERSION = "1"
 DEFAULT_RATE_PER_MINUTE = 600
@@ -61,7 +71,7 @@ def create_app(companion: Any, *, tokens: ApiTokens, monitor: HealthMonitor | No
 def _routed_app() -> FastAPI:
     app = FastAPI(title="Trading AI Companion API", version=API_VERSION,
                   description=DESCRIPTION, docs_url=None, redoc_url=None)
-    for topic in (market, account, trades, risk, alerts, tickets, chat):
+    for topic in (market, account, trades, risk, alerts, tickets, chat, events):
         app.include_router(topic.router, prefix="/v1")
     app.include_router(health.router)
     return app

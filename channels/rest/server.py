@@ -21,13 +21,24 @@ class EmbeddedServer(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:
         yield
 
+    async def shutdown(self, sockets: Any = None) -> None:
+        """Stop; first end the open event streams (GET /v1/events), which would otherwise
+        hold the shutdown for its whole grace period."""
+        closing = getattr(getattr(self.config.app, "state", None), "closing", None)
+        if closing is not None:
+            closing.set()
+        await super().shutdown(sockets)
+
 
 def api_server(app: Any, host: str, port: int, *, lifespan: str = "auto",
-               trusted_proxies: Sequence[str] = ()) -> EmbeddedServer:
+               trusted_proxies: Sequence[str] = (), ssl_certfile: str | None = None,
+               ssl_keyfile: str | None = None) -> EmbeddedServer:
     """A server for `app` on host:port, logging through our logging config (no access log:
     the API logs each request itself, without headers or query strings). Forwarded headers
-    name the client only when they come from `trusted_proxies` (`Settings.access`)."""
+    name the client only when they come from `trusted_proxies` (`Settings.access`). With a
+    certificate and its key it serves HTTPS."""
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
                             timeout_graceful_shutdown=10, server_header=False,
-                            lifespan=lifespan, **proxy_options(trusted_proxies))
+                            lifespan=lifespan, ssl_certfile=ssl_certfile,
+                            ssl_keyfile=ssl_keyfile, **proxy_options(trusted_proxies))
     return EmbeddedServer(config)

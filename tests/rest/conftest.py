@@ -69,6 +69,7 @@ class LiveApi:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.companion = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.server = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="live-api", daemon=True)
@@ -96,6 +97,7 @@ class LiveApi:
     async def _main(self) -> None:
         async with open_companion(self.settings, router=StaticRouter(),
                                   clock=ManualClock()) as companion:
+            self.loop = asyncio.get_running_loop()  # for coroutines a test runs beside the API
             self.companion = companion
             app = create_app(companion, tokens=self.tokens, **self.options)
             server = api_server(app, "127.0.0.1", self.port,

@@ -33,7 +33,8 @@ async def test_route_lists_when_compared_with_openapi_then_cover_every_operation
                  ("GET", "/v1/analyze/{symbol}"), ("GET", "/v1/sentiment/{symbol}"),
                  ("GET", "/v1/size/{symbol}"), ("DELETE", "/v1/alerts/{alert_id}"),
                  ("POST", "/v1/chat/{thread_id}"), ("POST", "/v1/tickets/{ticket_id}/{decision}"),
-                 ("POST", "/v1/orders/{order}/cancel"), ("POST", "/v1/positions/{position}/modify")}
+                 ("POST", "/v1/orders/{order}/cancel"), ("POST", "/v1/positions/{position}/modify"),
+                 ("GET", "/v1/events")}  # a stream: its scope is checked in test_api_events
     concrete = {(m, p.split("?")[0]) for m, p in READ_ROUTES} | {
         (r[0], r[1].split("?")[0]) for r in TRADE_ROUTES}
     plain = {op for op in concrete if "EURUSD" not in op[1] and "_0000" not in op[1]

@@ -35,8 +35,11 @@ class Message(BaseModel):
                       examples=["/buy EURUSD 0.1 sl 1.1100 tp 1.1220", "How is EURUSD doing?"])
 
 
-def sse(kind: str, data: Any) -> bytes:
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data, default=str) + b"\n\n"
+def sse(kind: str, data: Any, *, event_id: str | None = None) -> bytes:
+    """One server-sent event: `event:` and one-line JSON `data:` (and `id:` when given)."""
+    head = b"id: " + event_id.encode() + b"\n" if event_id else b""
+    return head + b"event: " + kind.encode() + b"\ndata: " + \
+        orjson.dumps(data, default=str) + b"\n\n"
 
 
 @router.post("/{thread_id}", summary="Send a message; the reply streams as server-sent events",
