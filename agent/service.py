@@ -26,13 +26,15 @@ from langgraph.types import Command
 
 from agent.domain import CompanionError, Order
 from agent.events import EventBus, EventType, Subscription
-from agent.graph.claims import CHECK_CLAIMS, StreamGuard
+from agent.graph.claims import StreamGuard
+from agent.graph.names import ASSISTANT, CHECK_CLAIMS, INTERRUPT, RESPOND, TOOLS
 from agent.risk.pnl import DailyReport, ProfitReport
 from agent.risk.pnl import period as pnl_period
 from agent.risk.tickets import FAILED, TicketBook, refusal
 from agent.tools.commands import CommandRunner, ParsedCommand, command_text, parse_command
 from agent.tools.desk import Desk
 from agent.tools.jsonable import to_jsonable
+from agent.tools.proposal_ids import is_proposal_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,14 +248,14 @@ class CompanionService:
             if mode == "messages":
                 message, meta = chunk
                 if isinstance(message, AIMessageChunk) and message.content and \
-                        meta.get("langgraph_node") == "assistant":
+                        meta.get("langgraph_node") == ASSISTANT:
                     fresh.add(message.id or "")
                     guard = guards.setdefault(message.id or "", StreamGuard())
                     if shown := guard.feed(_text(message.content)):
                         yield ChatEvent("token", shown)
                 continue
             for node, update in chunk.items():
-                messages = (update or {}).get("messages", []) if node != "__interrupt__" else []
+                messages = (update or {}).get("messages", []) if node != INTERRUPT else []
                 if node == CHECK_CLAIMS:  # corrected messages replace what the model said
                     for message in messages:
                         held.pop(message.id or "", None)
@@ -265,16 +267,16 @@ class CompanionService:
                     continue
                 for event in _released(guards, held, everything=False):
                     yield event
-                if node == "__interrupt__":
+                if node == INTERRUPT:
                     for interrupt in update:
                         yield ChatEvent("ticket", data=interrupt.value["ticket"])
                     continue
-                if node == "assistant":
+                if node == ASSISTANT:
                     _settle_streams(guards, fresh, messages)
                 for message in messages:
-                    streamed = node == "assistant" and (message.id or "") in guards
+                    streamed = node == ASSISTANT and (message.id or "") in guards
                     for event in _events_for(node, message, streamed):
-                        if node == "assistant" and event.kind == "message":
+                        if node == ASSISTANT and event.kind == "message":
                             held[message.id or ""] = event
                         else:
                             yield event
@@ -317,7 +319,6 @@ def _released(guards: dict[str, StreamGuard], held: dict[str, ChatEvent], *,
 # An interrupt write (LangGraph's `__interrupt__` channel, the only source of a snapshot's
 # interrupts) on the thread's latest checkpoint, picked as AsyncSqliteSaver.aget_tuple picks
 # it; reads no blob.
-INTERRUPT = "__interrupt__"
 _INTERRUPT_WRITE_SQL = """
 SELECT 1 FROM writes
 WHERE thread_id = ? AND checkpoint_ns = '' AND channel = ? AND checkpoint_id = (
@@ -332,7 +333,7 @@ def _events_for(node: str, message: Any, streamed: bool) -> list[ChatEvent]:
         return [ChatEvent("tool_start", tc["name"], {"id": tc["id"], "args": tc["args"]})
                 for tc in message.tool_calls]
     if isinstance(message, ToolMessage):
-        if node == "respond" or (node == "tools" and (message.id or "").startswith("proposal-")):
+        if node == RESPOND or (node == TOOLS and is_proposal_id(message.id)):
             return []  # a proposal's step ends with the risk gate's answer, not the hand-off
         return [ChatEvent("tool_end", message.name or "", {"id": message.tool_call_id,
                                                            "output": _text(message.content)})]

@@ -24,6 +24,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from agent.app import Companion, open_companion
 from agent.config import BrokerSettings, ModelSettings, PaperSettings, RiskLimits, Settings
 from agent.domain import CompanionError
+from agent.graph.names import TOOLS
 from agent.graph.routing import ModelTarget, StaticRouter
 from agent.market.sentiment import HeadlineSource
 from agent.models.monitor import ModelCallMonitor
@@ -159,7 +160,7 @@ async def _run_in(companion: Companion, scenario: Scenario, clock: ManualClock,
 
 def catalog_names(c: Companion) -> frozenset[str]:
     """Names of the tools bound in this companion's graph (its ToolNode's catalog)."""
-    return frozenset(c.service.graph.nodes["tools"].bound.tools_by_name)
+    return frozenset(c.service.graph.nodes[TOOLS].bound.tools_by_name)
 
 
 def _settings(scenario: Scenario, folder: Path, *, plan_reads: bool = False) -> Settings:

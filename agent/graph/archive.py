@@ -33,7 +33,6 @@ from agent.store.journal import Journal
 
 log = logging.getLogger(__name__)
 
-ARCHIVE = "archive"
 EVERY = 1  # turns a thread grows past STATE_TURNS before its older turns move out
 
 

@@ -38,7 +38,6 @@ from agent.graph.state import AgentState
 from agent.models.text_tools import may_be_calls
 from agent.store import Journal, new_id
 
-CHECK_CLAIMS = "check_claims"
 CORRECTIONS = "claim_corrections"  # the journal table
 #: additional_kwargs keys of the graph's own replies (built from facts, never checked).
 GRAPH_MARKERS = frozenset({"outcome", "command", "error", "claim_corrected"})

@@ -13,14 +13,22 @@ from langgraph.prebuilt.tool_node import ToolInvocationError
 
 from agent.domain import CompanionError
 from agent.graph import archive, nodes
-from agent.graph.archive import ARCHIVE
-from agent.graph.claims import CHECK_CLAIMS, make_check_claims
+from agent.graph.claims import make_check_claims
 from agent.graph.context import GraphDeps
+from agent.graph.names import (
+    ARCHIVE,
+    ASSISTANT,
+    CHECK_CLAIMS,
+    COMMAND,
+    CONFIRM,
+    EXECUTE,
+    RESPOND,
+    RISK_GATE,
+    ROUTE,
+    TOOLS,
+)
 from agent.graph.state import AgentState, InputState
 from agent.tools.catalog import make_tools
-
-ROUTE, COMMAND, ASSISTANT, TOOLS = "route", "command", "assistant", "tools"
-RISK_GATE, CONFIRM, EXECUTE, RESPOND = "risk_gate", "confirm", "execute", "respond"
 
 
 def tool_error(error: Exception) -> str:

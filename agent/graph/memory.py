@@ -51,6 +51,7 @@ from langchain_core.messages import (AIMessage, BaseMessage, HumanMessage, Syste
 from agent.domain import CompanionError
 from agent.tools.catalog import PROPOSAL_TOOLS
 from agent.tools.commands import parse_command
+from agent.tools.proposal_ids import is_proposal_id
 
 SUMMARY_ID = "memory-summary"
 SUMMARY_HEADER = (
@@ -60,7 +61,6 @@ MESSAGE_OVERHEAD = 4  # <|im_start|>role\n ... <|im_end|>\n
 CALL_OVERHEAD = 8  # <tool_call>\n{"name": ..., "arguments": ...}\n</tool_call>
 OLD_TOOL_CHARS = 400  # a tool output of an older turn longer than this is shortened
 _FACT_CHARS = 240  # one fact line, at most
-_PROPOSAL_PREFIX = "proposal-"
 _DIGITS = string.digits.encode()
 _LETTERS = (string.ascii_letters + " ").encode()
 _TICKET_ID = re.compile(r"\bticket (tkt_\w+)")
@@ -470,7 +470,7 @@ _COMMAND_TOOL = {"price": "quote", "size": "size_position", "alert": "set_alert"
 def _tool_fact(message: ToolMessage, name: str, args: dict[str, Any]) -> Fact | None:
     """A fact from one tool output (JSON from agent.tools.catalog, or the risk gate's text)."""
     content = message.text
-    if name in PROPOSAL_TOOLS or (message.id or "").startswith(_PROPOSAL_PREFIX):
+    if name in PROPOSAL_TOOLS or is_proposal_id(message.id):
         return _proposal_fact(name, args, content, message.tool_call_id, message.artifact)
     if not content.startswith(("{", "[")):
         return None  # an error, or text we cannot read: nothing to remember

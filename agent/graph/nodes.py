@@ -32,6 +32,7 @@ from agent.graph.state import AgentState
 from agent.models.selector import Task
 from agent.models.text_tools import calls_from_text
 from agent.tools.catalog import PROPOSAL_TOOLS
+from agent.tools.proposal_ids import is_proposal_id, proposal_id
 
 Node = Callable[..., dict[str, Any] | Awaitable[dict[str, Any]]]
 GAVE_UP = ("I could not finish that request reliably. Please rephrase it, or use a command "
@@ -221,7 +222,7 @@ def make_risk_gate(deps: GraphDeps) -> Node:
                       "tool_outputs": [{"tool": m.name, "output": str(m.content)[:2000]}
                                        for m in _turn_messages(state)
                                        if isinstance(m, ToolMessage)
-                                       and not (m.id or "").startswith("proposal-")]}
+                                       and not is_proposal_id(m.id)]}
         ticket = None
         try:
             intent = deps.desk.intent_from(first)
@@ -246,12 +247,12 @@ def make_risk_gate(deps: GraphDeps) -> Node:
         if first.get("tool_call_id"):
             messages.append(ToolMessage(text, name="propose_order",
                                         tool_call_id=first["tool_call_id"],
-                                        id=f"proposal-{first['tool_call_id']}"))
+                                        id=proposal_id(first['tool_call_id'])))
         for other in rest:
             if other.get("tool_call_id"):
                 messages.append(ToolMessage(
                     "Not submitted: propose one order at a time.",
-                    tool_call_id=other["tool_call_id"], id=f"proposal-{other['tool_call_id']}"))
+                    tool_call_id=other["tool_call_id"], id=proposal_id(other['tool_call_id'])))
         return {"proposals": None, "decision": decision_view, "messages": messages,
                 "ticket": ticket_view,
                 "gate_rounds": state.get("gate_rounds", 0) + 1}
@@ -301,6 +302,6 @@ def make_respond(deps: GraphDeps) -> Node:
             "outcome": outcome, "ticket": ticket, "decision": state.get("decision")})]
         call_id = (ticket or {}).get("tool_call_id")
         if call_id and outcome is not None:  # keep the model's view of its proposal true
-            messages.append(ToolMessage(text, tool_call_id=call_id, id=f"proposal-{call_id}"))
+            messages.append(ToolMessage(text, tool_call_id=call_id, id=proposal_id(call_id)))
         return {"messages": messages, "ticket": None}
     return respond

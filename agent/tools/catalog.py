@@ -19,6 +19,7 @@ from agent.market.alerts import compile_rule
 from agent.tools.commands import CommandRunner
 from agent.tools.desk import Desk
 from agent.tools.jsonable import to_jsonable
+from agent.tools.proposal_ids import proposal_id
 
 SymbolArg = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9._#-]{1,19}$",
                                  description="Symbol, e.g. EURUSD")]
@@ -152,6 +153,6 @@ def make_tools(desk: Desk) -> list[BaseTool]:
 def _proposal(intent: dict[str, Any], tool_call_id: str) -> Command:
     """Hand an intent to the risk gate; the gate answers this tool call with its decision."""
     message = ToolMessage("Submitted to the risk engine; waiting for its decision.",
-                          tool_call_id=tool_call_id, id=f"proposal-{tool_call_id}")
+                          tool_call_id=tool_call_id, id=proposal_id(tool_call_id))
     return Command(update={"proposals": [{**intent, "tool_call_id": tool_call_id}],
                            "messages": [message]})
