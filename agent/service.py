@@ -30,7 +30,7 @@ from agent.graph.claims import StreamGuard
 from agent.graph.names import ASSISTANT, CHECK_CLAIMS, INTERRUPT, RESPOND, TOOLS
 from agent.risk.pnl import DailyReport, ProfitReport
 from agent.risk.pnl import period as pnl_period
-from agent.risk.tickets import FAILED, TicketBook, refusal
+from agent.risk.tickets import EXPIRED, FAILED, PENDING, TicketBook, refusal
 from agent.tools.commands import CommandRunner, ParsedCommand, command_text, parse_command
 from agent.tools.desk import Desk
 from agent.tools.jsonable import to_jsonable
@@ -63,6 +63,19 @@ class Reply:
     @property
     def text(self) -> str:
         return "\n\n".join(self.messages)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketStatus:
+    """Where one ticket stands: pending, claimed, sent, blocked, rejected, expired or failed;
+    `result` is what the send step recorded (the fill, or why it was blocked or failed)."""
+
+    id: str
+    status: str
+    order: dict[str, Any]
+    figures: dict[str, Any]
+    expires_at: str
+    result: dict[str, Any] | None = None
 
 
 class CompanionService:
@@ -131,6 +144,27 @@ class CompanionService:
         """Pending orders (limit, stop), oldest first."""
         return await asyncio.to_thread(self.desk.orders)
 
+    async def propose_order(self, thread_id: str, *, symbol: str, side: str, volume: float,
+                            sl: float | None = None, tp: float | None = None,
+                            price: float | None = None) -> Reply:
+        """Propose an order in this conversation (a market order, or a pending one entering at
+        `price`): the risk gate's ticket (or its denial) comes back; nothing is sent before
+        the ticket is approved."""
+        if side not in ("buy", "sell"):
+            raise CompanionError("bad_side", "Side must be buy or sell.")
+        return await self._propose(thread_id, command_text(
+            side, symbol=symbol, volume=volume, sl=sl, tp=tp, price=price))
+
+    async def propose_close(self, thread_id: str, position: int,
+                            volume: float | None = None) -> Reply:
+        """Propose closing an open position (all of it, or `volume` lots) in this
+        conversation; the same gate and confirmation as an order."""
+        held = await asyncio.to_thread(self.desk.positions)
+        if not any(p.ticket == position for p in held):
+            raise CompanionError("position_unknown", f"There is no open position #{position}.")
+        return await self._propose(thread_id, command_text("close", ticket=position,
+                                                           volume=volume))
+
     async def propose_cancel(self, thread_id: str, order: int) -> Reply:
         """Propose cancelling pending order `order` in this conversation: the risk gate's
         ticket (or its denial) comes back; nothing is sent before the ticket is approved."""
@@ -183,6 +217,19 @@ class CompanionService:
                     f"(it is {ticket.status}).")
             resume = Command(resume={"ticket_id": ticket_id, "decision": decision, "by": by})
             return await _collect(thread_id, self._run(resume, thread_id))
+
+    async def ticket_status(self, ticket_id: str) -> TicketStatus:
+        """Where a ticket stands (a pending ticket past its expiry reads expired), with the
+        send's result once it was sent."""
+        ticket = await asyncio.to_thread(self.tickets.get, ticket_id)
+        if ticket is None:
+            raise CompanionError("ticket_unknown", f"There is no ticket {ticket_id}.")
+        status = ticket.status
+        if status == PENDING and self.desk.clock() >= ticket.expires_at:
+            status = EXPIRED
+        result = await asyncio.to_thread(self.tickets.result, ticket_id)
+        return TicketStatus(ticket.id, status, ticket.order.to_dict(), ticket.figures,
+                            ticket.expires_at.isoformat(), result)
 
     async def pending_tickets(self) -> list[dict[str, Any]]:
         """Tickets still waiting for the trader, newest first."""

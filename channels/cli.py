@@ -53,6 +53,9 @@ class CompanionGroup(LazyGroup):
               ("modify", "Propose a new SL and/or TP for a position (a ticket, then y/N)."),
               ("profit", "P/L of today, this week, this month or all, and per symbol."),
               ("daily", "P/L per day."))),
+        LazyCommand("mcp", "channels.mcp.cli:mcp_command",
+                    "Serve the read and propose-only tools to MCP clients (stdio, or "
+                    "--transport http); tickets are confirmed elsewhere."),
         LazyCommand("bridge", "channels.cli_bridge:bridge_app",
                     "The MT5 REST bridge that runs beside the terminal.", kind="group"),
         LazyCommand("models", "channels.cli_models:models_app",

@@ -93,8 +93,16 @@ def parse_command(text: str) -> ParsedCommand:
 
 def command_text(name: str, **args: Any) -> str:
     """The command line of a proposal a channel makes without chat (`companion cancel 123`,
-    `POST /v1/orders/123/cancel`): the text `parse_command` reads back into `args`."""
+    `POST /v1/orders/123/cancel`, the MCP server's tools): the text `parse_command` reads back
+    into `args` (buy/sell: symbol, volume, sl, tp, price; close: ticket, volume)."""
     match name:
+        case "buy" | "sell":
+            levels = "".join(f" {word} {float(args[key])!r}" for word, key in (
+                ("sl", "sl"), ("tp", "tp"), ("at", "price")) if args.get(key) is not None)
+            return f"/{name} {symbol(args['symbol'])} {float(args['volume'])!r}{levels}"
+        case "close":
+            volume = "" if args.get("volume") is None else f" {float(args['volume'])!r}"
+            return f"/close {int(args['ticket'])}{volume}"
         case "cancel":
             return f"/cancel {int(args['order'])}"
         case "modify":

@@ -7,6 +7,8 @@ in a sentence; anything unexpected is logged and answered 500 with a generic sen
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -53,11 +55,17 @@ async def _domain(_: Request, exc: Exception) -> JSONResponse:
     return json_error(status_for(exc.code), exc.code, exc.message)
 
 
+def validation_sentence(problems: Sequence[Any]) -> str:
+    """The first problem of a validation error (pydantic's `errors()`) in one sentence:
+    where, then what (`volume: Input should be greater than 0.`)."""
+    first = problems[0] if problems else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+    return f"{where}: {first.get('msg', 'invalid value')}."
+
+
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
-    return json_error(422, "invalid_request", f"{where}: {first.get('msg', 'invalid value')}.")
+    return json_error(422, "invalid_request", validation_sentence(exc.errors()))
 
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:

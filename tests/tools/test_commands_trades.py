@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.domain import CompanionError
 from agent.tools.commands import CommandRunner, command_text, help_text, parse_command
@@ -63,6 +65,7 @@ def test_bad_number_sentences_say_what_to_type():
 @pytest.mark.parametrize("name, args", [
     ("cancel", {"order": 9}), ("modify", {"ticket": 5, "sl": 1.1}),
     ("modify", {"ticket": 5, "tp": None}), ("modify", {"ticket": 5, "sl": 1.0995, "tp": 1.2}),
+    ("close", {"ticket": 7, "volume": None}), ("close", {"ticket": 7, "volume": 0.05}),
 ])
 def test_command_text_then_parsed_back_to_the_same_args(name, args):
     assert parse_command(command_text(name, **args)).args == args
@@ -70,7 +73,27 @@ def test_command_text_then_parsed_back_to_the_same_args(name, args):
 
 def test_command_text_when_not_a_proposal_then_refused():
     with pytest.raises(CompanionError):
-        command_text("buy", symbol="EURUSD")
+        command_text("price", symbol="EURUSD")
+
+
+_PRICE = st.floats(min_value=1e-5, max_value=1e6, allow_nan=False, allow_infinity=False)
+
+
+@given(side=st.sampled_from(["buy", "sell"]), symbol=st.sampled_from(["EURUSD", "us500", "BTC.x"]),
+       volume=_PRICE, sl=st.none() | _PRICE, tp=st.none() | _PRICE, price=st.none() | _PRICE)
+def test_command_text_of_an_order_then_parsed_back_to_the_same_order(side, symbol, volume, sl,
+                                                                     tp, price):
+    cmd = parse_command(command_text(side, symbol=symbol, volume=volume, sl=sl, tp=tp,
+                                     price=price))
+    assert cmd.name == side and cmd.args == {"symbol": symbol.upper(), "side": side,
+                                             "volume": volume, "sl": sl, "tp": tp,
+                                             "price": price}
+
+
+def test_command_text_when_the_symbol_is_not_one_then_refused_before_any_text():
+    with pytest.raises(CompanionError) as err:
+        command_text("buy", symbol="EURUSD 1 sl", volume=0.1)
+    assert err.value.code == "bad_symbol"
 
 
 def test_command_text_when_nan_then_the_parser_refuses_it():
