@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agent.alerts.book import AlertBook
 from agent.broker.broker import MT5Broker
@@ -31,13 +30,14 @@ from agent.domain import CompanionError
 from agent.events import EventBus
 from agent.graph.context import GraphDeps
 from agent.graph.execute import Executor
-from agent.graph.routing import ModelRouter, OnDemandRouter, SelectorRouter, StaticRouter
+from agent.graph.targets import ModelRouter, StaticRouter
 from agent.market.sentiment import HeadlineSource
-from agent.monitor import HealthMonitor
 from agent.risk.state import RiskStateStore
 from agent.risk.tickets import TicketBook
 from agent.runtime import Runtime
+from agent.trailing_job import TrailingJob
 from agent.service import CompanionService
+from agent.service_ops import Assembly
 from agent.store import Journal
 from agent.store.journal import damaged_file, is_damaged
 from agent.tools.commands import CommandRunner
@@ -67,65 +67,10 @@ class Companion:
     recovered: list[str] = field(default_factory=list)  # tickets a crash left claimed, settled
     runtime: Runtime | None = None  # the watcher and event relay (see agent.runtime)
 
-    def paper(self) -> Any:
-        """The paper terminal's clock controls; refused on a live terminal."""
-        terminal = getattr(self.terminal, "wrapped", self.terminal)
-        if not hasattr(terminal, "clock_status"):
-            raise CompanionError("not_paper", "This command only works on the paper terminal.")
-        return PaperControls(terminal)
-
-    async def doctor(self) -> dict[str, Any]:
-        """Broker, terminal and model health, account, symbols, journal: plain data."""
-        account = self.broker.account()
-        health = (await HealthMonitor.for_companion(self).check()).to_dict()
-        restored = self.desk.risk_state.restored  # the journal had lost the trading state
-        return {
-            "status": "degraded" if restored and health["status"] == "ok" else health["status"],
-            "broker": self.settings.broker.kind,
-            "terminal": health["terminal"],
-            **self._bridge_health(),
-            "account": f"{account.login} {account.server} ({'demo' if account.is_demo else 'REAL'})",
-            "equity": f"{account.equity:.2f} {account.currency}",
-            "symbols": self.broker.symbols(),
-            "trading_state": self.desk.risk_state.current().trading_state.value,
-            "trading_state_file": self.desk.risk_state.file_status(),
-            "models": [f"{m.name} ({m.provider})" for m in self.models],
-            "model_servers": health["models"],
-            "process": health["process"],
-            "journal": str(self.journal.path),
-        }
-
-    def _bridge_health(self) -> dict[str, Any]:
-        health = getattr(getattr(self.terminal, "wrapped", None), "health", None)
-        return {"bridge": health()} if callable(health) else {}
-
-    async def risk_status(self) -> dict[str, Any]:
-        store = self.desk.risk_state
-        return {"state": store.current().to_dict(), "state_file": store.file_status(),
-                "limits": self.settings.risk.model_dump(mode="json")}
-
-    async def import_bars(self, path: str, symbol: str | None,
-                          timeframe: str | None) -> dict[str, Any]:
-        from agent.broker.paper import bars_dir, import_bars
-
-        report = import_bars(path, symbol=symbol, timeframe=timeframe,
-                             dest_dir=bars_dir(self.settings))
-        return {**report.to_dict(), "note": "Restart the companion to replay it."}
-
-
-@dataclass(frozen=True)
-class PaperControls:
-    terminal: Any
-
-    def status(self) -> dict[str, Any]:
-        return self.terminal.clock_status().to_dict()
-
-    def step(self, bars: int) -> dict[str, Any]:
-        return self.terminal.step(bars).to_dict()
-
 
 async def model_router(settings: Settings, journal: Journal) -> tuple[ModelRouter, list[Any]]:
     """Detect reachable models and route tasks among them (empty: command mode)."""
+    from agent.graph.routing import OnDemandRouter, SelectorRouter
     from agent.models.detector import adetect
     from agent.models.eval_scores import latest_scores
     from agent.models.local import detection_settings
@@ -242,14 +187,18 @@ async def _open(settings: Settings, *, router: ModelRouter | None, terminal: Any
         async with aiosqlite.connect(str(checkpoints_path(settings))) as conn:
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints
-            graph = GraphOnDemand(lambda: _build_graph(deps, AsyncSqliteSaver(conn)))
+            graph = GraphOnDemand(lambda: _build_graph(deps, conn))
             log.info("companion open: %s terminal, %s, journal %s", settings.broker.kind,
                      ", ".join(m.name for m in models) or "no model detected",
                      settings.journal_path)
             yield Companion(settings, journal, term, broker, desk, events,
-                            CompanionService(graph, desk, commands, tickets, events=events),
+                            CompanionService(graph, Assembly(
+                                settings=settings, journal=journal, terminal=term,
+                                broker=broker, desk=desk, events=events, router=router,
+                                models=models, recovered=recovered), commands, tickets),
                             router, models, deps, recovered,
-                            Runtime(desk, journal, events, tickets))
+                            Runtime(desk, journal, events, tickets,
+                                    jobs=(TrailingJob(executor),)))
     finally:
         if router is not None:
             _quietly(router.close)  # servers started on demand
@@ -274,10 +223,13 @@ class GraphOnDemand:
         return getattr(self._graph, name)
 
 
-def _build_graph(deps: GraphDeps, checkpointer: Any) -> Any:
+def _build_graph(deps: GraphDeps, conn: aiosqlite.Connection) -> Any:
+    """The compiled graph over the checkpoint database `conn` (LangGraph is imported here)."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
     from agent.graph.graph import build_graph
 
-    return build_graph(deps, checkpointer)
+    return build_graph(deps, AsyncSqliteSaver(conn))
 
 
 def _settle_claimed(executor: Executor) -> list[str]:

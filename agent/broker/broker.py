@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from agent.broker.mt5_api import Mt5Terminal
 from agent.broker.retcodes import last_error_sentence
@@ -31,6 +30,9 @@ from agent.domain import (
     Side,
     SymbolSpec,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Timeframes a trader may ask for, as MT5 names them (each maps to `TIMEFRAME_<name>`).
 TIMEFRAMES = ("M1", "M2", "M3", "M4", "M5", "M6", "M10", "M12", "M15", "M20", "M30",
@@ -284,6 +286,8 @@ class MT5Broker:
 
 def bars_frame(rates: np.ndarray) -> pd.DataFrame:
     """A `copy_rates_*` structured array as the bars frame every layer reads."""
+    import pandas as pd  # loaded with the first bars: a quote or an order needs none
+
     index = pd.DatetimeIndex(
         pd.to_datetime(np.asarray(rates["time"], dtype="int64"), unit="s", utc=True), name="time")
     return pd.DataFrame({

@@ -9,7 +9,7 @@ from typing import Any
 
 from agent.events import EventBus, EventType
 from agent.graph.execute import Executor
-from agent.graph.routing import ModelRouter, StaticRouter
+from agent.graph.targets import ModelRouter, StaticRouter
 from agent.risk.tickets import TicketBook
 from agent.tools.commands import CommandRunner
 from agent.tools.desk import Desk

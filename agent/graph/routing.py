@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
@@ -19,39 +19,11 @@ from langchain_core.tools import BaseTool
 
 from langgraph.constants import TAG_NOSTREAM
 
+from agent.graph.targets import ModelRouter, ModelTarget, StaticRouter
 from agent.models.selector import invoke_with_fallback
 
-
-@dataclass(frozen=True, slots=True)
-class ModelTarget:
-    """One model able to answer, with the name it is journaled under."""
-
-    name: str
-    model: BaseChatModel
-    provider: str = "scripted"
-
-    @property
-    def key(self) -> str:
-        return f"{self.provider}:{self.name}"
-
-
-class ModelRouter(Protocol):
-    def targets(self, task: str) -> list[ModelTarget]: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class StaticRouter:
-    """A fixed chain, the same for every task."""
-
-    chain: Sequence[ModelTarget] = ()
-
-    def targets(self, task: str) -> list[ModelTarget]:
-        return list(self.chain)
-
-    def close(self) -> None:
-        """Nothing to release."""
+__all__ = ["ModelRouter", "ModelTarget", "OnDemandRouter", "SelectorRouter", "StaticRouter",
+           "ToolBinder", "invoke_chain", "with_tools"]
 
 
 class InFlight(BaseCallbackHandler):

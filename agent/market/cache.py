@@ -15,17 +15,18 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from agent.market import timeframes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 T = TypeVar("T")
 
-Fetch = Callable[[str, str, int], pd.DataFrame]
+Fetch = Callable[[str, str, int], "pd.DataFrame"]
 
 
 def utc_now() -> datetime:

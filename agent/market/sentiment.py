@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
-
-import feedparser
-import httpx
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from agent.domain import CompanionError
+
+if TYPE_CHECKING:
+    import feedparser
 
 SAMPLE_FEED = Path(__file__).with_name("data") / "headlines_sample.xml"
 UNTRUSTED_NOTICE = (
@@ -186,12 +186,16 @@ class HeadlineSource:
         self._http_get = http_get or self._httpx_get
 
     def _httpx_get(self, url: str) -> bytes:
+        import httpx
+
         response = httpx.get(url, timeout=self._timeout_s, follow_redirects=True,
                              headers={"User-Agent": "trading-companion/0.1 (+feedparser)"})
         response.raise_for_status()
         return response.content
 
     def _raw(self) -> bytes:
+        import httpx  # the feed's modules load when headlines are first read
+
         location = str(self.location)
         try:
             if location.startswith(("http://", "https://")):
@@ -203,6 +207,8 @@ class HeadlineSource:
 
     def fetch(self) -> list[Headline]:
         """Every headline of the feed, newest first (undated ones last)."""
+        import feedparser
+
         feed = feedparser.parse(self._raw())
         if feed.bozo and not feed.entries:
             raise CompanionError("feed_invalid", f"{self.location} is not an RSS or Atom feed.")

@@ -10,17 +10,40 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from agent.domain import CompanionError
+
+
+def _import_sqlite_utils() -> Any:
+    """sqlite-utils, imported without pandas when pandas is not loaded yet.
+
+    sqlite-utils imports pandas (0.3-0.5 s) only to map `pd.Timestamp` to TEXT when it infers
+    a column's type from a value; the journal's tables are all declared by its migrations, so
+    nothing here needs that, and a data command (`companion quote`) starts without pandas.
+    """
+    if "pandas" in sys.modules:
+        import sqlite_utils
+        return sqlite_utils
+    sys.modules["pandas"] = None  # type: ignore[assignment]  # `import pandas` fails: skipped
+    try:
+        import sqlite_utils
+    finally:
+        del sys.modules["pandas"]
+    return sqlite_utils
+
+
+if TYPE_CHECKING:
+    import sqlite_utils
+else:
+    sqlite_utils = _import_sqlite_utils()
 
 Migration = Callable[[sqlite_utils.Database], None]
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from agent.broker.broker import MT5Broker
 from agent.config import RiskLimits
@@ -24,10 +22,9 @@ from agent.domain import (
     Quote,
     Side,
 )
-from agent.market.analyzer import analyze
 from agent.market.cache import BarCache
 from agent.market.sentiment import HeadlineSource, LexiconSentiment
-from agent.risk.engine import Decision, evaluate
+from agent.risk.engine import Decision, combine_closes, evaluate
 from agent.risk.pnl import (
     ClosedTrade,
     DailyReport,
@@ -41,6 +38,9 @@ from agent.risk.sizer import SizeResult, size_position
 from agent.risk.snapshot import RiskSnapshot
 from agent.risk.state import RiskStateStore
 from agent.tools.jsonable import to_jsonable
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ANALYSIS_BARS = 400
 
@@ -76,6 +76,8 @@ class Desk:
         return {"symbol": symbol, "timeframe": timeframe, "bars": rows}
 
     def analyze(self, symbol: str, timeframe: str = "H1") -> dict[str, Any]:
+        from agent.market.analyzer import analyze  # pandas and the indicators load here
+
         spec = self.broker.symbol_spec(symbol)
         summary = analyze(self.bars(symbol, timeframe, ANALYSIS_BARS), symbol, timeframe,
                           digits=spec.digits)
@@ -159,8 +161,15 @@ class Desk:
     def intent_from(self, proposal: dict[str, Any]) -> OrderIntent:
         """An OrderIntent from a proposal (tool call or command); closes and modifies name a
         position, cancels a pending order. A modify keeps the SL or TP it does not mention."""
-        if proposal.get("kind") == "modify":
+        kind = proposal.get("kind")
+        if kind == "modify":
             return self._modify_intent(proposal)
+        if kind == "breakeven":
+            return self._breakeven_intent(int(proposal["position_ticket"]))
+        if kind == "trail":
+            return self._trail_intent(proposal)
+        if kind == "close_all":
+            return self._close_all_intent(proposal.get("symbol"))
         if proposal.get("kind") == "cancel":
             ticket = int(proposal["order_ticket"])
             found = [o for o in self.broker.orders() if o.ticket == ticket]
@@ -183,24 +192,82 @@ class Desk:
                            tp=proposal.get("tp"), price=proposal.get("price"))
 
     def _modify_intent(self, proposal: dict[str, Any]) -> OrderIntent:
-        ticket = int(proposal["position_ticket"])
-        held = [p for p in self.broker.positions() if p.ticket == ticket]
-        if not held:
-            raise CompanionError("position_unknown", f"There is no open position #{ticket}.")
-        pos = held[0]
-        if "sl" not in proposal and "tp" not in proposal:
+        """New SL/TP of a position; or, when the number is a pending order's, its new price,
+        SL and TP. A level not named stays as it is."""
+        ticket = int(proposal.get("position_ticket") or proposal["order_ticket"])
+        if not {"sl", "tp", "price"} & set(proposal):
             raise CompanionError("nothing_to_modify", "Say the new stop-loss, take-profit or "
-                                 "both, e.g. /modify 12345 sl 1.1050.")
+                                 "both, e.g. /modify 12345 sl 1.1050 (and the price of a "
+                                 "pending order: /modify 12345 at 1.1000).")
+        pos = self._position(ticket, required=False)
+        if pos is None:
+            return self._modify_order_intent(ticket, proposal)
+        if "price" in proposal:
+            raise CompanionError("bad_modify", f"#{ticket} is an open position: its entry "
+                                 "price cannot change. Give a new sl or tp.")
         spec = self.broker.symbol_spec(pos.symbol)
-
-        def level(name: str, current: float | None) -> float | None:
-            if name not in proposal:
-                return current
-            value = proposal[name]
-            return None if value is None else spec.round_price(float(value))
         return OrderIntent(symbol=pos.symbol, side=pos.side, volume=pos.volume,
-                           sl=level("sl", pos.sl), tp=level("tp", pos.tp),
+                           sl=_level(proposal, "sl", pos.sl, spec),
+                           tp=_level(proposal, "tp", pos.tp, spec),
                            kind=IntentKind.MODIFY, position_ticket=ticket)
+
+    def _modify_order_intent(self, ticket: int, proposal: dict[str, Any]) -> OrderIntent:
+        found = [o for o in self.broker.orders() if o.ticket == ticket]
+        if not found:
+            raise CompanionError("position_unknown", f"There is no open position or pending "
+                                 f"order #{ticket}.")
+        order = found[0]
+        spec = self.broker.symbol_spec(order.symbol)
+        price = _level(proposal, "price", order.price_open, spec)
+        if price is None:
+            raise CompanionError("bad_price", "A pending order needs a price.")
+        return OrderIntent(symbol=order.symbol, side=order.side, volume=order.volume,
+                           sl=_level(proposal, "sl", order.sl, spec),
+                           tp=_level(proposal, "tp", order.tp, spec), price=price,
+                           kind=IntentKind.MODIFY_ORDER, order_ticket=ticket)
+
+    def _breakeven_intent(self, ticket: int) -> OrderIntent:
+        """The stop to the open price (the take-profit stays)."""
+        pos = self._position(ticket)
+        spec = self.broker.symbol_spec(pos.symbol)
+        entry = spec.round_price(pos.price_open)
+        if pos.sl is not None and pos.side.sign * (pos.sl - entry) >= -spec.point / 2:
+            raise CompanionError("already_breakeven", f"The stop of #{ticket} is at "
+                                 f"{pos.sl:.{spec.digits}f}, already at or past its open price "
+                                 f"{entry:.{spec.digits}f}.")
+        return OrderIntent(symbol=pos.symbol, side=pos.side, volume=pos.volume, sl=entry,
+                           tp=pos.tp, kind=IntentKind.MODIFY, position_ticket=ticket)
+
+    def _trail_intent(self, proposal: dict[str, Any]) -> OrderIntent:
+        """A trailing-stop rule; the distance in pips, points or price."""
+        pos = self._position(int(proposal["position_ticket"]))
+        spec = self.broker.symbol_spec(pos.symbol)
+        unit = proposal.get("unit", "pips")
+        size = {"pips": spec.pip, "points": spec.point, "price": 1.0}.get(unit)
+        if size is None:
+            raise CompanionError("bad_unit", f"'{unit}' is not a unit: use pips, points or a "
+                                 "price distance.")
+        distance = round(float(proposal["distance"]) * size, spec.digits)
+        return OrderIntent(symbol=pos.symbol, side=pos.side, volume=pos.volume,
+                           kind=IntentKind.TRAIL, position_ticket=pos.ticket, trail=distance)
+
+    def _close_all_intent(self, symbol: str | None) -> OrderIntent:
+        """One close per open position (of `symbol`, or all), in ticket order."""
+        held = sorted(self.broker.positions(symbol), key=lambda p: p.ticket)
+        if not held:
+            where = f" in {symbol}" if symbol else ""
+            raise CompanionError("no_positions", f"There is no open position{where} to close.")
+        legs = tuple(OrderIntent(symbol=p.symbol, side=p.side.opposite, volume=p.volume,
+                                 kind=IntentKind.CLOSE, position_ticket=p.ticket) for p in held)
+        return OrderIntent(symbol=symbol or ALL_SYMBOLS, side=legs[0].side,
+                           volume=round(sum(leg.volume for leg in legs), 8),
+                           kind=IntentKind.CLOSE_ALL, legs=legs)
+
+    def _position(self, ticket: int, *, required: bool = True) -> Position | None:
+        held = [p for p in self.broker.positions() if p.ticket == ticket]
+        if not held and required:
+            raise CompanionError("position_unknown", f"There is no open position #{ticket}.")
+        return held[0] if held else None
 
     def snapshot(self, intent: OrderIntent) -> RiskSnapshot:
         """Everything the risk engine needs, read fresh from the terminal now."""
@@ -225,13 +292,16 @@ class Desk:
             consecutive_losses=figures.consecutive_losses,
             last_loss_time=figures.last_loss_time,
             broker_connected=bool(self.broker.terminal_state().get("connected", True)),
-            orders=tuple(self.broker.orders()) if intent.kind is IntentKind.CANCEL else ())
+            orders=tuple(self.broker.orders()) if intent.kind in (
+                IntentKind.CANCEL, IntentKind.MODIFY_ORDER) else ())
 
     def evaluate(self, intent: OrderIntent) -> Decision:
         """The risk engine's decision on this intent, on a fresh snapshot.
 
         The automatic trading-state switch the numbers imply (REDUCING / HALTED) is applied.
         """
+        if intent.kind is IntentKind.CLOSE_ALL:  # one decision, close by close
+            return combine_closes(intent, [self.evaluate(leg) for leg in intent.legs])
         snapshot = self.snapshot(intent)
         now = snapshot.quote.time
         decision = evaluate(intent, snapshot, self.limits, self.risk_state.current(), now)
@@ -249,6 +319,19 @@ class Desk:
             elif f"{currency}{ccy}" in available:
                 rates[ccy] = 1.0 / self.broker.quote(f"{currency}{ccy}").mid
         return rates
+
+
+#: The symbol of a close-all over every symbol.
+ALL_SYMBOLS = "*"
+
+
+def _level(proposal: dict[str, Any], name: str, current: float | None,
+           spec: Any) -> float | None:
+    """The level `name` a proposal asks for (None: remove it), or `current` when unnamed."""
+    if name not in proposal:
+        return current
+    value = proposal[name]
+    return None if value is None else spec.round_price(float(value))
 
 
 def _finite_positive(x: Any) -> bool:

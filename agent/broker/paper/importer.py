@@ -17,9 +17,9 @@ import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from agent.broker import mt5_constants as C
 from agent.broker.paper.bars import (
@@ -32,6 +32,9 @@ from agent.broker.paper.bars import (
 from agent.broker.paper.specs import spec_for
 from agent.config import Settings
 from agent.domain import CompanionError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _NAME = re.compile(r"^([A-Za-z0-9.#]+?)_([A-Za-z]+\d+)(?:_.*)?$")
 #: The largest bar file `import_bars` reads (about 3 million M1 bars in an MT5 export).
@@ -87,6 +90,8 @@ def import_bars(path: Path | str, symbol: str | None = None, timeframe: str | No
     problem = validate_rates(rates) or _alignment_problem(rates, tf)
     if problem:
         raise CompanionError("import_invalid", f"{source.name} was not imported: {problem}.")
+    import pandas as pd  # only an import needs it: the terminal reads its files without
+
     dest = Path(dest_dir) / f"{symbol}_{TIMEFRAME_NAME[tf]}.csv"
     replaced = dest.exists()
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +159,8 @@ def _read_source(source: Path) -> bytes:
 
 
 def _read(raw: bytes) -> pd.DataFrame:
+    import pandas as pd
+
     text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode(
         "utf-8-sig")
     if text.lstrip().startswith("<DATE>"):
