@@ -79,10 +79,13 @@ err = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def run(job: Callable[[Any], Awaitable[T] | T], *, models: bool = False) -> T:
+def run(job: Callable[[Any], Awaitable[T] | T], *, models: bool = False,
+        runtime: bool = False) -> T:
     """Open the companion, run one job with it, close it; map domain errors to exit codes.
 
     `models`: detect reachable models first (chat, doctor); other commands need none.
+    `runtime`: a long job (the terminal chat) runs the companion's runtime beside it: alerts
+    fire and SL/TP hits are told while it runs (agent.runtime).
     """
     import asyncio
 
@@ -90,7 +93,7 @@ def run(job: Callable[[Any], Awaitable[T] | T], *, models: bool = False) -> T:
     from agent.domain import CompanionError
 
     async def main() -> T:
-        async with open_companion(detect_models=models) as companion:
+        async with open_companion(detect_models=models, run_runtime=runtime) as companion:
             for notice in companion.recovered:  # a crash left these tickets half done
                 err.print(Text(notice, style="yellow"), soft_wrap=True)
             result = job(companion)
@@ -271,7 +274,7 @@ def chat(message: Annotated[str | None, typer.Option("-m", "--message")] = None,
     thread_id = thread or f"cli-{uuid.uuid4().hex[:8]}"
     start_logging("chat", console=False)  # the console is the conversation
     if message is None:
-        run(lambda c: chat_loop(c.service, thread_id, out), models=True)
+        run(lambda c: chat_loop(c.service, thread_id, out), models=True, runtime=True)
         return
     reply = run(lambda c: one_message(c.service, thread_id, message), models=True)
     emit(render.reply_json(reply), as_json, lambda _: render.reply(reply))

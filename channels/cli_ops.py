@@ -51,8 +51,9 @@ def serve_command(
 
 
 def api_command(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, rate: Rate = 600) -> None:
-    """Run the REST API alone (with the terminal health monitor)."""
-    _run(frozenset({"api", "health"}), frozenset(), host, port, rate, role="api")
+    """Run the REST API alone (with the terminal health monitor and the runtime: alerts, the
+    account monitor, the event stream of GET /v1/events)."""
+    _run(frozenset({"api", "health", "alerts"}), frozenset(), host, port, rate, role="api")
 
 
 def logs_command(

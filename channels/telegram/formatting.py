@@ -9,6 +9,7 @@ from typing import Any
 
 from agent.events import Event, EventType
 from agent.graph.render import order_title
+from channels.notices import TITLES, notice
 
 WIDTH = 28  # characters per monospace line that fit a phone screen
 
@@ -199,29 +200,9 @@ def ticket_outcome(t: dict[str, Any], outcome: str) -> str:
 
 # -- events -----------------------------------------------------------------------------------
 
-EVENT_TITLES: dict[EventType, str] = {
-    EventType.TICKET_PENDING: "Ticket awaiting confirmation",
-    EventType.TICKET_CONFIRMED: "Ticket confirmed",
-    EventType.TICKET_REJECTED: "Ticket rejected",
-    EventType.TICKET_EXPIRED: "Ticket expired",
-    EventType.ORDER_FILLED: "Order filled",
-    EventType.ORDER_REJECTED: "Order rejected",
-    EventType.ORDER_MODIFIED: "Stops changed",
-    EventType.ORDER_CANCELLED: "Pending order cancelled",
-    EventType.POSITION_CLOSED: "Position closed",
-    EventType.SL_HIT: "Stop loss hit",
-    EventType.TP_HIT: "Take profit hit",
-    EventType.RISK_STATE_CHANGED: "Trading state changed",
-    EventType.ALERT_FIRED: "Alert",
-    EventType.BROKER_DISCONNECTED: "Terminal disconnected",
-    EventType.BROKER_RECONNECTED: "Terminal reconnected",
-    EventType.PART_RESTARTED: "Restarted",
-}
-
-
 def event(e: Event) -> str:
     """A push for one event (ticket_pending has its own message with buttons)."""
-    p, title = e.payload, EVENT_TITLES[e.type]
+    p, title = e.payload, TITLES[e.type]  # titles: channels.notices
     match e.type:
         case EventType.ALERT_FIRED:
             return card(f"Alert: {p['symbol']}", [("Value", num(p["value"])),
@@ -236,7 +217,8 @@ def event(e: Event) -> str:
                          ("Ticket", p["ticket_id"])])
         case EventType.ORDER_CANCELLED:
             return card(f"{title}: #{p['order']} {p['symbol']}", [("Ticket", p["ticket_id"])])
-        case EventType.POSITION_CLOSED | EventType.SL_HIT | EventType.TP_HIT:
+        case EventType.POSITION_CLOSED | EventType.SL_HIT | EventType.TP_HIT | \
+                EventType.STOP_OUT:
             return card(f"{title}: #{p['position']} {p['symbol']}",
                         [("Side", f"{p['side'].upper()} {num(p['volume'], 2)}"),
                          ("Open", num(p["price_open"])), ("Close", num(p["price_close"])),
@@ -247,6 +229,8 @@ def event(e: Event) -> str:
             return escape(f"{title}: {p['ticket_id']} (by {p.get('by', '?')}).")
         case EventType.TICKET_EXPIRED:
             return escape(f"{title}: {p['ticket_id']}; nothing was sent.")
+        case EventType.PENDING_TRIGGERED | EventType.PENDING_EXPIRED:
+            return f"<b>{escape(title)}</b>\n" + escape(notice(e))
     return f"<b>{title}</b>"
 
 

@@ -1,4 +1,5 @@
-"""The one companion of the web process: opened at app startup, closed at shutdown.
+"""The one companion of the web process: opened at app startup, closed at shutdown, with its
+runtime (alert watcher and account monitor, or the relay of the data dir runner's events).
 
 `serve()` calls `configure()` with what `open_companion()` should get (settings, and in tests
 or embeddings a router or terminal); Chainlit's startup hook calls `start()`. When opening
@@ -46,7 +47,8 @@ class _Runtime:
             opts = self.options
             try:
                 self.companion = await stack.enter_async_context(open_companion(
-                    opts.settings, router=opts.router, terminal=opts.terminal))
+                    opts.settings, router=opts.router, terminal=opts.terminal,
+                    run_runtime=True))
             except CompanionError as exc:
                 self.error = exc.message
             except Exception as exc:

@@ -1,7 +1,9 @@
 """One browser conversation: its ticket cards, its trading-state badge, its event listener.
 
-The listener follows the event bus, so a ticket answered on Telegram or the CLI, a fill, or a
-trading-state change shows up on this page too.
+The listener follows the service's events (this process's and, through the runtime's relay,
+every other process's on the data dir), so a ticket answered on Telegram or the CLI, a fill,
+an expiry or a trading-state change settles the cards and badge here, and an alert, an SL/TP
+hit, a stop-out or a triggered pending order appears in the conversation as a message.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import chainlit as cl
 
 from agent.app import Companion
 from agent.events import Event, EventType, Subscription
+from channels.notices import NOTEWORTHY, notice
 from channels.web import cards
 
 log = logging.getLogger(__name__)
@@ -24,7 +27,9 @@ TICKET_EVENTS = frozenset({EventType.TICKET_CONFIRMED, EventType.TICKET_REJECTED
                            EventType.ORDER_REJECTED, EventType.ORDER_MODIFIED,
                            EventType.ORDER_CANCELLED})
 STATE_EVENTS = frozenset({EventType.RISK_STATE_CHANGED})
-SWEEP_S = 2.0
+#: Shown as a message (other pages' tickets are theirs to show; their fills are news here).
+NOTICE_EVENTS = NOTEWORTHY - {EventType.TICKET_PENDING, EventType.TICKET_REJECTED,
+                              EventType.TICKET_EXPIRED}
 BADGE_RESEND_S = (0.5, 1.0, 2.0)  # waits between re-sends of the badge (see keep_badge)
 
 
@@ -127,32 +132,15 @@ class WebSession:
             [self.badge], key=f"trading-state-{self.badge.props['state']}")
 
     def listen(self) -> None:
-        """Follow ticket and trading-state events for as long as the page is open."""
-        self._sub = self.companion.events.subscribe(TICKET_EVENTS | STATE_EVENTS)
-        self._tasks = [asyncio.create_task(self._follow(self._sub)),
-                       asyncio.create_task(self._sweep())]
+        """Follow the companion's events for as long as the page is open."""
+        self._sub = self.companion.service.events(TICKET_EVENTS | STATE_EVENTS | NOTICE_EVENTS)
+        self._tasks = [asyncio.create_task(self._follow(self._sub))]
 
     async def close(self) -> None:
         if self._sub is not None:
             self._sub.close()
         for task in [*self._tasks, *([self._keeper] if self._keeper else [])]:
             task.cancel()
-
-    async def _sweep(self) -> None:
-        """Settle cards whose ticket was answered by another process (CLI) or expired."""
-        while True:
-            await asyncio.sleep(SWEEP_S)
-            if not self.cards:
-                continue
-            try:
-                pending = {t["id"] for t in await self.companion.service.pending_tickets()}
-                for ticket_id in [t for t in self.cards if t not in pending]:
-                    ticket = self.companion.service.tickets.get(ticket_id)
-                    status = ticket.status if ticket is not None else "unknown"
-                    card = self.cards.pop(ticket_id)
-                    await card.settle(cards.SWEPT.get(status, cards.SWEPT["other"]))
-            except Exception:
-                log.exception("web: could not refresh ticket cards")
 
     async def _follow(self, sub: Subscription) -> None:
         async for event in sub:
@@ -164,9 +152,12 @@ class WebSession:
     async def _on_event(self, event: Event) -> None:
         if event.type in STATE_EVENTS:
             await self.show_state()
-            return
         card = self.cards.get(event.payload.get("ticket_id", ""))
-        if card is not None:
+        if card is None:
+            if event.type in NOTICE_EVENTS:
+                await cl.Message(notice(event), author="Notification").send()
+            return
+        if event.type in TICKET_EVENTS:
             await card.settle(cards.resolution(event.type.value, event.payload))
             if event.type in (EventType.ORDER_FILLED, EventType.ORDER_REJECTED,
                               EventType.ORDER_MODIFIED, EventType.ORDER_CANCELLED,

@@ -1,0 +1,87 @@
+"""Events as a trader reads them: a title and one plain-text line per event, for the channels
+that show a notice as text (terminal chat, web toast). Telegram builds its cards from the same
+titles (`channels.telegram.formatting`); the REST stream sends the event itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.events import Event, EventType
+
+TITLES: dict[EventType, str] = {
+    EventType.TICKET_PENDING: "Ticket awaiting confirmation",
+    EventType.TICKET_CONFIRMED: "Ticket confirmed",
+    EventType.TICKET_REJECTED: "Ticket rejected",
+    EventType.TICKET_EXPIRED: "Ticket expired",
+    EventType.ORDER_FILLED: "Order filled",
+    EventType.ORDER_REJECTED: "Order rejected",
+    EventType.ORDER_MODIFIED: "Stops changed",
+    EventType.ORDER_CANCELLED: "Pending order cancelled",
+    EventType.POSITION_CLOSED: "Position closed",
+    EventType.SL_HIT: "Stop loss hit",
+    EventType.TP_HIT: "Take profit hit",
+    EventType.STOP_OUT: "Stopped out",
+    EventType.PENDING_TRIGGERED: "Pending order triggered",
+    EventType.PENDING_EXPIRED: "Pending order removed by the broker",
+    EventType.RISK_STATE_CHANGED: "Trading state changed",
+    EventType.ALERT_FIRED: "Alert",
+    EventType.BROKER_DISCONNECTED: "Terminal disconnected",
+    EventType.BROKER_RECONNECTED: "Terminal reconnected",
+    EventType.PART_RESTARTED: "Restarted",
+}
+
+#: Events worth interrupting a conversation for (the others are bookkeeping of a ticket the
+#: trader is answering right there, or of the companion's own parts).
+NOTEWORTHY = frozenset(TITLES) - {EventType.TICKET_CONFIRMED, EventType.PART_RESTARTED}
+
+
+def notice(event: Event) -> str:
+    """One line: what happened, with the figures that matter."""
+    p, title = event.payload, TITLES[event.type]
+    match event.type:
+        case EventType.ALERT_FIRED:
+            return f"{title}: {p.get('text') or p['rule']} (now {_n(p.get('value'))})"
+        case EventType.ORDER_FILLED | EventType.ORDER_REJECTED:
+            head = f"{title}: {str(p.get('side', '')).upper()} {_n(p.get('volume'))} " \
+                   f"{p.get('symbol', '')} at {_n(p.get('price'))}"
+            return head if event.type is EventType.ORDER_FILLED else \
+                f"{head}. {p.get('message', '')}".rstrip()
+        case EventType.POSITION_CLOSED | EventType.SL_HIT | EventType.TP_HIT | \
+                EventType.STOP_OUT:
+            return (f"{title}: #{p['position']} {p['side'].upper()} {_n(p['volume'])} "
+                    f"{p['symbol']} closed at {_n(p['price_close'])} (opened "
+                    f"{_n(p['price_open'])}), P/L {p['profit']:+.2f}")
+        case EventType.PENDING_TRIGGERED:
+            return (f"{title}: #{p['order']} {_type(p)} {_n(p['volume'])} {p['symbol']} "
+                    f"filled at {_n(p['price'])}, now position #{p['position']}")
+        case EventType.PENDING_EXPIRED:
+            return (f"{title}: #{p['order']} {_type(p)} {_n(p['volume'])} {p['symbol']} at "
+                    f"{_n(p['price_open'])} ({p['state']})")
+        case EventType.ORDER_MODIFIED:
+            return f"{title}: #{p['position']} {p['symbol']} SL {_n(p.get('sl'))} " \
+                   f"TP {_n(p.get('tp'))}"
+        case EventType.ORDER_CANCELLED:
+            return f"{title}: #{p['order']} {p['symbol']}"
+        case EventType.RISK_STATE_CHANGED:
+            reason = f" ({p['reason']})" if p.get("reason") else ""
+            return f"{title}: {p.get('from', '?')} -> {p.get('trading_state', '?')}{reason}"
+        case EventType.TICKET_PENDING:
+            return f"{title}: {p['ticket']['id']}"
+        case EventType.TICKET_CONFIRMED | EventType.TICKET_REJECTED:
+            by = f" in {p['by']}" if p.get("by") else ""
+            return f"{title}{by}: {p['ticket_id']}"
+        case EventType.TICKET_EXPIRED:
+            return f"{title}: {p['ticket_id']}; nothing was sent"
+    return title
+
+
+def _n(x: Any) -> str:
+    """A price or volume as given, without float noise; '-' for none."""
+    if x is None:
+        return "-"
+    return f"{x:.6f}".rstrip("0").rstrip(".") if isinstance(x, float) else str(x)
+
+
+def _type(p: dict[str, Any]) -> str:
+    return str(p.get("type", "")).replace("_", " ").upper()
