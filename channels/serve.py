@@ -167,11 +167,11 @@ def health_part(ctx: Context) -> Part:
 
 
 def alerts_part(ctx: Context) -> Part:
-    from agent.alerts.watcher import AlertWatcher
-
-    c = ctx.companion
-    watcher = AlertWatcher(c.desk, c.journal, c.events, tickets=c.service.tickets)
-    return TaskPart("alerts", f"every {watcher.poll_s:g} s", watcher.run)
+    """The runtime: alert watcher and account monitor when this process holds the data dir's
+    runner lock, else the relay of the runner's events (agent.runtime)."""
+    runtime = ctx.companion.runtime
+    return TaskPart("alerts", f"every {runtime.poll_s:g} s (one runner per data dir)",
+                    runtime.run)
 
 
 def api_part(ctx: Context) -> Part:
@@ -217,9 +217,8 @@ def telegram_part(ctx: Context) -> Part | None:
         ctx.notes["telegram"] = "off: no telegram.allowed_chat_ids"
         return None
     chats = ", ".join(map(str, ctx.settings.telegram.allowed_chat_ids))
-    # The alert watcher runs as its own part; the bot only listens and pushes.
-    return TaskPart("telegram", f"chats {chats}",
-                    lambda: serve_telegram(ctx.companion, watch=False))
+    # The runtime (alert watcher) runs as its own part; the bot only listens and pushes.
+    return TaskPart("telegram", f"chats {chats}", lambda: serve_telegram(ctx.companion))
 
 
 PartFactory = Callable[[Context], Part | None]

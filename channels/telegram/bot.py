@@ -109,7 +109,7 @@ async def running_bot(service: CompanionService, events: EventBus, journal: Jour
             deps.outbox.start()
             await app.start()
             await _set_commands(app)
-            sub = events.subscribe()
+            sub = service.events()
             pushes = asyncio.create_task(alerts.pump(deps, app.bot, sub), name="telegram-pushes")
             await app.updater.start_polling(timeout=poll_timeout,
                                             allowed_updates=["message", "callback_query"])

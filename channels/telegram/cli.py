@@ -1,6 +1,7 @@
-"""`companion telegram`: the bot and the alert watcher over one companion, until Ctrl-C.
+"""`companion telegram`: the bot over one companion with its runtime (the alert watcher and
+account monitor, or the relay of another process's, see `agent.runtime`), until Ctrl-C.
 
-`serve_telegram(companion)` is the same thing as a coroutine, for `companion serve`.
+`serve_telegram(companion)` runs the bot alone, as a coroutine, for `companion serve`.
 """
 
 from __future__ import annotations
@@ -9,28 +10,17 @@ import asyncio
 
 import typer
 
-from agent.alerts.watcher import AlertWatcher
 from agent.config import get_settings, secret
 from agent.domain import CompanionError
 from agent.logs import start_logging
 from channels.telegram.bot import running_bot
 
 
-async def serve_telegram(companion, *, watch: bool = True) -> None:
-    """Run the bot (and, with `watch`, the alert watcher) until cancelled."""
+async def serve_telegram(companion) -> None:
+    """Run the bot until cancelled (the companion's runtime runs beside it, not here)."""
     async with running_bot(companion.service, companion.events, companion.journal,
                            companion.settings.telegram, secret("telegram_token")):
-        tasks = []
-        if watch:
-            watcher = AlertWatcher(companion.desk, companion.journal, companion.events,
-                                   tickets=companion.service.tickets)
-            tasks.append(asyncio.create_task(watcher.run(), name="alert-watcher"))
-        try:
-            await asyncio.Event().wait()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.Event().wait()
 
 
 def telegram() -> None:
@@ -39,7 +29,7 @@ def telegram() -> None:
     from agent.app import open_companion
 
     async def main() -> None:
-        async with open_companion(detect_models=True) as companion:
+        async with open_companion(detect_models=True, run_runtime=True) as companion:
             await serve_telegram(companion)
 
     try:
