@@ -33,47 +33,52 @@ TITLES: dict[EventType, str] = {
 
 #: Events worth interrupting a conversation for (the others are bookkeeping of a ticket the
 #: trader is answering right there, or of the companion's own parts).
-NOTEWORTHY = frozenset(TITLES) - {EventType.TICKET_CONFIRMED, EventType.PART_RESTARTED}
+NOTEWORTHY = frozenset(EventType) - {EventType.TICKET_CONFIRMED, EventType.PART_RESTARTED}
+
+
+def title(kind: EventType) -> str:
+    """The event's title ("Stop loss hit"); an event without one of its own is named."""
+    return TITLES.get(kind) or kind.value.replace("_", " ").capitalize()
 
 
 def notice(event: Event) -> str:
     """One line: what happened, with the figures that matter."""
-    p, title = event.payload, TITLES[event.type]
+    p, title_ = event.payload, title(event.type)
     match event.type:
         case EventType.ALERT_FIRED:
-            return f"{title}: {p.get('text') or p['rule']} (now {_n(p.get('value'))})"
+            return f"{title_}: {p.get('text') or p['rule']} (now {_n(p.get('value'))})"
         case EventType.ORDER_FILLED | EventType.ORDER_REJECTED:
-            head = f"{title}: {str(p.get('side', '')).upper()} {_n(p.get('volume'))} " \
+            head = f"{title_}: {str(p.get('side', '')).upper()} {_n(p.get('volume'))} " \
                    f"{p.get('symbol', '')} at {_n(p.get('price'))}"
             return head if event.type is EventType.ORDER_FILLED else \
                 f"{head}. {p.get('message', '')}".rstrip()
         case EventType.POSITION_CLOSED | EventType.SL_HIT | EventType.TP_HIT | \
                 EventType.STOP_OUT:
-            return (f"{title}: #{p['position']} {p['side'].upper()} {_n(p['volume'])} "
+            return (f"{title_}: #{p['position']} {p['side'].upper()} {_n(p['volume'])} "
                     f"{p['symbol']} closed at {_n(p['price_close'])} (opened "
                     f"{_n(p['price_open'])}), P/L {p['profit']:+.2f}")
         case EventType.PENDING_TRIGGERED:
-            return (f"{title}: #{p['order']} {_type(p)} {_n(p['volume'])} {p['symbol']} "
+            return (f"{title_}: #{p['order']} {_type(p)} {_n(p['volume'])} {p['symbol']} "
                     f"filled at {_n(p['price'])}, now position #{p['position']}")
         case EventType.PENDING_EXPIRED:
-            return (f"{title}: #{p['order']} {_type(p)} {_n(p['volume'])} {p['symbol']} at "
+            return (f"{title_}: #{p['order']} {_type(p)} {_n(p['volume'])} {p['symbol']} at "
                     f"{_n(p['price_open'])} ({p['state']})")
         case EventType.ORDER_MODIFIED:
-            return f"{title}: #{p['position']} {p['symbol']} SL {_n(p.get('sl'))} " \
+            return f"{title_}: #{p['position']} {p['symbol']} SL {_n(p.get('sl'))} " \
                    f"TP {_n(p.get('tp'))}"
         case EventType.ORDER_CANCELLED:
-            return f"{title}: #{p['order']} {p['symbol']}"
+            return f"{title_}: #{p['order']} {p['symbol']}"
         case EventType.RISK_STATE_CHANGED:
             reason = f" ({p['reason']})" if p.get("reason") else ""
-            return f"{title}: {p.get('from', '?')} -> {p.get('trading_state', '?')}{reason}"
+            return f"{title_}: {p.get('from', '?')} -> {p.get('trading_state', '?')}{reason}"
         case EventType.TICKET_PENDING:
-            return f"{title}: {p['ticket']['id']}"
+            return f"{title_}: {p['ticket']['id']}"
         case EventType.TICKET_CONFIRMED | EventType.TICKET_REJECTED:
             by = f" in {p['by']}" if p.get("by") else ""
-            return f"{title}{by}: {p['ticket_id']}"
+            return f"{title_}{by}: {p['ticket_id']}"
         case EventType.TICKET_EXPIRED:
-            return f"{title}: {p['ticket_id']}; nothing was sent"
-    return title
+            return f"{title_}: {p['ticket_id']}; nothing was sent"
+    return title_
 
 
 def _n(x: Any) -> str:

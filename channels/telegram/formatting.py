@@ -9,7 +9,8 @@ from typing import Any
 
 from agent.events import Event, EventType
 from agent.graph.render import order_title
-from channels.notices import TITLES, notice
+from channels.notices import notice
+from channels.notices import title as event_title
 
 WIDTH = 28  # characters per monospace line that fit a phone screen
 
@@ -202,7 +203,7 @@ def ticket_outcome(t: dict[str, Any], outcome: str) -> str:
 
 def event(e: Event) -> str:
     """A push for one event (ticket_pending has its own message with buttons)."""
-    p, title = e.payload, TITLES[e.type]  # titles: channels.notices
+    p, title = e.payload, event_title(e.type)  # titles: channels.notices
     match e.type:
         case EventType.ALERT_FIRED:
             return card(f"Alert: {p['symbol']}", [("Value", num(p["value"])),
