@@ -25,14 +25,15 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agent.domain import CompanionError, Order
-from agent.events import EventBus, EventType, Subscription
+from agent.events import EventType, Subscription
 from agent.graph.claims import StreamGuard
 from agent.graph.names import ASSISTANT, CHECK_CLAIMS, INTERRUPT, RESPOND, TOOLS
 from agent.risk.pnl import DailyReport, ProfitReport
 from agent.risk.pnl import period as pnl_period
 from agent.risk.tickets import EXPIRED, FAILED, PENDING, TicketBook, refusal
+from agent.service_ops import Assembly, Operations
+from agent.service_reads import Reads
 from agent.tools.commands import CommandRunner, ParsedCommand, command_text, parse_command
-from agent.tools.desk import Desk
 from agent.tools.jsonable import to_jsonable
 from agent.tools.proposal_ids import is_proposal_id
 
@@ -78,16 +79,19 @@ class TicketStatus:
     result: dict[str, Any] | None = None
 
 
-class CompanionService:
-    """Chat, tickets and read-only data, over one graph and one desk."""
+class CompanionService(Reads, Operations):
+    """The one API of the product: chat, tickets, trade proposals, data (`Reads`), trading
+    state, alerts, models, paper clock and doctor (`Operations`), events. Channels hold this
+    and nothing under it (tests/channels/test_layering.py)."""
 
-    def __init__(self, graph: CompiledStateGraph, desk: Desk, commands: CommandRunner,
-                 tickets: TicketBook, *, events: EventBus | None = None) -> None:
+    def __init__(self, graph: CompiledStateGraph, parts: Assembly, commands: CommandRunner,
+                 tickets: TicketBook) -> None:
         self.graph = graph
-        self.desk = desk
+        self._parts = parts
+        self.desk = parts.desk
         self.commands = commands
         self.tickets = tickets
-        self._events = events or EventBus()
+        self._events = parts.events
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     # -- chat -------------------------------------------------------------------------------

@@ -166,8 +166,10 @@ def check_bind(host: str, tokens: ApiTokens, *, tls: bool) -> None:
 
 
 async def serve_stdio(settings: Settings, stop: asyncio.Event) -> None:
-    """Serve one client over stdin/stdout until it hangs up or `stop` is set."""
-    async with open_companion(settings, detect_models=False) as companion:
+    """Serve one client over stdin/stdout until it hangs up or `stop` is set. Like every
+    long-running companion, it runs the runtime (alert watcher, account monitor) or follows
+    the data dir's runner."""
+    async with open_companion(settings, detect_models=False, run_runtime=True) as companion:
         await _until(stop, build_server(companion.service).run_stdio_async())
 
 
@@ -177,7 +179,7 @@ async def serve_http(settings: Settings, stop: asyncio.Event, *, host: str, port
     """Serve streamable HTTP at http(s)://host:port/mcp until `stop` is set (in-flight calls
     finish first)."""
     check_bind(host, tokens, tls=bool(certfile and keyfile))
-    async with open_companion(settings, detect_models=False) as companion:
+    async with open_companion(settings, detect_models=False, run_runtime=True) as companion:
         server = build_server(companion.service, tokens=tokens, host=host, port=port)
         app = http_app(server, throttle=AuthThrottle.from_settings(settings.access, "MCP server"),
                        rate_per_minute=rate_per_minute)
