@@ -95,3 +95,20 @@ async def test_halt_then_risk_state_changed_published(companion, watcher):
     await asyncio.sleep(0)
     (event,) = drain(sub)
     assert event.payload["from"] == "ACTIVE" and event.payload["trading_state"] == "HALTED"
+
+
+async def test_pending_order_when_market_reaches_it_then_pending_triggered_with_its_position(
+        companion, watcher):
+    sub = companion.events.subscribe([EventType.PENDING_TRIGGERED, EventType.PENDING_EXPIRED,
+                                      EventType.POSITION_CLOSED])
+    proposed = await companion.service.send("t1", "/buy EURUSD 0.05 sl 1.1000 at 1.1120")
+    await companion.service.resolve_ticket(proposed.ticket["id"], "approve", by="test")
+    (order,) = await companion.service.orders()
+    watcher.check()  # the first look: the order is pending
+    await step_and_check(companion, watcher, 8)  # the ask reaches 1.1120 within 5 bars
+    (event,) = drain(sub)
+    positions = companion.desk.positions()
+    assert event.type is EventType.PENDING_TRIGGERED
+    assert event.payload["order"] == order.ticket and event.payload["type"] == "buy_limit"
+    assert event.payload["price"] == pytest.approx(1.112, abs=2e-4)
+    assert [p.ticket for p in positions] == [event.payload["position"]]
