@@ -94,7 +94,7 @@ def run(job: Callable[[Any], Awaitable[T] | T], *, models: bool = False,
 
     async def main() -> T:
         async with open_companion(detect_models=models, run_runtime=runtime) as companion:
-            for notice in companion.recovered:  # a crash left these tickets half done
+            for notice in companion.service.recovered():  # a crash left these half done
                 err.print(Text(notice, style="yellow"), soft_wrap=True)
             result = job(companion)
             return await result if inspect.isawaitable(result) else result
@@ -134,7 +134,7 @@ def command(name: str, as_json: bool, **args: Any) -> None:
 @app.command()
 def doctor(as_json: JsonOpt = False) -> None:
     """Broker in use, account, symbols, journal path, models found."""
-    data = run(lambda c: c.doctor(), models=True)
+    data = run(lambda c: c.service.doctor(), models=True)
     emit(data, as_json, render.doctor)
 
 
@@ -283,7 +283,7 @@ def chat(message: Annotated[str | None, typer.Option("-m", "--message")] = None,
 @risk_app.command("status")
 def risk_status(as_json: JsonOpt = False) -> None:
     """Trading state and limits in force."""
-    data = run(lambda c: c.risk_status())
+    data = run(lambda c: c.service.risk_status()).to_dict()
     emit(data, as_json, render.risk_status)
 
 
@@ -303,7 +303,7 @@ def risk_resume(as_json: JsonOpt = False) -> None:
 @paper_app.command("status")
 def paper_status(as_json: JsonOpt = False) -> None:
     """The replay clock: simulated time, speed, bars left."""
-    data = run(lambda c: c.paper().status())
+    data = run(lambda c: c.service.paper_clock()).to_dict()
     emit(data, as_json, render.mapping)
 
 
@@ -311,7 +311,7 @@ def paper_status(as_json: JsonOpt = False) -> None:
 def paper_step(bars_: Annotated[int, typer.Argument(min=1, max=10_000)] = 1,
                as_json: JsonOpt = False) -> None:
     """Move the replay clock forward by N bars (SL/TP and pending orders trigger)."""
-    data = run(lambda c: c.paper().step(bars_))
+    data = run(lambda c: c.service.paper_step(bars_)).to_dict()
     emit(data, as_json, render.mapping)
 
 
@@ -320,7 +320,7 @@ def data_import(path: str, symbol: Annotated[str | None, typer.Option("--symbol"
                 timeframe: Annotated[str | None, typer.Option("--timeframe")] = None,
                 as_json: JsonOpt = False) -> None:
     """Import an MT5 bar export (or a copy_rates CSV) into the paper terminal's data."""
-    data = run(lambda c: c.import_bars(path, symbol, timeframe))
+    data = run(lambda c: c.service.import_bars(path, symbol, timeframe))
     emit(data, as_json, render.mapping)
 
 

@@ -21,7 +21,6 @@ from rich.table import Table
 
 from agent.config import get_settings
 from agent.domain import CompanionError
-from agent.store import Journal
 
 err = Console(stderr=True)
 out = Console()
@@ -57,18 +56,12 @@ def eval_command(
     from evals.report import category_table, payload, score_table, write_html, write_json
     from evals.runner import run_suite
     from evals.slices import select_scenarios
-    from agent.models.eval_scores import history
-    from evals.store import save_run
+    from evals.store import save_runs, stored_runs
     from evals.targets import resolve_targets
 
     settings = get_settings()
     if compare:
-        journal = Journal(settings.journal_path)
-        try:
-            rows = history(journal)
-        finally:
-            journal.close()
-        _emit_compare(rows, as_json)
+        _emit_compare(stored_runs(settings.journal_path), as_json)
         return
     try:
         scenarios = select_scenarios(slices=slice_ or (), categories=category or (),
@@ -91,12 +84,7 @@ def eval_command(
     data = payload(reports)
     json_file = write_json(folder / f"eval-{stamp}.json", data)
     html_file = write_html(folder / f"eval-{stamp}.html", reports)
-    journal = Journal(settings.journal_path)
-    try:
-        for report in reports:
-            save_run(journal, report, run_id=stamp)
-    finally:
-        journal.close()
+    save_runs(settings.journal_path, reports, run_id=stamp)
     if as_json:
         summary = {k: v for k, v in data.items() if k != "agents"}
         sys.stdout.write(json.dumps({**summary, "agents": [a["summary"] for a in data["agents"]],

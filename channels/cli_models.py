@@ -167,14 +167,9 @@ def _detected(settings: Settings) -> list[Any]:
 
 
 def _model_stats(settings: Settings) -> list[Any]:
-    from agent.models.monitor import stats
-    from agent.store import Journal
+    from agent.models.monitor import stats_at
 
-    journal = Journal(settings.journal_path)
-    try:
-        return stats(journal)
-    finally:
-        journal.close()
+    return stats_at(settings.journal_path)
 
 
 def _guard(call: Any) -> Any:

@@ -218,7 +218,7 @@ def telegram_part(ctx: Context) -> Part | None:
         return None
     chats = ", ".join(map(str, ctx.settings.telegram.allowed_chat_ids))
     # The runtime (alert watcher) runs as its own part; the bot only listens and pushes.
-    return TaskPart("telegram", f"chats {chats}", lambda: serve_telegram(ctx.companion))
+    return TaskPart("telegram", f"chats {chats}", lambda: serve_telegram(ctx.companion.service))
 
 
 PartFactory = Callable[[Context], Part | None]
@@ -239,9 +239,10 @@ def build_parts(ctx: Context) -> list[Part]:
     return parts
 
 
-def status_table(ctx: Context, parts: list[Part]) -> Table:
-    """What runs where, which model, which broker, the trading state."""
-    c = ctx.companion
+def status_table(ctx: Context, parts: list[Part], state: Any) -> Table:
+    """What runs where, which model, which broker, the trading state (`state`: the service's
+    `risk_state()`)."""
+    service = ctx.companion.service
     table = Table(title="Trading AI Companion", show_header=True, header_style="bold")
     table.add_column("part")
     table.add_column("where")
@@ -254,11 +255,10 @@ def status_table(ctx: Context, parts: list[Part]) -> Table:
             table.add_row(name, "-", ctx.notes.get(name, "off"))
     report = ctx.monitor.last
     terminal = "connected" if report and report.terminal.connected else "NOT connected"
-    models = ", ".join(f"{m.name} ({m.provider})" for m in c.models) or \
+    models = ", ".join(f"{m.name} ({m.provider})" for m in service.models()) or \
         "none: command mode (/help)"
-    state = c.desk.risk_state.current()
     table.add_section()
-    table.add_row("broker", c.settings.broker.kind, terminal)
+    table.add_row("broker", service.settings.broker.kind, terminal)
     table.add_row("models", models, "")
     table.add_row("trading", state.trading_state.value, state.reason)
     return table
@@ -277,7 +277,8 @@ async def serve(settings: Settings, options: ServeOptions, stop: asyncio.Event, 
         await monitor.check()
         ctx = Context(companion, monitor, settings, options)
         parts = build_parts(ctx)
-        (console or Console()).print(status_table(ctx, parts))
+        state = await companion.service.risk_state()
+        (console or Console()).print(status_table(ctx, parts, state))
         supervisor = Supervisor(parts, companion.events,
                                 base_delay_s=options.restart_base_delay_s)
         running = asyncio.create_task(supervisor.run(), name="supervisor")

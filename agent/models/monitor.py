@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -176,6 +177,16 @@ def stats(journal: Journal, since: datetime | None = None, *,
         groups[(row["model"], row["provider"])].append(row)
     return [_summarise(model, provider, group)
             for (model, provider), group in sorted(groups.items())]
+
+
+def stats_at(journal_path: Path) -> list[ModelStats]:
+    """`stats` of every call recorded in the journal at `journal_path` (opened, read, closed):
+    for `companion models stats`, which needs no terminal."""
+    journal = Journal(journal_path)
+    try:
+        return stats(journal)
+    finally:
+        journal.close()
 
 
 def _summarise(model: str, provider: str, rows: list[dict[str, Any]]) -> ModelStats:

@@ -53,11 +53,11 @@ def create_app(companion: Any, *, tokens: ApiTokens, monitor: HealthMonitor | No
     are throttled per client as `companion.settings.access` says (or by `throttle`)."""
     monitor = monitor or HealthMonitor.for_companion(companion)
     app = _routed_app()
-    app.state.companion = companion
+    app.state.service = companion.service
     throttle = throttle or AuthThrottle.from_settings(companion.settings.access, "REST API")
     app.state.gate = Gate(tokens, RateLimiter(rate_per_minute), throttle)
     app.state.health = monitor.report
-    app.state.metrics = ApiMetrics(companion.journal.path, monitor.state)
+    app.state.metrics = ApiMetrics(companion.settings.journal_path, monitor.state)
     errors.install(app)
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),

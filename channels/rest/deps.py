@@ -5,7 +5,7 @@ All `async def`: FastAPI runs plain `def` dependencies on its thread pool, a hop
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -27,16 +27,11 @@ async def trade_scope(request: Request, _: Credentials) -> Scope:
 
 
 async def _service(request: Request) -> CompanionService:
-    return request.app.state.companion.service
-
-
-async def _companion(request: Request) -> Any:
-    return request.app.state.companion
+    return request.app.state.service
 
 
 Read = Depends(read_scope)
 Trade = Depends(trade_scope)
 Service = Annotated[CompanionService, Depends(_service)]
-Companion = Annotated[Any, Depends(_companion)]
 Symbol = Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9._#-]{1,19}$",
                              description="Symbol as the broker spells it, e.g. EURUSD.")]

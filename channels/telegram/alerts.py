@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import asdict
 from html import escape
 from typing import Literal
 
@@ -14,13 +15,13 @@ from telegram.ext import ContextTypes
 from agent.domain import CompanionError
 from agent.events import Event, EventType, Subscription
 from channels.telegram import formatting
-from channels.telegram.deps import BotDeps, answer, deps_of, edit, send
+from channels.telegram.deps import CHANNEL, BotDeps, answer, deps_of, edit, send
 from channels.telegram.tickets import buttons
 
 log = logging.getLogger(__name__)
 Setting = Literal["on", "off", "silent"]
 DIGEST_JOB = "daily_digest"
-_NS, _KEY = "telegram", "notify"
+_KEY = "notify"  # the per-event settings, in the bot's channel store
 DEFAULTS: dict[EventType, Setting] = {t: "on" for t in EventType} | {
     EventType.TICKET_CONFIRMED: "silent", EventType.TICKET_REJECTED: "silent",
     EventType.BROKER_RECONNECTED: "silent", EventType.PART_RESTARTED: "silent"}
@@ -29,7 +30,7 @@ _RESOLVED = (EventType.TICKET_CONFIRMED, EventType.TICKET_REJECTED, EventType.TI
 
 def settings(deps: BotDeps) -> dict[EventType, Setting]:
     """Per-event push settings: the defaults, overridden by what the trader set (/notify)."""
-    saved = deps.journal.kv_get(_NS, _KEY, {}) or {}
+    saved = deps.service.channel_store(CHANNEL).get(_KEY, {}) or {}
     known = {t.value for t in EventType}
     return DEFAULTS | {EventType(k): v for k, v in saved.items() if k in known}
 
@@ -70,14 +71,13 @@ async def _close_ticket_messages(deps: BotDeps, bot: Bot, event: Event) -> None:
     if event.payload.get("by") == "telegram":
         deps.ticket_messages.pop(ticket_id, None)
         return
-    ticket = deps.service.tickets.get(ticket_id)
+    ticket = asdict(await deps.service.ticket_status(ticket_id))
     where = f" in {event.payload['by']}" if event.payload.get("by") else ""
     outcome = {EventType.TICKET_CONFIRMED: f"Confirmed{where}.",
                EventType.TICKET_REJECTED: f"Rejected{where}; nothing was sent.",
                EventType.TICKET_EXPIRED: "Expired; nothing was sent."}[event.type]
     for chat, message_id in deps.ticket_messages.pop(ticket_id, []):
-        await edit(deps, bot, chat, message_id, formatting.ticket_outcome(ticket.to_dict(),
-                                                                          outcome))
+        await edit(deps, bot, chat, message_id, formatting.ticket_outcome(ticket, outcome))
 
 
 async def on_notify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -85,8 +85,9 @@ async def on_notify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps, args = deps_of(context), context.args or []
     if len(args) == 2 and args[0] in {t.value for t in EventType} and \
             args[1] in ("on", "off", "silent"):
-        saved = deps.journal.kv_get(_NS, _KEY, {}) or {}
-        await asyncio.to_thread(deps.journal.kv_set, _NS, _KEY, {**saved, args[0]: args[1]})
+        store = deps.service.channel_store(CHANNEL)
+        saved = store.get(_KEY, {}) or {}
+        await asyncio.to_thread(store.set, _KEY, {**saved, args[0]: args[1]})
     elif args:
         await answer(update, context, escape("Usage: /notify [EVENT on|off|silent]"))
         return

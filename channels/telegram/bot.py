@@ -27,12 +27,10 @@ from telegram.ext import (
 
 from agent.config import TelegramSettings
 from agent.domain import CompanionError
-from agent.events import EventBus
 from agent.service import CompanionService
-from agent.store import Journal
 from agent.tools.commands import USAGE
 from channels.telegram import alerts, commands, tickets
-from channels.telegram.deps import BotDeps
+from channels.telegram.deps import CHANNEL, BotDeps
 from channels.telegram.outbox import Outbox
 from channels.telegram.redact import token_redacted
 
@@ -85,8 +83,8 @@ def build_application(deps: BotDeps, token: str, *, base_url: str | None = None,
 
 
 @asynccontextmanager
-async def running_bot(service: CompanionService, events: EventBus, journal: Journal,
-                      settings: TelegramSettings, token: SecretStr | None, *,
+async def running_bot(service: CompanionService, settings: TelegramSettings,
+                      token: SecretStr | None, *,
                       poll_timeout: float = 10.0, outbox: Outbox | None = None
                       ) -> AsyncIterator[Application]:
     """Start the bot (polling), its event pushes and its outbox; stop them all on exit."""
@@ -98,8 +96,9 @@ async def running_bot(service: CompanionService, events: EventBus, journal: Jour
                              "telegram.allowed_chat_ids to your chat id(s).")
     secret = token.get_secret_value()
     with token_redacted(secret):
-        deps = BotDeps(service, events, journal, frozenset(settings.allowed_chat_ids),
-                       outbox or Outbox(journal), frozenset(settings.allowed_user_ids))
+        deps = BotDeps(service, frozenset(settings.allowed_chat_ids),
+                       outbox or Outbox(service.channel_store(CHANNEL)),
+                       frozenset(settings.allowed_user_ids))
         if not deps.allowed_users and any(chat < 0 for chat in deps.allowed):
             log.warning("telegram.allowed_chat_ids lists a group but telegram.allowed_user_ids "
                         "is empty: nobody in that group will be answered")

@@ -1,7 +1,7 @@
 """`companion telegram`: the bot over one companion with its runtime (the alert watcher and
 account monitor, or the relay of another process's, see `agent.runtime`), until Ctrl-C.
 
-`serve_telegram(companion)` runs the bot alone, as a coroutine, for `companion serve`.
+`serve_telegram(service)` runs the bot alone, as a coroutine, for `companion serve`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import typer
 from agent.config import get_settings, secret
 from agent.domain import CompanionError
 from agent.logs import start_logging
+from agent.service import CompanionService
 from channels.telegram.bot import running_bot
 
 
-async def serve_telegram(companion) -> None:
+async def serve_telegram(service: CompanionService) -> None:
     """Run the bot until cancelled (the companion's runtime runs beside it, not here)."""
-    async with running_bot(companion.service, companion.events, companion.journal,
-                           companion.settings.telegram, secret("telegram_token")):
+    async with running_bot(service, service.settings.telegram, secret("telegram_token")):
         await asyncio.Event().wait()
 
 
@@ -30,7 +30,7 @@ def telegram() -> None:
 
     async def main() -> None:
         async with open_companion(detect_models=True, run_runtime=True) as companion:
-            await serve_telegram(companion)
+            await serve_telegram(companion.service)
 
     try:
         start_logging(get_settings(), "telegram")

@@ -9,19 +9,18 @@ from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from agent.events import EventBus
 from agent.service import CompanionService
-from agent.store import Journal
 from channels.telegram.outbox import Outbox
+
+#: The bot's name for its own records (`CompanionService.channel_store`).
+CHANNEL = "telegram"
 
 
 @dataclass
 class BotDeps:
-    """The service and bus the bot adapts, the allow-lists and the outbox."""
+    """The service the bot adapts, the allow-lists and the outbox."""
 
     service: CompanionService
-    events: EventBus
-    journal: Journal
     allowed: frozenset[int]
     outbox: Outbox
     #: users served in a group chat of `allowed` (a private chat needs only its chat id)

@@ -18,7 +18,7 @@ from typing import Any
 
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
-from agent.store import Journal
+from agent.service_ops import ChannelStore
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,9 @@ class _Job:
 class Outbox:
     """Ordered, retried delivery of Bot API calls; failures journaled."""
 
-    def __init__(self, journal: Journal, *, attempts: int = 5, base_delay_s: float = 1.0,
+    def __init__(self, store: ChannelStore, *, attempts: int = 5, base_delay_s: float = 1.0,
                  max_delay_s: float = 60.0) -> None:
-        self.journal = journal
+        self.store = store
         self.attempts = attempts
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
@@ -95,7 +95,7 @@ class Outbox:
                 await asyncio.sleep(delay)
         log.warning("telegram %s to chat %s failed after retries (%s)", job.label, job.chat_id,
                     error)
-        await asyncio.to_thread(self.journal.record_event, "telegram_failed", {
+        await asyncio.to_thread(self.store.record_undelivered, {
             "label": job.label, "chat_id": job.chat_id, "text": job.text, "error": error})
         return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -44,8 +45,8 @@ async def on_ticket_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
             f"{exc.message} Nothing more was sent."), label="refusal",
             reply_to=message.message_id)
         return
-    ticket = deps.service.tickets.get(ticket_id)
+    ticket = asdict(await deps.service.ticket_status(ticket_id))
     outcome = reply.text or ("Approved." if decision == "approve" else "Rejected.")
     await edit(deps, context.bot, message.chat.id, message.message_id,
-               formatting.ticket_outcome(ticket.to_dict(), outcome))
+               formatting.ticket_outcome(ticket, outcome))
 

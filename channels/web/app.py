@@ -6,18 +6,17 @@ startup (`runtime`) and the login policy. Every error reaches the page as one se
 
 from __future__ import annotations
 
-from typing import Any
-
 import chainlit as cl
 from chainlit.input_widget import Select, TextInput
 
-from channels.web import cards, runtime
+from agent.domain import CompanionError
+from channels.web import cards, desk_actions, runtime
 from channels.web.chat import Turn
+from channels.web.desk import is_phone
 from channels.web.inputs import with_defaults
 from channels.web.session import WebSession
 
 TIMEFRAMES = ["M1", "M5", "M15", "M30", "H1", "H4", "D1", "W1"]
-AUTO_MODEL = "automatic"
 
 
 @cl.on_app_startup
@@ -41,12 +40,6 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
     ]
 
 
-def current_model(companion: Any) -> str:
-    """The model picked in the settings (it applies to the whole process), or automatic."""
-    selector = getattr(companion.router, "selector", None)
-    return getattr(selector, "user_choice", None) or AUTO_MODEL
-
-
 async def _session() -> WebSession | None:
     """This page's session, opened on first use; None (and a message shown) when down."""
     web = cl.user_session.get("web")
@@ -54,7 +47,8 @@ async def _session() -> WebSession | None:
         return web
     try:
         companion = await runtime.companion()
-        web = WebSession(companion, cl.context.session.thread_id)
+        web = WebSession(companion, cl.context.session.thread_id,
+                         phone=is_phone(cl.context.session.environ))
         await web.show_state()
     except Exception as exc:
         await cl.ErrorMessage(cards.error_text(exc)).send()
@@ -65,10 +59,10 @@ async def _session() -> WebSession | None:
     web.symbol = (saved.get("symbol") or web.symbol).strip().upper()
     web.timeframe = saved.get("timeframe") if saved.get("timeframe") in TIMEFRAMES \
         else web.timeframe
-    models = [AUTO_MODEL, *(m.name for m in companion.models)]
-    model = current_model(companion)
+    choice = companion.service.model_choice()  # it applies to the whole process
     await cl.ChatSettings([
-        Select(id="model", label="Model", values=models, initial_value=model),
+        Select(id="model", label="Model", values=list(choice.available),
+               initial_value=choice.current),
         TextInput(id="symbol", label="Default symbol", initial=web.symbol),
         Select(id="timeframe", label="Default timeframe", values=TIMEFRAMES,
                initial_value=web.timeframe),
@@ -88,7 +82,7 @@ async def chat_resume(thread: dict) -> None:
     if web is not None:
         settings = (thread.get("metadata") or {}).get("chat_settings")
         if isinstance(settings, dict):  # the model choice is the process's, not the thread's
-            settings["model"] = current_model(web.companion)
+            settings["model"] = web.companion.service.model_choice().current
         try:
             await web.restore_cards(thread.get("steps", []))
         except Exception as exc:
@@ -110,10 +104,11 @@ async def settings_update(values: dict) -> None:
         return
     web.symbol = (values.get("symbol") or web.symbol).strip().upper()
     web.timeframe = values.get("timeframe") or web.timeframe
-    selector = getattr(web.companion.router, "selector", None)
-    if selector is not None:  # detected models: the choice applies to the whole process
-        model = values.get("model")
-        selector.user_choice = None if model in (None, AUTO_MODEL) else model
+    if web.companion.service.model_choice().selectable:  # applies to the whole process
+        try:
+            web.companion.service.choose_model(values.get("model"))
+        except CompanionError as exc:
+            await cl.ErrorMessage(cards.error_text(exc)).send()
 
 
 @cl.on_message
@@ -168,11 +163,15 @@ async def halt(action: cl.Action) -> None:
     if web is None:
         return
     try:
-        state = await web.companion.service.command("halt", reason="halted from the web page")
+        state = await web.companion.service.halt("halted from the web page", by="web")
     except Exception as exc:
         await cl.ErrorMessage(cards.error_text(exc)).send()
         return
+    await cl.Message(f"Trading state: **{state.trading_state.value}**. New orders are refused "
+                     "until you press Resume (or send /resume); closing positions still "
+                     "works.").send()
     await web.show_state()
-    await cl.Message(f"Trading state: **{state['trading_state']}**. New orders are refused "
-                     "until you send /resume; closing positions still works.").send()
     web.keep_badge()
+
+
+desk_actions.register(_session)  # the desk's Close, Modify, Breakeven, Trail, Cancel, Resume

@@ -1,7 +1,7 @@
 """One chat turn on the page: streamed tokens, tool steps, charts, ticket cards.
 
 Parses nothing but the events of `CompanionService.stream`; every number shown comes from
-the service (or, for charts, from the desk's bars).
+the service (charts too: their bars are the service's).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class Turn:
             await message.send()
 
     async def _chart(self, name: str, data: Any) -> None:
-        figure = await asyncio.to_thread(chart_for, self.web, name, data)
+        figure = await chart_for(self.web, name, data)
         if figure is not None:
             self.charts.append(cl.Plotly(name=f"{name} chart", figure=figure, display="inline",
                                          size="large"))
@@ -101,14 +101,15 @@ def _tool_step(name: str) -> cl.Step:
                    parent_id=run.id if run else None)
 
 
-def chart_for(web: WebSession, name: str, data: Any) -> Any:
-    """The figure that goes with a tool result or command reply, or None (runs in a thread)."""
+async def chart_for(web: WebSession, name: str, data: Any) -> Any:
+    """The figure that goes with a tool result or command reply, or None (drawn in a
+    worker thread; a candle chart's bars come from the service)."""
     if name in CHART_TOOLS and isinstance(data, dict) and data.get("symbol"):
         symbol, timeframe = data["symbol"], data.get("timeframe", web.timeframe)
-        bars = web.companion.desk.bars(symbol, timeframe, charts.FETCHED)
-        return charts.candles(bars, symbol, timeframe)
+        bars = await web.companion.service.bars_frame(symbol, timeframe, charts.FETCHED)
+        return await asyncio.to_thread(charts.candles, bars, symbol, timeframe)
     if name in ("account", "status") and isinstance(data, dict) and "equity" in data:
-        return charts.account(data)
+        return await asyncio.to_thread(charts.account, data)
     if name == "positions" and isinstance(data, list) and data:
-        return charts.positions(data)
+        return await asyncio.to_thread(charts.positions, data)
     return None

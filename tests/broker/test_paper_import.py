@@ -106,7 +106,6 @@ def test_import_then_restart_shows_the_symbol_in_the_default_folder(tmp_path) ->
     import asyncio
     from types import SimpleNamespace
 
-    from agent.app import Companion
     from agent.broker.manager import open_terminal
     from agent.config import Settings
     from agent.store.journal import Journal
@@ -114,8 +113,10 @@ def test_import_then_restart_shows_the_symbol_in_the_default_folder(tmp_path) ->
     settings = Settings(data_dir=tmp_path / "home", paper=PaperSettings(speed=0))
     source = tmp_path / "GBPUSD_H1_export.csv"
     source.write_text(MT5_EXPORT.replace("1.07", "1.28"))
-    stand_in = SimpleNamespace(settings=settings)  # import_bars only reads the settings
-    report = asyncio.run(Companion.import_bars(stand_in, str(source), None, None))  # type: ignore[arg-type]
+    from agent.service_ops import Operations
+
+    stand_in = SimpleNamespace(_parts=SimpleNamespace(settings=settings))  # only the settings
+    report = asyncio.run(Operations.import_bars(stand_in, str(source), None, None))  # type: ignore[arg-type]
     assert report["path"] == str(tmp_path / "home" / "bars" / "GBPUSD_H1.csv")
     assert report["symbol"] == "GBPUSD" and report["bars"] == 3
 

@@ -33,8 +33,8 @@ def server():
 async def bot(companion, server):
     settings = TelegramSettings(allowed_chat_ids=(ME,), base_url=server.url,
                                 digest_time_utc="21:00")
-    outbox = Outbox(companion.journal, attempts=3, base_delay_s=0.05)
-    async with running_bot(companion.service, companion.events, companion.journal, settings,
+    outbox = Outbox(companion.service.channel_store("telegram"), attempts=3, base_delay_s=0.05)
+    async with running_bot(companion.service, settings,
                            SecretStr(TOKEN), poll_timeout=0.2, outbox=outbox) as app:
         yield app
 
@@ -189,7 +189,7 @@ async def test_daily_digest_job_then_pl_summary_sent(companion, server, bot):
 async def test_token_never_in_logs_or_journal(companion, server, caplog, tmp_path):
     caplog.set_level(logging.DEBUG)
     settings = TelegramSettings(allowed_chat_ids=(ME,), base_url=server.url)
-    async with running_bot(companion.service, companion.events, companion.journal, settings,
+    async with running_bot(companion.service, settings,
                            SecretStr(TOKEN), poll_timeout=0.2):
         server.message(STRANGER, "secret plan")
         server.message(ME, "/help")

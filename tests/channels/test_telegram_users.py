@@ -30,9 +30,10 @@ def server():
 def group_bot(companion, server, *users: int):
     settings = TelegramSettings(allowed_chat_ids=(ME, GROUP), allowed_user_ids=users,
                                 base_url=server.url)
-    return running_bot(companion.service, companion.events, companion.journal, settings,
+    return running_bot(companion.service, settings,
                        SecretStr(TOKEN), poll_timeout=0.2,
-                       outbox=Outbox(companion.journal, attempts=3, base_delay_s=0.05))
+                       outbox=Outbox(companion.service.channel_store("telegram"), attempts=3,
+                                     base_delay_s=0.05))
 
 
 async def group_ticket(server: BotApiServer) -> tuple[int, dict[str, str]]:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from channels.rest.deps import Companion, Read, Service, Trade
+from channels.rest.deps import Read, Service, Trade
 
 router = APIRouter(prefix="/risk", tags=["risk"])
 
@@ -18,15 +18,15 @@ class Halt(BaseModel):
 
 
 @router.get("", dependencies=[Read], summary="Trading state and limits in force")
-async def status(companion: Companion) -> Any:
-    return await companion.risk_status()
+async def status(service: Service) -> Any:
+    return (await service.risk_status()).to_dict()
 
 
 @router.post("/halt", dependencies=[Trade], summary="Stop new risk: only closes are allowed")
 async def halt(service: Service, body: Halt | None = None) -> Any:
-    return await service.command("halt", reason=(body or Halt()).reason)
+    return (await service.halt((body or Halt()).reason, by="rest")).to_dict()
 
 
 @router.post("/resume", dependencies=[Trade], summary="Allow trading again")
 async def resume(service: Service) -> Any:
-    return await service.command("resume")
+    return (await service.resume(by="rest")).to_dict()
