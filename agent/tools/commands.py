@@ -16,6 +16,7 @@ from agent.alerts.book import AlertBook
 from agent.domain import CompanionError
 from agent.market.alerts import Kind, Mode, Rule, parse_condition
 from agent.risk.pnl import MAX_DAYS, Period, period
+from agent.risk.sizer import DISTANCE_UNITS, RiskAsk, parse_risk
 from agent.tools.jsonable import to_jsonable
 
 if TYPE_CHECKING:
@@ -26,9 +27,9 @@ USAGE: dict[str, str] = {
     "bars": "/bars SYMBOL [TF] [N]",
     "analyze": "/analyze SYMBOL [TF]",
     "sentiment": "/sentiment SYMBOL",
-    "size": "/size SYMBOL RISK% sl PRICE [buy|sell]",
-    "buy": "/buy SYMBOL LOTS sl PRICE [tp PRICE] [at PRICE]",
-    "sell": "/sell SYMBOL LOTS sl PRICE [tp PRICE] [at PRICE]",
+    "size": "/size SYMBOL RISK%|AMOUNT+CCY sl PRICE|N pips [buy|sell]",
+    "buy": "/buy SYMBOL LOTS sl PRICE|N pips [tp PRICE|N pips] [at PRICE]",
+    "sell": "/sell SYMBOL LOTS sl PRICE|N pips [tp PRICE|N pips] [at PRICE]",
     "close": "/close TICKET [LOTS]",
     "modify": "/modify POSITION [sl PRICE|none] [tp PRICE|none]",
     "orders": "/orders",
@@ -128,17 +129,39 @@ def number(word: str) -> float:
     return value
 
 
-def _keyed(words: list[str], keys: tuple[str, ...]) -> dict[str, float]:
-    """Parse trailing `key value` pairs such as `sl 1.0750 tp 1.0900`."""
-    if len(words) % 2:
-        raise ValueError("pairs")
+_UNITS = {"pip": "pips", "pips": "pips", "point": "points", "points": "points",
+          "pts": "points"}
+_GLUED = re.compile(r"^([0-9]*\.?[0-9]+)(pips?|points?|pts)$")
+
+
+def _levels(words: list[str], keys: tuple[str, ...]) -> dict[str, float]:
+    """Trailing `key value [unit]` words: `sl 1.0750 tp 1.0900`, `sl 20 pips tp 40pips`.
+    A price is kept under its key (`sl`); a distance under the key and its unit (`sl_pips`,
+    `tp_points`), to be measured from the entry. `at` (an entry) is always a price."""
     out: dict[str, float] = {}
-    for key, value in zip(words[::2], words[1::2], strict=True):
-        key = key.lower()
-        if key not in keys or key in out:
+    seen: set[str] = set()
+    i = 0
+    while i < len(words):
+        key = words[i].lower()
+        if key not in keys or key in seen or i + 1 == len(words):
             raise ValueError(key)
-        out[key] = number(value)
+        value, unit = words[i + 1].lower(), None
+        if glued := _GLUED.match(value):
+            value, unit = glued.group(1), _UNITS[glued.group(2)]
+        elif i + 2 < len(words) and words[i + 2].lower() in _UNITS:
+            unit, i = _UNITS[words[i + 2].lower()], i + 1
+        if unit and key == "at":
+            raise ValueError("an entry is a price")
+        seen.add(key)
+        out[f"{key}_{unit}" if unit else key] = number(value)
+        i += 2
     return out
+
+
+def _stop_distance(args: dict[str, Any], key: str) -> tuple[float, str] | None:
+    """(value, unit) of a level given as a distance (`sl_pips` -> (20.0, "pips")), or None."""
+    return next(((args[f"{key}_{unit}"], unit) for unit in DISTANCE_UNITS
+                 if args.get(f"{key}_{unit}") is not None), None)
 
 
 def _no_args(words: list[str]) -> dict[str, Any]:
@@ -174,21 +197,28 @@ def _analyze(words: list[str]) -> dict[str, Any]:
 
 def _size(words: list[str]) -> dict[str, Any]:
     sym, risk, *rest = words
+    if rest and re.fullmatch(r"[A-Za-z]{3}|%", rest[0]) and rest[0].lower() not in ("buy",):
+        risk += rest.pop(0)  # "50 USD", "1 %"
     side = None
     if rest and rest[-1].lower() in ("buy", "sell"):
         side = rest.pop().lower()
-    keyed = _keyed(rest, ("sl",))
-    if "sl" not in keyed:
+    stop = _levels(rest, ("sl",))
+    if not stop:
         raise ValueError("sl")
-    return {"symbol": symbol(sym), "risk_pct": number(risk), "sl": keyed["sl"], "side": side}
+    ask = parse_risk(risk)
+    amount = ({"risk_money": ask.amount, "currency": ask.currency} if ask.is_money
+              else {"risk_pct": ask.amount})
+    return {"symbol": symbol(sym), **amount, "sl": None, **stop, "side": side}
 
 
 def _order(side: str):
     def parse(words: list[str]) -> dict[str, Any]:
         sym, volume, *rest = words
-        keyed = _keyed(rest, ("sl", "tp", "at"))
+        keyed = _levels(rest, ("sl", "tp", "at"))
+        distances = {k: v for k, v in keyed.items() if k not in ("sl", "tp", "at")}
         return {"symbol": symbol(sym), "side": side, "volume": number(volume),
-                "sl": keyed.get("sl"), "tp": keyed.get("tp"), "price": keyed.get("at")}
+                "sl": keyed.get("sl"), "tp": keyed.get("tp"), "price": keyed.get("at"),
+                **distances}
     return parse
 
 
@@ -319,7 +349,10 @@ class CommandRunner:
             case "sentiment":
                 return desk.sentiment(a["symbol"])
             case "size":
-                return to_jsonable(desk.size(a["symbol"], a["risk_pct"], a["sl"], a["side"]))
+                risk = (RiskAsk(a["risk_money"], a["currency"]) if a.get("risk_money")
+                        else a["risk_pct"])
+                return to_jsonable(desk.size(a["symbol"], risk, a.get("sl"), a.get("side"),
+                                             sl_distance=_stop_distance(a, "sl")))
             case "positions":
                 return to_jsonable(desk.positions())
             case "account" | "status":

@@ -34,7 +34,14 @@ from agent.risk.pnl import (
     daily_report,
     profit_report,
 )
-from agent.risk.sizer import SizeResult, size_position
+from agent.risk.sizer import (
+    DISTANCE_UNITS,
+    RiskAsk,
+    SizeResult,
+    distance_points,
+    level_at,
+    size_position,
+)
 from agent.risk.snapshot import RiskSnapshot
 from agent.risk.state import RiskStateStore
 from agent.tools.jsonable import to_jsonable
@@ -149,14 +156,51 @@ class Desk:
 
     # -- sizing and risk ------------------------------------------------------------------------
 
-    def size(self, symbol: str, risk_pct: float, sl: float,
-             side: str | None = None) -> SizeResult:
-        quote = self.broker.quote(symbol)
-        trade_side = Side(side) if side else (Side.BUY if sl < quote.bid else Side.SELL)
-        return size_position(equity=self.broker.account().equity, risk_pct=risk_pct,
-                             entry=quote.price_for(trade_side), sl=sl,
-                             spec=self.broker.symbol_spec(symbol), limits=self.limits,
-                             side=trade_side, close=quote.price_for(trade_side.opposite))
+    def size(self, symbol: str, risk: float | RiskAsk, sl: float | None = None,
+             side: str | None = None, *,
+             sl_distance: tuple[float, str] | None = None) -> SizeResult:
+        """Lots for `risk` (a % of equity, or a RiskAsk in money) with the stop at the price
+        `sl`, or `sl_distance` = (value, "pips" | "points") from the entry (a buy's unless
+        `side` says sell; the size is the same either way)."""
+        quote, spec = self.broker.quote(symbol), self.broker.symbol_spec(symbol)
+        account = self.broker.account()
+        if sl_distance is not None:
+            trade_side = Side(side) if side else Side.BUY
+            sl = level_at(trade_side, quote.price_for(trade_side),
+                          distance_points(*sl_distance, spec), spec, stop=True)
+        elif sl is None:
+            raise CompanionError("bad_command", "Give the stop-loss as a price (sl 1.0750) or "
+                                 "a distance (sl 20 pips).")
+        else:
+            trade_side = Side(side) if side else (Side.BUY if sl < quote.bid else Side.SELL)
+        ask = risk if isinstance(risk, RiskAsk) else RiskAsk(float(risk))
+        return size_position(equity=account.equity,
+                             risk_pct=ask.pct_of(account.equity, account.currency),
+                             entry=quote.price_for(trade_side), sl=sl, spec=spec,
+                             limits=self.limits, side=trade_side,
+                             close=quote.price_for(trade_side.opposite),
+                             currency=account.currency)
+
+    def stops_from(self, proposal: dict[str, Any], side: Side) -> dict[str, float | None]:
+        """A proposal's SL and TP as prices: given as prices, or as distances from the entry
+        (`sl_pips`, `sl_points`, `tp_pips`, `tp_points`: the SL on the losing side of the
+        entry, the TP on the winning side; the entry is the order's price, or the price the
+        order would fill at now)."""
+        levels: dict[str, float | None] = {"sl": proposal.get("sl"), "tp": proposal.get("tp")}
+        given = {(key, unit): proposal[f"{key}_{unit}"] for key in levels
+                 for unit in DISTANCE_UNITS if proposal.get(f"{key}_{unit}") is not None}
+        if not given:
+            return levels
+        symbol = str(proposal["symbol"]).upper()
+        spec = self.broker.symbol_spec(symbol)
+        entry = proposal.get("price") or self.broker.quote(symbol).price_for(side)
+        for (key, unit), value in given.items():
+            if levels[key] is not None:
+                raise CompanionError("bad_command", f"Give the {key.upper()} as a price or as a "
+                                     "distance, not both.")
+            levels[key] = level_at(side, float(entry), distance_points(float(value), unit, spec),
+                                   spec, stop=key == "sl")
+        return levels
 
     def intent_from(self, proposal: dict[str, Any]) -> OrderIntent:
         """An OrderIntent from a proposal (tool call or command); closes and modifies name a
@@ -187,9 +231,11 @@ class Desk:
             volume = proposal.get("volume") or pos.volume
             return OrderIntent(symbol=pos.symbol, side=pos.side.opposite, volume=float(volume),
                                kind=IntentKind.CLOSE, position_ticket=ticket)
-        return OrderIntent(symbol=str(proposal["symbol"]).upper(), side=Side(proposal["side"]),
-                           volume=float(proposal["volume"]), sl=proposal.get("sl"),
-                           tp=proposal.get("tp"), price=proposal.get("price"))
+        side = Side(proposal["side"])
+        stops = self.stops_from(proposal, side)
+        return OrderIntent(symbol=str(proposal["symbol"]).upper(), side=side,
+                           volume=float(proposal["volume"]), sl=stops["sl"], tp=stops["tp"],
+                           price=proposal.get("price"))
 
     def _modify_intent(self, proposal: dict[str, Any]) -> OrderIntent:
         """New SL/TP of a position; or, when the number is a pending order's, its new price,
