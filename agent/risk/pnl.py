@@ -9,7 +9,9 @@ A trade is one exit deal, as MT5's reports count them (a partial close is a trad
 is the deal's profit, swap and commission plus its share (by volume) of the commission paid on
 entering the position. Its R is that result over the money the position risked at its initial
 stop-loss (the stop of the order that opened it), for the volume closed; trades without a stop
-have no R. Drawdown is the largest fall of the realised balance from its peak within the period.
+have no R. Drawdown is the largest fall of the realised balance from its peak within the period;
+the equity curve is that realised balance after each trade, and its deepest fall is the
+report's max drawdown.
 Money is rounded to cents, the win rate to 0.1% and other percentages to 0.01% in the report;
 the arithmetic is not.
 """
@@ -143,8 +145,19 @@ class SymbolPnl:
 
 
 @dataclass(frozen=True, slots=True)
+class CurvePoint:
+    """The realised balance after one trade, and how far it is below its peak so far."""
+
+    time: datetime
+    balance: float
+    drawdown: float  # money, >= 0
+
+
+@dataclass(frozen=True, slots=True)
 class ProfitReport:
-    """A period's P/L: its figures, the same per symbol (best net first)."""
+    """A period's P/L: its figures, the same per symbol (best net first), and the equity curve
+    (the realised balance after each trade, starting with the period's opening balance).
+    With `symbol`, only that symbol's trades, as if it alone had been traded."""
 
     period: Period
     start: datetime | None
@@ -154,6 +167,8 @@ class ProfitReport:
     end_balance: float
     stats: PnlStats
     symbols: tuple[SymbolPnl, ...]
+    symbol: str | None = None
+    curve: tuple[CurvePoint, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,20 +229,41 @@ def stats(trades: Sequence[ClosedTrade], start_balance: float) -> PnlStats:
         worst=_money(min(results)) if results else None)
 
 
+def equity_curve(trades: Sequence[ClosedTrade], start_balance: float,
+                 start: datetime | None = None) -> tuple[CurvePoint, ...]:
+    """The realised balance after each of `trades` (oldest first), from `start_balance` (a
+    first point at `start`, or at the first trade's time); money rounded to cents."""
+    if not trades:
+        return ()
+    balance = peak = start_balance
+    points = [CurvePoint(start or trades[0].time, _money(balance), 0.0)]
+    for t in trades:
+        balance += t.result
+        peak = max(peak, balance)
+        points.append(CurvePoint(t.time, _money(balance), _money(peak - balance)))
+    return tuple(points)
+
+
 def profit_report(trades: Sequence[ClosedTrade], which: Period, *, now: datetime,
-                  balance: float, currency: str) -> ProfitReport:
+                  balance: float, currency: str, symbol: str | None = None) -> ProfitReport:
     """The report of `which` period at `now`, for an account whose balance now is `balance`
-    (every trade after the period's start is in `trades`)."""
+    (every trade after the period's start is in `trades`); of `symbol` alone if given."""
     start = which.start(now)
     inside = [t for t in trades if start is None or t.time >= start]
     start_balance = balance - sum(t.result for t in inside)
     per_symbol: dict[str, list[ClosedTrade]] = defaultdict(list)
     for t in inside:
         per_symbol[t.symbol].append(t)
-    symbols = sorted((SymbolPnl(s, stats(ts, start_balance)) for s, ts in per_symbol.items()),
-                     key=lambda row: (-row.stats.net, row.symbol))
-    return ProfitReport(which, start, now, currency, _money(start_balance), _money(balance),
-                        stats(inside, start_balance), tuple(symbols))
+    if symbol is not None:
+        symbol = symbol.upper()
+        per_symbol = {symbol: per_symbol.get(symbol, [])}
+        inside = per_symbol[symbol]
+    symbols = sorted((SymbolPnl(s, stats(ts, start_balance)) for s, ts in per_symbol.items()
+                      if ts), key=lambda row: (-row.stats.net, row.symbol))
+    end_balance = start_balance + sum(t.result for t in inside)
+    return ProfitReport(which, start, now, currency, _money(start_balance), _money(end_balance),
+                        stats(inside, start_balance), tuple(symbols), symbol,
+                        equity_curve(inside, start_balance, start))
 
 
 def daily_report(trades: Sequence[ClosedTrade], days: int, *, now: datetime, balance: float,

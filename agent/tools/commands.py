@@ -31,7 +31,10 @@ USAGE: dict[str, str] = {
     "buy": "/buy SYMBOL LOTS sl PRICE|N pips [tp PRICE|N pips] [at PRICE]",
     "sell": "/sell SYMBOL LOTS sl PRICE|N pips [tp PRICE|N pips] [at PRICE]",
     "close": "/close TICKET [LOTS]",
-    "modify": "/modify POSITION [sl PRICE|none] [tp PRICE|none]",
+    "closeall": "/closeall [SYMBOL]",
+    "modify": "/modify POSITION|ORDER [at PRICE] [sl PRICE|none] [tp PRICE|none]",
+    "be": "/be POSITION",
+    "trail": "/trail POSITION DISTANCE [pips|points|price]",
     "orders": "/orders",
     "cancel": "/cancel ORDER",
     "positions": "/positions",
@@ -48,8 +51,8 @@ USAGE: dict[str, str] = {
     "help": "/help",
 }
 ALIASES = {"quote": "price", "p": "price", "pos": "positions", "acc": "account",
-           "performance": "profit"}
-PROPOSING = frozenset({"buy", "sell", "close", "modify", "cancel"})
+           "performance": "profit", "breakeven": "be"}
+PROPOSING = frozenset({"buy", "sell", "close", "modify", "cancel", "closeall", "be", "trail"})
 RECURRING_COOLDOWN_S = 900  # a recurring /alert stays quiet this long after firing
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9._#-]{1,19}$")
 
@@ -107,9 +110,17 @@ def command_text(name: str, **args: Any) -> str:
         case "cancel":
             return f"/cancel {int(args['order'])}"
         case "modify":
-            levels = "".join(f" {k} {'none' if args[k] is None else repr(float(args[k]))}"
-                             for k in ("sl", "tp") if k in args)
+            levels = "".join(f" {word} {'none' if args[k] is None else repr(float(args[k]))}"
+                             for word, k in (("at", "price"), ("sl", "sl"), ("tp", "tp"))
+                             if k in args)
             return f"/modify {int(args['ticket'])}{levels}"
+        case "closeall":
+            return "/closeall" + (f" {symbol(args['symbol'])}" if args.get("symbol") else "")
+        case "be":
+            return f"/be {int(args['ticket'])}"
+        case "trail":
+            return (f"/trail {int(args['ticket'])} {float(args['distance'])!r} "
+                    f"{args.get('unit', 'pips')}")
     raise CompanionError("bad_command", f"/{name} is not a proposal.")
 
 
@@ -252,18 +263,53 @@ def _level(word: str, name: str) -> float | None:
                              "positive number such as 1.1050, or none.") from None
 
 
+_MODIFY_KEYS = {"sl": ("sl", "stop-loss"), "tp": ("tp", "take-profit"),
+                "at": ("price", "order"), "price": ("price", "order")}
+
+
 def _modify(words: list[str]) -> dict[str, Any]:
     position, *rest = words
-    if not rest or len(rest) % 2 or len(rest) > 4:
+    if not rest or len(rest) % 2 or len(rest) > 6:
         raise ValueError("pairs")
     args: dict[str, Any] = {"ticket": _ticket_number(position, "position")}
-    names = {"sl": "stop-loss", "tp": "take-profit"}
     for key, value in zip(rest[::2], rest[1::2], strict=True):
-        key = key.lower()
-        if key not in names or key in args:
+        field, name = _MODIFY_KEYS.get(key.lower(), (None, ""))
+        if field is None or field in args:
             raise ValueError(key)
-        args[key] = _level(value, names[key])
+        args[field] = _level(value, name)
+        if field == "price" and args[field] is None:
+            raise CompanionError("bad_price", "A pending order needs a price: give a number "
+                                 "such as 1.1050.")
     return args
+
+
+def _be(words: list[str]) -> dict[str, Any]:
+    (position,) = words
+    return {"ticket": _ticket_number(position, "position")}
+
+
+TRAIL_UNITS = ("pips", "points", "price")
+
+
+def _trail(words: list[str]) -> dict[str, Any]:
+    if not 2 <= len(words) <= 3:
+        raise ValueError("arity")
+    position, distance, *unit = words
+    if distance.lower().endswith(("pips", "pip")):  # "20pips"
+        distance, unit = distance.lower().rstrip("s").removesuffix("pip"), ["pips"]
+    word = unit[0].lower() if unit else "pips"
+    word = {"pip": "pips", "point": "points", "pts": "points"}.get(word, word)
+    if word not in TRAIL_UNITS:
+        raise CompanionError("bad_unit", f"'{unit[0]}' is not a unit: say pips, points or "
+                             "price (a distance such as 0.0020).")
+    return {"ticket": _ticket_number(position, "position"), "distance": number(distance),
+            "unit": word}
+
+
+def _closeall(words: list[str]) -> dict[str, Any]:
+    if len(words) > 1:
+        raise ValueError("arity")
+    return {"symbol": symbol(words[0]) if words else None}
 
 
 def _cancel(words: list[str]) -> dict[str, Any]:
@@ -314,6 +360,7 @@ _PARSERS = {
     "size": _size, "buy": _order("buy"), "sell": _order("sell"), "close": _close,
     "history": _history, "halt": _halt, "alert": _alert, "cancelalert": _cancel_alert,
     "modify": _modify, "cancel": _cancel, "profit": _profit, "daily": _daily,
+    "be": _be, "trail": _trail, "closeall": _closeall,
 }
 
 
@@ -331,7 +378,14 @@ class CommandRunner:
                     "volume": cmd.args["volume"]}
         if cmd.name == "modify":  # only the levels named: the others stay as they are
             return {"kind": "modify", "position_ticket": cmd.args["ticket"],
-                    **{k: cmd.args[k] for k in ("sl", "tp") if k in cmd.args}}
+                    **{k: cmd.args[k] for k in ("sl", "tp", "price") if k in cmd.args}}
+        if cmd.name == "be":
+            return {"kind": "breakeven", "position_ticket": cmd.args["ticket"]}
+        if cmd.name == "trail":
+            return {"kind": "trail", "position_ticket": cmd.args["ticket"],
+                    "distance": cmd.args["distance"], "unit": cmd.args["unit"]}
+        if cmd.name == "closeall":
+            return {"kind": "close_all", "symbol": cmd.args["symbol"]}
         if cmd.name == "cancel":
             return {"kind": "cancel", "order_ticket": cmd.args["order"]}
         return {"kind": "open", **cmd.args}

@@ -132,10 +132,11 @@ class Desk:
                 stops[deal.position_id] = stops_by_order[deal.order]
         return closed_trades(deals, stops, self._loss_at)
 
-    def profit(self, period: Period) -> ProfitReport:
+    def profit(self, period: Period, symbol: str | None = None) -> ProfitReport:
+        """The P/L report of `period`, of every symbol or of `symbol` alone."""
         account = self.broker.account()
         return profit_report(self.closed_trades(), period, now=self.market_time(),
-                             balance=account.balance, currency=account.currency)
+                             balance=account.balance, currency=account.currency, symbol=symbol)
 
     def daily(self, days: int) -> DailyReport:
         account = self.broker.account()

@@ -16,6 +16,7 @@ from agent.risk.pnl import (
     Period,
     closed_trades,
     daily_report,
+    equity_curve,
     period,
     profit_report,
     stats,
@@ -224,3 +225,41 @@ def test_invariant_daily_rows_add_up_to_the_net_of_their_days(hours, data):
     assert report.days[0].balance == balance
     for newer, older in zip(report.days, report.days[1:], strict=False):
         assert older.balance == pytest.approx(newer.balance - newer.net, abs=0.01)
+
+
+# -- per symbol and the equity curve ------------------------------------------------------------
+
+def test_profit_report_of_one_symbol_keeps_the_accounts_opening_balance():
+    trades = [trade(100.0, NOW - timedelta(hours=3), "EURUSD"),
+              trade(-40.0, NOW - timedelta(hours=2), "GOOGL"),
+              trade(-30.0, NOW - timedelta(hours=1), "EURUSD")]
+    report = profit_report(trades, Period.TODAY, now=NOW, balance=10_030.0, currency="USD",
+                           symbol="eurusd")
+    assert report.symbol == "EURUSD" and report.stats.trades == 2 and report.stats.net == 70.0
+    assert report.start_balance == 10_000.0 and report.end_balance == 10_070.0
+    assert [row.symbol for row in report.symbols] == ["EURUSD"]
+    assert [p.balance for p in report.curve] == [10_000.0, 10_100.0, 10_070.0]
+    assert [p.drawdown for p in report.curve] == [0.0, 0.0, 30.0]
+    assert report.curve[0].time == NOW.replace(hour=0)
+
+
+def test_profit_report_of_a_symbol_never_traded_is_empty_not_an_error():
+    report = profit_report([trade(5.0)], Period.ALL, now=NOW, balance=100.0, currency="USD",
+                           symbol="GBPUSD")
+    assert report.stats.trades == 0 and report.symbols == () and report.curve == ()
+
+
+@given(results=RESULTS, start=st.floats(1_000, 1_000_000))
+def test_invariant_the_curve_ends_at_the_net_and_its_deepest_fall_is_the_max_drawdown(
+        results, start):
+    trades = [trade(r, NOW + timedelta(minutes=i)) for i, r in enumerate(results)]
+    curve = equity_curve(trades, start)
+    if not results:
+        assert curve == ()
+        return
+    s = stats(trades, start)
+    assert len(curve) == len(results) + 1
+    assert curve[-1].balance == pytest.approx(start + s.net, abs=0.01)
+    assert max(p.drawdown for p in curve) == pytest.approx(s.max_drawdown, abs=0.01)
+    assert all(p.drawdown >= 0 for p in curve)
+    assert [p.time for p in curve] == sorted(p.time for p in curve)
