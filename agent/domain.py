@@ -107,6 +107,12 @@ class SymbolSpec:
     def round_price(self, price: float) -> float:
         return round(price, self.digits)
 
+    @property
+    def pip(self) -> float:
+        """A pip in price: ten points on a 3- or 5-digit quote (0.0001 on EURUSD, 0.01 on
+        USDJPY), else one point."""
+        return self.point * 10 if self.digits in (3, 5) else self.point
+
 
 @dataclass(frozen=True, slots=True)
 class Account:

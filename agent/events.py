@@ -40,6 +40,8 @@ class EventType(StrEnum):
     ORDER_REJECTED = "order_rejected"
     ORDER_MODIFIED = "order_modified"  # a position's SL/TP changed by a confirmed ticket
     ORDER_CANCELLED = "order_cancelled"  # a pending order removed by a confirmed ticket
+    TRAIL_STARTED = "trail_started"  # a trailing-stop rule confirmed by its ticket
+    TRAIL_MOVED = "trail_moved"  # a trailing stop moved toward profit by the runtime
     POSITION_CLOSED = "position_closed"
     SL_HIT = "sl_hit"
     TP_HIT = "tp_hit"

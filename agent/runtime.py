@@ -97,7 +97,9 @@ class Runtime:
     """The watcher (when this process is the data dir's runner) and the event relay."""
 
     def __init__(self, desk: Desk, journal: Journal, events: EventBus, tickets: TicketBook, *,
-                 poll_s: float = 1.0, relay_s: float = 0.2, takeover_s: float = 5.0) -> None:
+                 poll_s: float = 1.0, relay_s: float = 0.2, takeover_s: float = 5.0,
+                 jobs: tuple[Any, ...] = ()) -> None:
+        self.jobs = jobs  # more components the runner starts and stops (start(), stop())
         self.desk = desk
         self.journal = journal
         self.events = events
@@ -123,8 +125,12 @@ class Runtime:
 
             self.watcher = AlertWatcher(self.desk, self.journal, self.events,
                                         tickets=self.tickets, poll_s=self.poll_s)
+            for job in self.jobs:  # e.g. the trailing stops (agent.trailing_job)
+                job.start()
             await self.watcher.run()
         finally:
+            for job in self.jobs:
+                await job.stop()
             relay.cancel()
             await asyncio.gather(relay, return_exceptions=True)
             self.lock.release()

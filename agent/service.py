@@ -33,6 +33,7 @@ from agent.risk.pnl import period as pnl_period
 from agent.risk.tickets import EXPIRED, FAILED, PENDING, TicketBook, refusal
 from agent.service_ops import Assembly, Operations
 from agent.service_reads import Reads
+from agent.service_trades import TradeManagement
 from agent.tools.commands import CommandRunner, ParsedCommand, command_text, parse_command
 from agent.tools.jsonable import to_jsonable
 from agent.tools.proposal_ids import is_proposal_id
@@ -79,7 +80,7 @@ class TicketStatus:
     result: dict[str, Any] | None = None
 
 
-class CompanionService(Reads, Operations):
+class CompanionService(Reads, Operations, TradeManagement):
     """The one API of the product: chat, tickets, trade proposals, data (`Reads`), trading
     state, alerts, models, paper clock and doctor (`Operations`), events. Channels hold this
     and nothing under it (tests/channels/test_layering.py)."""

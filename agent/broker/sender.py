@@ -8,10 +8,11 @@ Invariants, each with a test:
   nobody knows) is never re-sent: the order is looked up by its comment, which is the
   idempotency key, and the result says what was found or tells the trader to check;
 - a key already used in the recent history is never sent again: its earlier result comes back;
-- a modify (TRADE_ACTION_SLTP) or a cancel (TRADE_ACTION_REMOVE) is sent at most once, with
-  the key as its comment. MT5 keeps no comment of either, so the terminal's state is the key:
-  SL/TP already as asked, or the order already cancelled, means done before and nothing is
-  sent; after an unknown outcome the state is read again, never the request re-sent.
+- a modify (TRADE_ACTION_SLTP), a pending order's change (TRADE_ACTION_MODIFY) or a cancel
+  (TRADE_ACTION_REMOVE) is sent at most once, with the key as its comment. MT5 keeps no comment
+  of either, so the terminal's state is the key: SL/TP (and price) already as asked, or the
+  order already cancelled, means done before and nothing is sent; after an unknown outcome the
+  state is read again, never the request re-sent.
 
 The execute step of the graph holds the one `OrderSender`; it is handed approved, confirmed
 orders only. This class does not judge risk.
@@ -115,6 +116,11 @@ class OrderSender:
             return self.modify(intent, idempotency_key=idempotency_key)
         if intent.kind is IntentKind.CANCEL:
             return self.cancel(intent, idempotency_key=idempotency_key)
+        if intent.kind is IntentKind.MODIFY_ORDER:
+            return self.modify_order(intent, idempotency_key=idempotency_key)
+        if intent.kind in (IntentKind.CLOSE_ALL, IntentKind.TRAIL):
+            raise CompanionError("bad_intent", f"A {intent.kind.value} is not one order: it is "
+                                 "sent close by close, or moves a stop by modifies.")
         if intent.kind is IntentKind.CLOSE:
             if intent.position_ticket is None:
                 raise CompanionError("bad_intent", "A close order must name the position.")
@@ -186,6 +192,51 @@ class OrderSender:
         return self._change(request, idempotency_key, applied, position=ticket,
                             done=f"Stops of position #{ticket} set.")
 
+    def modify_order(self, intent: OrderIntent, *, idempotency_key: str) -> OrderResult:
+        """Set a pending order's price, SL and TP to exactly `intent.price` / `.sl` / `.tp`
+        (None: no SL or TP): one TRADE_ACTION_MODIFY, checked first; nothing is sent when the
+        order is so already or no longer pending."""
+        check_idempotency_key(idempotency_key)
+        ticket = intent.order_ticket
+        if intent.kind is not IntentKind.MODIFY_ORDER or ticket is None:
+            raise CompanionError("bad_intent", "A pending order's change must name the order.")
+        for name in ("sl", "tp", "price"):
+            if name == "price" or getattr(intent, name) is not None:
+                _check_positive(name, getattr(intent, name))
+        order = self._pending(ticket)
+        if order is None:
+            return self._order_gone(ticket, idempotency_key, cancelling=False)
+        if order.symbol != intent.symbol:
+            raise CompanionError("bad_intent", f"Order #{ticket} is {order.symbol}, not "
+                                 f"{intent.symbol}. Nothing was sent.")
+        info = self._symbol_info(order.symbol)
+        target = (round(intent.price, info.digits),
+                  round(intent.sl, info.digits) if intent.sl else 0.0,
+                  round(intent.tp, info.digits) if intent.tp else 0.0)
+
+        def same(now: Any) -> bool:
+            return all(abs((have or 0.0) - want) < info.point / 2 for have, want in zip(
+                (now.price_open, now.sl, now.tp), target, strict=True))
+
+        if same(order):
+            return OrderResult(OrderOutcome.DONE, 0, f"Order #{ticket} already has this price "
+                               "and these stops; nothing new was sent.", idempotency_key,
+                               order=ticket, attempts=0, reconciled=True)
+        request = {"action": self._term.TRADE_ACTION_MODIFY, "order": ticket,
+                   "symbol": order.symbol, "price": target[0], "sl": target[1],
+                   "tp": target[2], "type_time": order.type_time,
+                   "expiration": order.time_expiration, "magic": self._magic,
+                   "comment": idempotency_key}
+
+        def applied() -> tuple[bool | None, str]:
+            now = self._pending(ticket)
+            if now is None:
+                return None, f"Order #{ticket} is no longer pending"
+            return same(now), ""
+
+        return self._change(request, idempotency_key, applied, order=ticket,
+                            done=f"Pending order #{ticket} changed.")
+
     def cancel(self, intent: OrderIntent, *, idempotency_key: str) -> OrderResult:
         """Remove the pending order `intent.order_ticket`: one TRADE_ACTION_REMOVE, checked
         first; nothing is sent when the order is cancelled already or no longer pending."""
@@ -236,6 +287,17 @@ class OrderSender:
             return OrderResult(OrderOutcome.DONE, 0, f"Checked the terminal: position "
                                f"#{pos.ticket} has the stops asked.", idempotency_key,
                                position=pos.ticket, attempts=0, reconciled=True)
+        if intent.kind is IntentKind.MODIFY_ORDER:
+            order = self._pending(intent.order_ticket)
+            info = self._symbol_info(intent.symbol)
+            wanted = (intent.price, intent.sl or 0.0, intent.tp or 0.0)
+            if order is None or not all(abs((have or 0.0) - want) < info.point / 2 for have, want
+                                        in zip((order.price_open, order.sl, order.tp), wanted,
+                                               strict=True)):
+                return None
+            return OrderResult(OrderOutcome.DONE, 0, "Checked the terminal: pending order "
+                               f"#{order.ticket} has the price and stops asked.",
+                               idempotency_key, order=order.ticket, attempts=0, reconciled=True)
         if intent.kind is IntentKind.CANCEL:
             if self._pending(intent.order_ticket) is not None or self._history_state(
                     intent.order_ticket) != self._term.ORDER_STATE_CANCELED:
@@ -428,16 +490,18 @@ class OrderSender:
                            "tab of your terminal before trying again.", key, order=order,
                            position=position, raw={"request": request})
 
-    def _order_gone(self, ticket: int, key: str) -> OrderResult:
-        """A cancel for an order that is not pending: done before, or nothing to cancel."""
+    def _order_gone(self, ticket: int, key: str, *, cancelling: bool = True) -> OrderResult:
+        """A cancel (or a change) for an order that is not pending: done before, or nothing
+        to cancel (or change)."""
         state = self._history_state(ticket)
-        if state == self._term.ORDER_STATE_CANCELED:
+        if state == self._term.ORDER_STATE_CANCELED and cancelling:
             return OrderResult(OrderOutcome.DONE, 0, f"Pending order #{ticket} was cancelled "
                                "already; nothing new was sent.", key, order=ticket, attempts=0,
                                reconciled=True)
+        action = "cancel" if cancelling else "change"
         if state == self._term.ORDER_STATE_FILLED:
-            return self._gone(f"Order #{ticket} was triggered and filled before the cancel: it "
-                              "is an open position now.", key)
+            return self._gone(f"Order #{ticket} was triggered and filled before the {action}: "
+                              "it is an open position now.", key)
         return self._gone(f"There is no pending order #{ticket}.", key)
 
     @staticmethod

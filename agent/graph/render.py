@@ -20,7 +20,7 @@ def signed(x: float | None, currency: str = "") -> str:
     """Money with its sign and currency: "+1,234.50 USD"; "-" for None."""
     if x is None:
         return "-"
-    return f"{x:+,.2f}{f' {currency}' if currency else ''}"
+    return f"{round(x, 2) + 0.0:+,.2f}{f' {currency}' if currency else ''}"  # never "-0.00"
 
 
 def pct(x: float | None) -> str:
@@ -39,29 +39,84 @@ def _trades(n: int) -> str:
     return f"{n} trade" if n == 1 else f"{n} trades"
 
 
+def _price(x: Any, digits: int | None) -> str:
+    """A price to the symbol's digits ("1.10500"); "-" for None."""
+    if x is None:
+        return "-"
+    return f"{x:.{digits}f}" if digits is not None else _num(x)
+
+
+def _lots(x: Any) -> str:
+    return f"{x:.2f}" if isinstance(x, int | float) else "?"
+
+
+def _pnl(figures: dict[str, Any]) -> str:
+    """ "P/L now +12.30 USD, at the stop -5.00 USD", of what the figures know."""
+    ccy = figures.get("currency") or ""
+    parts = [f"{label} {signed(figures[key], ccy)}" for label, key in (
+        ("P/L now", "profit_now"), ("at the stop", "profit_at_sl"))
+        if figures.get(key) is not None]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def order_title(order: dict[str, Any], figures: dict[str, Any] | None = None) -> str:
-    """What a ticket's order is, in a trader's words: "BUY LIMIT 0.01 EURUSD at 1.105",
-    "MODIFY #7 EURUSD: SL 1.1 -> 1.102, TP 1.12 (unchanged)", "CANCEL order #9: ..."."""
+    """What a ticket's order is, in a trader's words, prices to the symbol's digits:
+    "BUY LIMIT 0.10 EURUSD @ 1.10500", "CLOSE #123 0.50 lots EURUSD (P/L now +12.30 USD)",
+    "MODIFY #123 EURUSD: SL 1.10500 -> 1.10800, TP - (unchanged) (P/L now ..., at the stop
+    ...)", "CANCEL order #9: ...", "MODIFY order #9 BUY LIMIT 0.10 EURUSD: price ... -> ...",
+    "TRAIL #7 EURUSD: stop 20.0 pips behind the price ...", "CLOSE ALL 2 positions ...: ..."."""
     figures = figures or {}
-    kind, volume = order.get("kind", "open"), _num(order.get("volume"), 2)
+    kind, volume = order.get("kind", "open"), _lots(order.get("volume"))
     symbol, side = order.get("symbol", "?"), str(order.get("side", "?"))
+    digits = figures.get("digits")
     typed = figures.get("order_type")
     label = OrderType(typed).label if typed else side.upper()
     match kind:
         case "close":
-            return f"CLOSE #{order.get('position_ticket')}: {volume} lots of {symbol}"
-        case "modify":
+            return (f"CLOSE #{order.get('position_ticket')} {volume} lots {symbol}"
+                    f"{_pnl({**figures, 'profit_at_sl': None})}")
+        case "modify" | "modify_order":
             changes = []
-            for name, key in (("SL", "sl"), ("TP", "tp")):
+            keys = (("price", "price"), ("SL", "sl"), ("TP", "tp"))
+            for name, key in keys[0 if kind == "modify_order" else 1:]:
                 before, after = figures.get(f"{key}_before"), order.get(key)
-                changes.append(f"{name} {_num(after)} (unchanged)" if before == after
-                               else f"{name} {_num(before)} -> {_num(after)}")
-            return f"MODIFY #{order.get('position_ticket')} {symbol}: {', '.join(changes)}"
+                changes.append(f"{name} {_price(after, digits)} (unchanged)" if before == after
+                               else f"{name} {_price(before, digits)} -> "
+                                    f"{_price(after, digits)}")
+            what = (f"MODIFY #{order.get('position_ticket')} {symbol}" if kind == "modify" else
+                    f"MODIFY order #{order.get('order_ticket')} {label} {volume} {symbol}")
+            return f"{what}: {', '.join(changes)}{_pnl(figures)}"
         case "cancel":
-            what = f"{label} {volume} {symbol} at {_num(order.get('price'))}"
+            what = f"{label} {volume} {symbol} @ {_price(order.get('price'), digits)}"
             return f"CANCEL order #{order.get('order_ticket')}: {what}"
-    entry = f" at {_num(order['price'])}" if order.get("price") is not None else ""
+        case "trail":
+            return _trail_title(order, figures)
+        case "close_all":
+            return _close_all_title(order, figures)
+    entry = (f" @ {_price(order['price'], digits)}" if order.get("price") is not None else "")
     return f"{label} {volume} {symbol}{entry}"
+
+
+def _trail_title(order: dict[str, Any], figures: dict[str, Any]) -> str:
+    digits, distance = figures.get("digits"), order.get("trail") or 0.0
+    pip = 10.0 ** -digits * (10 if digits in (3, 5) else 1) if digits is not None else None
+    gap = (f"{distance / pip:.1f} pips ({_price(distance, digits)})" if pip
+           else _num(distance))
+    now = (f"; it moves from {_price(figures.get('sl_before'), digits)} to "
+           f"{_price(figures['trail_sl'], digits)} now" if figures.get("trail_sl") is not None
+           else "; it does not move yet")
+    return (f"TRAIL #{order.get('position_ticket')} {order.get('symbol', '?')}: stop "
+            f"{gap} behind the price, only toward profit{now}{_pnl(figures)}")
+
+
+def _close_all_title(order: dict[str, Any], figures: dict[str, Any]) -> str:
+    ccy, legs = figures.get("currency") or "", figures.get("legs") or []
+    symbol = order.get("symbol", "*")
+    what = f"CLOSE ALL{'' if symbol == '*' else f' {symbol}'}: {len(legs)} position" + (
+        "" if len(legs) == 1 else "s")
+    rows = [f"#{leg['position']} {leg['symbol']} {_lots(leg['volume'])} lots "
+            f"{signed(leg.get('profit_now'), ccy)}" for leg in legs]
+    return f"{what}{_pnl({**figures, 'profit_at_sl': None})}: {'; '.join(rows)}"
 
 
 def render_command(name: str, data: Any) -> str:
@@ -162,8 +217,8 @@ def render_daily(r: dict[str, Any]) -> str:
 def render_decision(decision: dict[str, Any], ticket: dict[str, Any] | None) -> str:
     """What the risk engine decided, for the trader and for the model's context."""
     if ticket is not None:
-        order = ticket["order"]
-        stops = (f" SL {_num(order.get('sl'))} TP {_num(order.get('tp'))}"
+        order, digits = ticket["order"], (ticket.get("figures") or {}).get("digits")
+        stops = (f" SL {_price(order.get('sl'), digits)} TP {_price(order.get('tp'), digits)}"
                  if order.get("kind", "open") == "open" else "")
         return (f"APPROVED by the risk engine as ticket {ticket['id']}: "
                 f"{order_title(order, ticket.get('figures'))}{stops}. It has NOT been sent:"
@@ -177,6 +232,14 @@ def render_decision(decision: dict[str, Any], ticket: dict[str, Any] | None) -> 
 def render_outcome(outcome: dict[str, Any], ticket: dict[str, Any] | None) -> str:
     """What became of a confirmed or rejected ticket."""
     ticket_id = (ticket or {}).get("id", "?")
+    if "results" in outcome:  # a close-all: one line per close
+        lines = [f"{outcome.get('message', '')} Ticket {ticket_id}:"]
+        for r in outcome["results"]:
+            done = r["status"] in ("filled", "partial")
+            lines.append(f"  #{r['position']} {r['symbol']}: " + (
+                f"closed {_num(r.get('volume'), 2)} lots at {_num(r.get('price'))}"
+                if done else f"not closed: {r.get('message') or r['status']}"))
+        return "\n".join(lines)
     match outcome.get("status"):
         case "rejected":
             return f"Ticket {ticket_id} rejected; nothing was sent."
@@ -191,10 +254,16 @@ def render_outcome(outcome: dict[str, Any], ticket: dict[str, Any] | None) -> st
         case "done":
             order = (ticket or {}).get("order") or {}
             figures = (ticket or {}).get("figures") or {}
-            if order.get("kind") == "cancel":
-                what = order_title(order, figures).split(": ", 1)[-1]
-                return (f"Cancelled pending order #{order.get('order_ticket')} ({what}); "
-                        f"ticket {ticket_id}.")
+            match order.get("kind"):
+                case "cancel":
+                    what = order_title(order, figures).split(": ", 1)[-1]
+                    return (f"Cancelled pending order #{order.get('order_ticket')} ({what}); "
+                            f"ticket {ticket_id}.")
+                case "trail":
+                    return f"{outcome.get('message', 'Trailing stop on.')} Ticket {ticket_id}."
+                case "modify_order":
+                    what = order_title(order, figures).removeprefix("MODIFY order #")
+                    return f"Modified pending order #{what}; ticket {ticket_id}."
             what = order_title(order, figures).removeprefix("MODIFY ")  # a modify
             return f"Modified position {what}; ticket {ticket_id}."
     return f"Ticket {ticket_id} not executed: {outcome.get('message', 'unknown outcome')}"

@@ -20,7 +20,7 @@ async def place_buy_limit(companion, thread: str = THREAD, pips: float = 30):
                                                  f"at {price:.5f}")
     assert reply.ticket["figures"]["order_type"] == "buy_limit"
     done = await companion.service.resolve_ticket(reply.ticket["id"], "approve", by="test")
-    assert done.text.startswith(f"Pending order placed: BUY LIMIT 0.01 EURUSD at {price:g}")
+    assert done.text.startswith(f"Pending order placed: BUY LIMIT 0.01 EURUSD @ {price:.5f}")
     (order,) = await companion.service.orders()
     return order
 
@@ -47,8 +47,8 @@ async def test_pending_order_placed_listed_then_cancelled_end_to_end(companion):
     assert await companion.service.orders() == [order]  # nothing sent before the confirmation
     done = await companion.service.resolve_ticket(ticket["id"], "approve", by="test")
 
-    assert done.text == (f"Cancelled pending order #{order.ticket} (BUY LIMIT 0.01 EURUSD at "
-                         f"{order.price_open:g}); ticket {ticket['id']}.")
+    assert done.text == (f"Cancelled pending order #{order.ticket} (BUY LIMIT 0.01 EURUSD @ "
+                         f"{order.price_open:.5f}); ticket {ticket['id']}.")
     assert await companion.service.orders() == []
     (row,) = companion.journal.rows("orders", "ticket_id = ?", [ticket["id"]])
     assert row["outcome"] == "done" and row["order_ticket"] == order.ticket
@@ -102,9 +102,11 @@ async def test_modify_stop_closer_then_ticket_says_before_and_after_and_position
     assert (figures["sl_before"], proposed.ticket["order"]["sl"]) == (position.sl, new_sl)
     assert companion.broker.positions()[0].sl == position.sl
     done = await companion.service.resolve_ticket(proposed.ticket["id"], "approve", by="test")
-    assert done.text == (f"Modified position #{position.ticket} EURUSD: SL {position.sl:g} -> "
-                         f"{new_sl:g}, TP {position.tp:g} (unchanged); ticket "
-                         f"{proposed.ticket['id']}.")
+    assert done.text.startswith(f"Modified position #{position.ticket} EURUSD: SL "
+                                f"{position.sl:.5f} -> {new_sl:.5f}, TP {position.tp:.5f} "
+                                "(unchanged) (P/L now ")
+    assert done.text.endswith(f" USD); ticket {proposed.ticket['id']}.")
+    assert f"at the stop {figures['profit_at_sl']:+,.2f} USD" in done.text
     (now,) = companion.broker.positions()
     assert (now.sl, now.tp) == (new_sl, position.tp)
 
@@ -137,7 +139,7 @@ async def test_modify_when_position_unknown_then_one_sentence(companion):
         await companion.service.propose_modify(THREAD, 5, {"sl": 1.1})
     assert err.value.code == "position_unknown"
     chat = await companion.service.send(THREAD, "/modify 5 sl 1.1")
-    assert "There is no open position #5." in chat.text
+    assert "There is no open position or pending order #5." in chat.text
 
 
 async def test_modify_without_levels_in_chat_then_usage(companion):
