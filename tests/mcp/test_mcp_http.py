@@ -142,6 +142,7 @@ def test_cli_when_http_on_all_interfaces_without_token_then_exit_1_with_the_sent
     for name in ("COMPANION_API_TOKEN", "COMPANION_API_TOKEN_READ"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COMPANION_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("COMPANION_CONFIG", str(tmp_path / "none.toml"))
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(app, ["mcp", "--transport", "http", "--host", "0.0.0.0"])
