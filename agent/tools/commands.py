@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent.alerts.book import AlertBook
+from agent.alerts.book import Alert, AlertBook
 from agent.domain import CompanionError
 from agent.market.alerts import Kind, Mode, Rule, parse_condition
 from agent.risk.pnl import MAX_DAYS, Period, period
@@ -40,7 +40,7 @@ USAGE: dict[str, str] = {
     "positions": "/positions",
     "account": "/account",
     "history": "/history [DAYS]",
-    "profit": "/profit [today|week|month|all]",
+    "profit": "/profit [today|week|month|all] [SYMBOL]",
     "daily": "/daily [DAYS]",
     "status": "/status",
     "halt": "/halt [REASON]",
@@ -51,7 +51,7 @@ USAGE: dict[str, str] = {
     "help": "/help",
 }
 ALIASES = {"quote": "price", "p": "price", "pos": "positions", "acc": "account",
-           "performance": "profit", "breakeven": "be"}
+           "performance": "profit", "breakeven": "be", "equity": "profit"}
 PROPOSING = frozenset({"buy", "sell", "close", "modify", "cancel", "closeall", "be", "trail"})
 RECURRING_COOLDOWN_S = 900  # a recurring /alert stays quiet this long after firing
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9._#-]{1,19}$")
@@ -327,9 +327,17 @@ def _days(words: list[str], default: int, most: int) -> int:
 
 
 def _profit(words: list[str]) -> dict[str, Any]:
-    if len(words) > 1:
+    """`[period] [symbol]`, in either order: `/profit week`, `/profit EURUSD month`."""
+    if len(words) > 2:
         raise ValueError("arity")
-    return {"period": period(words[0]).value if words else Period.ALL.value}
+    periods = [w for w in words if w.lower() in tuple(Period)]
+    others = [w for w in words if w.lower() not in tuple(Period)]
+    if len(periods) > 1 or len(others) > 1 or (others and len(words) == 1 and
+                                               not _SYMBOL.match(others[0].upper())):
+        period(others[0] if len(words) == 1 else words[-1])  # the sentence for a wrong period
+        raise ValueError("arity")
+    return {"period": periods[0].lower() if periods else Period.ALL.value,
+            "symbol": symbol(others[0]) if others else None}
 
 
 def _daily(words: list[str]) -> dict[str, Any]:
@@ -416,7 +424,7 @@ class CommandRunner:
             case "orders":
                 return to_jsonable(desk.orders())
             case "profit":
-                return to_jsonable(desk.profit(Period(a["period"])))
+                return to_jsonable(desk.profit(Period(a["period"]), a.get("symbol")))
             case "daily":
                 return to_jsonable(desk.daily(a["days"]))
             case "halt":
@@ -428,14 +436,21 @@ class CommandRunner:
             case "alerts":
                 return [alert.to_dict() for alert in self.alerts.active()]
             case "alert":
-                words = a["condition"].split()
-                recurring = bool(words) and words[-1].lower() == "recurring"
-                rule = parse_condition(a["symbol"], " ".join(words[:-1] if recurring else words))
-                return self.add_alert(rule, text=f"{a['symbol']} {a['condition']}",
-                                      recurring=recurring)
+                return self.alert_from_text(a["symbol"], a["condition"]).to_dict()
             case "cancelalert":
                 return self.alerts.cancel(a["alert_id"]).to_dict()
         raise CompanionError("not_available", f"/{cmd.name} is not available here yet.")
+
+    def alert_from_text(self, symbol: str, condition: str, *,
+                        channel: str = "command") -> Alert:
+        """Arm an alert from the `/alert` grammar (`above 1.12`, `rsi<30 H1`); a trailing
+        `recurring` fires it again after its cooldown instead of once."""
+        words = condition.split()
+        recurring = bool(words) and words[-1].lower() == "recurring"
+        rule = parse_condition(symbol, " ".join(words[:-1] if recurring else words))
+        added = self.add_alert(rule, text=f"{symbol} {' '.join(words)}", recurring=recurring,
+                               channel=channel)
+        return self.alerts.get(added["id"])  # type: ignore[return-value]
 
     def add_alert(self, rule: Rule, *, text: str, recurring: bool = False,
                   cooldown_s: int | None = None, channel: str = "command") -> dict[str, Any]:

@@ -133,9 +133,14 @@ class Desk:
         return closed_trades(deals, stops, self._loss_at)
 
     def profit(self, period: Period, symbol: str | None = None) -> ProfitReport:
-        """The P/L report of `period`, of every symbol or of `symbol` alone."""
-        account = self.broker.account()
-        return profit_report(self.closed_trades(), period, now=self.market_time(),
+        """The P/L report of `period`, of every symbol or of `symbol` alone (one the terminal
+        knows, or one the history has traded)."""
+        account, trades = self.broker.account(), self.closed_trades()
+        if symbol is not None and symbol.upper() not in self.broker.symbols() and \
+                not any(t.symbol == symbol.upper() for t in trades):
+            raise CompanionError("bad_symbol", f"'{symbol}' is neither a period (today, week, "
+                                 "month, all) nor a symbol this terminal knows or traded.")
+        return profit_report(trades, period, now=self.market_time(),
                              balance=account.balance, currency=account.currency, symbol=symbol)
 
     def daily(self, days: int) -> DailyReport:

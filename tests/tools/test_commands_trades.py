@@ -24,8 +24,8 @@ def test_cancel_orders_profit_daily_then_parsed_with_defaults():
     assert parse_command("/cancel #77").args == {"order": 77}
     assert parse_command("/cancel 77").proposes_order
     assert not parse_command("/orders").proposes_order
-    assert parse_command("/profit").args == {"period": "all"}
-    assert parse_command("/profit Week").args == {"period": "week"}
+    assert parse_command("/profit").args == {"period": "all", "symbol": None}
+    assert parse_command("/profit Week").args == {"period": "week", "symbol": None}
     assert parse_command("/performance today").name == "profit"
     assert parse_command("/daily").args == {"days": 7}
     assert parse_command("/daily 30").args == {"days": 30}
@@ -40,7 +40,7 @@ def test_cancel_orders_profit_daily_then_parsed_with_defaults():
     ("/modify 123 sl -1.1", "bad_price"), ("/modify 123 tp inf", "bad_price"),
     ("/modify 123 sl 0", "bad_price"), ("/cancel", "bad_command"),
     ("/cancel 1 2", "bad_command"), ("/cancel x", "bad_order"), ("/cancel -1", "bad_order"),
-    ("/cancel 99999999999999999999", "bad_order"), ("/profit year", "bad_period"),
+    ("/cancel 99999999999999999999", "bad_order"), ("/profit ye@r", "bad_period"),
     ("/profit today week", "bad_command"), ("/daily 0", "bad_command"),
     ("/daily 367", "bad_command"), ("/daily x", "bad_command"), ("/daily 1 2", "bad_command"),
     ("/history 1 2", "bad_command"), ("/orders all", "bad_command"),

@@ -70,3 +70,31 @@ async def test_buy_with_pips_proposes_stops_that_far_from_the_entry(companion):
     assert pending.sl == pytest.approx(1.2025) and pending.tp is None
     with pytest.raises(CompanionError):
         desk.intent_from({"kind": "open", **args, "sl": 1.0})
+
+
+@pytest.mark.parametrize("text, args", [
+    ("/profit", {"period": "all", "symbol": None}),
+    ("/profit week", {"period": "week", "symbol": None}),
+    ("/profit eurusd", {"period": "all", "symbol": "EURUSD"}),
+    ("/profit EURUSD month", {"period": "month", "symbol": "EURUSD"}),
+    ("/profit today GOOGL", {"period": "today", "symbol": "GOOGL"}),
+    ("/equity week", {"period": "week", "symbol": None}),
+])
+def test_profit_reads_a_period_and_a_symbol_in_either_order(text, args):
+    assert parse_command(text).args == args
+
+
+@pytest.mark.parametrize("text", ["/profit week month", "/profit EURUSD GBPUSD",
+                                  "/profit a b c", "/profit ye@r"])
+def test_profit_with_two_periods_or_two_symbols_is_refused(text):
+    with pytest.raises(CompanionError):
+        parse_command(text)
+
+
+async def test_profit_of_one_symbol_and_of_a_word_that_is_no_symbol(companion):
+    run = companion.deps.commands.run
+    report = run(parse_command("/profit EURUSD"))
+    assert report["symbol"] == "EURUSD" and report["stats"]["trades"] == 0
+    with pytest.raises(CompanionError) as err:
+        run(parse_command("/profit year"))
+    assert err.value.code == "bad_symbol" and "period" in err.value.message
