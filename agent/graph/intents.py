@@ -50,7 +50,8 @@ DEFAULT_TOOLS: dict[Intent, tuple[str, ...]] = {
     Intent.ANALYSIS: ("analyze", "sentiment"),
     Intent.SIZING: ("size_position", "quote"),
     Intent.ORDER: ("propose_order", "quote"),
-    Intent.MANAGE: ("positions", "close_position"),
+    Intent.MANAGE: ("positions", "orders", "close_position", "close_all", "modify_position",
+                    "modify_order", "cancel_order", "breakeven", "trail_stop"),
     Intent.ALERT: ("set_alert", "quote"),
     Intent.CHAT: (),
 }
@@ -104,6 +105,20 @@ _TOOL_WORDS: dict[Intent, tuple[tuple[str, re.Pattern[str]], ...]] = {
                            r"momentum", r"overbought", r"oversold", r"levels?",
                            r"indicators?")),
         ("sentiment", _words(r"news", r"sentiment", r"headlines?", r"should i")),
+    ),
+    Intent.MANAGE: (  # trade management: the positions (or orders) first, then the change
+        ("positions", _words(r"positions?", r"trades?", r"close", r"stop", r"sl", r"tp",
+                             r"take[- ]profit", r"break ?even", r"trail\w*", r"#?\d{3,}")),
+        ("orders", _words(r"orders?", r"pending", r"limits?", r"cancel")),
+        ("close_position", _words(r"close (?:my|the|it|that|half|part|position|#?\d+)")),
+        ("close_all", _words(r"close (?:all|both|every\w*)", r"closeall", r"flatten")),
+        ("modify_position", _words(r"modify", r"move (?:my |the )?(?:sl|stop|tp)",
+                                   r"stop[- ]loss", r"take[- ]profit")),
+        ("modify_order", _words(r"(?:modify|move|change) (?:my |the )?(?:pending |limit |stop )?"
+                                r"orders?")),
+        ("cancel_order", _words(r"cancel")),
+        ("breakeven", _words(r"break ?even")),
+        ("trail_stop", _words(r"trail(?:ing)?")),
     ),
 }
 

@@ -1,7 +1,9 @@
 """The LangChain tools the model may call: thin wrappers over the read-only `Desk`.
 
-Every tool is read-only or propose-only. `propose_order` and `close_position` put an intent in
-the graph state for the risk gate; no tool can send an order (the desk has no sender).
+Every tool is read-only or propose-only. The proposal tools (`PROPOSAL_TOOLS`: an order, a
+close, a close-all, new stops, breakeven, a trailing stop, a pending order's change or cancel)
+put an intent in the graph state for the risk gate; no tool can send an order (the desk has
+no sender).
 Tool outputs are JSON with the numbers the answer may quote (the grounding rule).
 """
 
@@ -53,7 +55,9 @@ class AlertArgs(BaseModel):
     cooldown_minutes: int = Field(15, ge=0, le=43_200)
 
 
-PROPOSAL_TOOLS = frozenset({"propose_order", "close_position"})
+PROPOSAL_TOOLS = frozenset({"propose_order", "close_position", "close_all", "modify_position",
+                            "modify_order", "cancel_order", "breakeven", "trail_stop"})
+Price = Annotated[float | None, Field(gt=0, description="A price; omit to keep it")]
 
 
 def make_tools(desk: Desk) -> list[BaseTool]:
@@ -126,6 +130,65 @@ def make_tools(desk: Desk) -> list[BaseTool]:
         intent = {"kind": "close", "position_ticket": ticket, "volume": volume}
         return _proposal(intent, tool_call_id)
 
+    @tool
+    def close_all(symbol: SymbolArg | None = None,
+                  tool_call_id: Annotated[str, InjectedToolCallId] = "") -> Command:
+        """Propose closing every open position (or every one of `symbol`) on ONE ticket that
+        lists each position with its P/L now. Same gate and confirmation as an order."""
+        return _proposal({"kind": "close_all", "symbol": symbol.upper() if symbol else None},
+                         tool_call_id)
+
+    @tool
+    def modify_position(ticket: Annotated[int, Field(gt=0)], stop_loss: Price = None,
+                        take_profit: Price = None, remove_stop_loss: bool = False,
+                        remove_take_profit: bool = False,
+                        tool_call_id: Annotated[str, InjectedToolCallId] = "") -> Command:
+        """Propose a new stop-loss and/or take-profit for an open position (a level left out
+        stays; remove_* takes it off). The risk engine checks it; the trader confirms."""
+        changes: dict[str, float | None] = {}
+        for key, value, remove in (("sl", stop_loss, remove_stop_loss),
+                                   ("tp", take_profit, remove_take_profit)):
+            if remove or value is not None:
+                changes[key] = None if remove else value
+        return _proposal({"kind": "modify", "position_ticket": ticket, **changes}, tool_call_id)
+
+    @tool
+    def modify_order(ticket: Annotated[int, Field(gt=0)], price: Price = None,
+                     stop_loss: Price = None, take_profit: Price = None,
+                     tool_call_id: Annotated[str, InjectedToolCallId] = "") -> Command:
+        """Propose a pending order's new entry price, stop-loss and/or take-profit (a level
+        left out stays). The risk engine checks it; the trader confirms."""
+        changes = {k: v for k, v in (("price", price), ("sl", stop_loss), ("tp", take_profit))
+                   if v is not None}
+        return _proposal({"kind": "modify", "order_ticket": ticket, **changes}, tool_call_id)
+
+    @tool
+    def cancel_order(ticket: Annotated[int, Field(gt=0)],
+                     tool_call_id: Annotated[str, InjectedToolCallId] = "") -> Command:
+        """Propose cancelling a pending order (limit or stop). The trader confirms."""
+        return _proposal({"kind": "cancel", "order_ticket": ticket}, tool_call_id)
+
+    @tool
+    def breakeven(ticket: Annotated[int, Field(gt=0)],
+                  tool_call_id: Annotated[str, InjectedToolCallId] = "") -> Command:
+        """Propose moving an open position's stop-loss to its open price (breakeven)."""
+        return _proposal({"kind": "breakeven", "position_ticket": ticket}, tool_call_id)
+
+    @tool
+    def trail_stop(ticket: Annotated[int, Field(gt=0)],
+                   distance: Annotated[float, Field(gt=0, le=100_000)],
+                   unit: Literal["pips", "points", "price"] = "pips",
+                   tool_call_id: Annotated[str, InjectedToolCallId] = "") -> Command:
+        """Propose a trailing stop: once the trader confirms it, the stop follows the price
+        `distance` behind it, only ever toward profit."""
+        return _proposal({"kind": "trail", "position_ticket": ticket, "distance": distance,
+                          "unit": unit}, tool_call_id)
+
+    @tool
+    def orders() -> str:
+        """Pending orders (limit, stop) with their number, type, price, SL and TP."""
+        return out(desk.orders())
+
     @tool(args_schema=AlertArgs)
     def set_alert(kind: str, symbol: str, op: str, threshold: float, indicator: str = "",
                   period: int = 0, timeframe: str = "H1", bars: int = 0, absolute: bool = False,
@@ -147,7 +210,8 @@ def make_tools(desk: Desk) -> list[BaseTool]:
 
     alerts = CommandRunner(desk)
     return [quote, bars, analyze, sentiment, account, positions, history, size_position,
-            propose_order, close_position, set_alert]
+            propose_order, close_position, set_alert, orders, close_all, modify_position,
+            modify_order, cancel_order, breakeven, trail_stop]
 
 
 def _proposal(intent: dict[str, Any], tool_call_id: str) -> Command:
