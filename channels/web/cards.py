@@ -6,11 +6,13 @@ Formatting lives here, in the channel; the data comes from the service as it is.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from datetime import datetime
 from typing import Any
 
-from agent.domain import CompanionError
+from agent import wording
+from agent.domain import CompanionError, OrderType
 from agent.graph.render import order_title
 
 log = logging.getLogger(__name__)
@@ -29,42 +31,51 @@ def error_text(exc: BaseException) -> str:
     return UNEXPECTED.format(ref=ref)
 
 
-def _n(value: Any, digits: int = 5) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}".rstrip("0").rstrip(".")
-    return str(value)
+#: Code spans and fenced blocks, which Markdown shows as they are.
+_CODE = re.compile(r"(```[\s\S]*?```|`[^`\n]*`)")
+#: A colon before a letter: the page's Markdown reads ":risk" as a directive and drops it
+#: (one already escaped is left alone, so escaping twice changes nothing).
+_DIRECTIVE = re.compile(r"(?<!\\):(?=[A-Za-z])")
 
 
-def _money(value: Any) -> str:
-    return "-" if value is None else f"{value:,.2f}"
+def markdown_text(text: str) -> str:
+    """`text` as the page's Markdown shows it in full: "Reward:risk" stays "Reward:risk"
+    (outside code, where nothing is read as a directive)."""
+    return "".join(part if i % 2 else _DIRECTIVE.sub(r"\\:", part)
+                   for i, part in enumerate(_CODE.split(text)))
 
 
 def _time(iso: str) -> str:
     return datetime.fromisoformat(iso).strftime("%H:%M:%S UTC")
 
 
+def _order_rows(order: dict[str, Any], fig: dict[str, Any]) -> list[tuple[str, str]]:
+    """The order lines of a ticket that opens a trade (the title says what other kinds do)."""
+    if order.get("kind", "open") != "open":
+        return []
+    digits = fig.get("digits")
+    typed = fig.get("order_type")
+    side = OrderType(typed).label if typed else str(order["side"]).upper()
+    entry = ("market" if order.get("price") is None
+             else f"at {wording.price(order['price'], digits)}")
+    rows = [("Side", f"**{side}**"), ("Lots", f"**{wording.lots(order['volume'])}**"),
+            ("Entry", entry)]
+    if fig.get("price_bound") is None and order.get("price_bound") is not None:
+        rows.append(("Worst price", wording.price(order["price_bound"], digits)))
+    return rows + [("Stop-loss", wording.price(order.get("sl"), digits)),
+                   ("Take-profit", wording.price(order.get("tp"), digits))]
+
+
 def ticket_card(ticket: dict[str, Any], status: str | None = None) -> str:
     """The order: what is sent, what it risks, every rule's verdict, and its status."""
     order, fig = ticket["order"], ticket.get("figures", {})
-    side = order["side"].upper()
-    entry = "market" if order.get("price") is None else f"at {_n(order['price'])}"
+    rows = [*_order_rows(order, fig), *wording.figure_rows(fig),
+            ("Expires", f"**{_time(ticket['expires_at'])}**")]
     lines = [
         f"### Ticket `{ticket['id']}`: {order_title(order, fig)}",
         "",
-        "| | |", "|---|---|",
-        f"| Symbol | **{order['symbol']}** |",
-        f"| Side | **{side}** |",
-        f"| Lots | **{_n(order['volume'], 2)}** |",
-        f"| Entry | {entry}, worst price {_n(order.get('price_bound'))} |",
-        f"| Stop-loss | {_n(order.get('sl'))} |",
-        f"| Take-profit | {_n(order.get('tp'))} |",
-        f"| Money at risk | **{_money(fig.get('money_at_risk'))}** |",
-        f"| % of equity | **{_n(fig.get('risk_pct'), 2)}%** |",
-        f"| Reward:risk | {_n(fig.get('reward_risk'), 2)} |",
-        f"| Spread | {_n(fig.get('spread_points'), 1)} points |",
-        f"| Expires | **{_time(ticket['expires_at'])}** |",
+        f"| Symbol | **{order.get('symbol', '-')}** |", "|---|---|",
+        *(f"| {label} | {value} |" for label, value in rows),
     ]
     if "verdicts" not in ticket:  # a ticket from the store (restored page): no verdicts kept
         lines += ["", "**Approved by the risk engine**; each rule's verdict is in the journal.",
@@ -76,12 +87,12 @@ def ticket_card(ticket: dict[str, Any], status: str | None = None) -> str:
     lines += [f"- {'✓' if v['passed'] else '✗ FAILED'} `{v['code']}`: {v['message']}"
               for v in sorted(verdicts, key=lambda v: v["passed"])]
     lines += ["", status or "Not sent yet: approve to send this exact order once, or reject it."]
-    return "\n".join(lines)
+    return markdown_text("\n".join(lines))
 
 
 def with_status(card: str, status: str) -> str:
     """A card's text with its last line (the prompt or an earlier status) replaced."""
-    return card.rsplit("\n", 1)[0] + "\n" + status
+    return card.rsplit("\n", 1)[0] + "\n" + markdown_text(status)
 
 
 #: What a card says once its ticket is answered, by the event that answered it.
@@ -99,9 +110,9 @@ RESOLVED = {
 def resolution(kind: str, payload: dict[str, Any]) -> str:
     """The status line a resolved card ends with."""
     by = payload.get("by")
-    return "**" + RESOLVED[kind].format(
-        by=f" ({by})" if by else "", volume=_n(payload.get("volume"), 2),
-        price=_n(payload.get("price")), message=payload.get("message", "")) + "**"
+    return markdown_text("**" + RESOLVED[kind].format(
+        by=f" ({by})" if by else "", volume=wording.lots(payload.get("volume")),
+        price=wording.price(payload.get("price")), message=payload.get("message", "")) + "**")
 
 #: What a card says when its ticket stopped waiting without an event here (by ticket status).
 SWEPT = {

@@ -74,3 +74,23 @@ def positions(data: list[dict[str, Any]]) -> go.Figure:
                       height=max(200, 60 + 40 * len(data)),
                       margin={"l": 40, "r": 20, "t": 40, "b": 30})
     return fig
+
+
+def equity_curve(report: dict[str, Any]) -> go.Figure:
+    """The balance at the end of each day (the service's daily P/L report, newest day first)
+    as a line, and each day's net result as bars below it."""
+    days = list(reversed(report["days"]))
+    x = [d["day"] for d in days]
+    nets = [d["net"] for d in days]
+    ccy = report.get("currency", "")
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3],
+                        vertical_spacing=0.06)
+    fig.add_trace(go.Scatter(x=x, y=[d["balance"] for d in days], name="Balance",
+                             mode="lines+markers", line={"width": 2, "color": "#2962ff"}), 1, 1)
+    fig.add_trace(go.Bar(x=x, y=nets, name="Day's net", text=[f"{v:+,.2f}" for v in nets],
+                         marker_color=[_UP if v >= 0 else _DOWN for v in nets]), 2, 1)
+    fig.update_yaxes(title_text=ccy, row=1, col=1)
+    fig.update_layout(title=f"Equity curve, last {len(days)} days: net {report['net']:+,.2f} "
+                      f"{ccy}", height=420, showlegend=False,
+                      margin={"l": 40, "r": 20, "t": 40, "b": 30})
+    return fig

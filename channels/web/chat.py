@@ -12,7 +12,7 @@ from typing import Any
 
 import chainlit as cl
 
-from channels.web import charts
+from channels.web import cards, charts
 from channels.web.session import WebSession
 
 CHART_TOOLS = frozenset({"analyze", "bars"})
@@ -59,12 +59,12 @@ class Turn:
         if data.get("command"):
             await self._chart(data["command"], data.get("data"))
         if data.get("streamed") and self.answer is not None:
-            self.answer.content = text or self.answer.content
+            self.answer.content = cards.markdown_text(text) if text else self.answer.content
             await self._attach(self.answer)
             await self.answer.send()
             self.answer = None
             return
-        await self._attach(message := cl.Message(text))
+        await self._attach(message := cl.Message(cards.markdown_text(text)))
         await message.send()
 
     async def _on_ticket(self, text: str, data: dict[str, Any]) -> None:
@@ -112,4 +112,6 @@ async def chart_for(web: WebSession, name: str, data: Any) -> Any:
         return await asyncio.to_thread(charts.account, data)
     if name == "positions" and isinstance(data, list) and data:
         return await asyncio.to_thread(charts.positions, data)
+    if name == "daily" and isinstance(data, dict) and data.get("days"):
+        return await asyncio.to_thread(charts.equity_curve, data)
     return None

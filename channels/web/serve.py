@@ -107,6 +107,9 @@ def load_app(settings: Settings, *, router: Any = None, terminal: Any = None) ->
     config.run.host, config.run.port, config.run.headless = (
         settings.web.host, settings.web.port, True)
     importlib.import_module("channels.web.app")  # registers the callbacks
+    from channels.web.desk_route import install
+
+    install(app)  # the trading desk's fresh figures
     if password is not None:
         cl.password_auth_callback(_password_check(password))
     else:

@@ -1,4 +1,4 @@
-"""One browser conversation: its ticket cards, its trading-state badge, its event listener.
+"""One browser conversation: its ticket cards, its trading desk, its event listener.
 
 The listener follows the service's events (this process's and, through the runtime's relay,
 every other process's on the data dir), so a ticket answered on Telegram or the CLI, a fill,
@@ -19,6 +19,7 @@ from agent.app import Companion
 from agent.events import Event, EventType, Subscription
 from channels.notices import NOTEWORTHY, notice
 from channels.web import cards
+from channels.web.desk import desk_props, read_desk
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,9 @@ class WebSession:
     symbol: str = "EURUSD"
     timeframe: str = "H1"
     cards: dict[str, Card] = field(default_factory=dict)
-    badge: cl.CustomElement | None = None
+    badge: cl.CustomElement | None = None  # the TradingDesk element
+    phone: bool = False  # a phone-sized page (desk.is_phone)
+    desk_message: cl.Message | None = None  # the phone's inline desk
     _sub: Subscription | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _keeper: asyncio.Task | None = None
@@ -95,23 +98,37 @@ class WebSession:
                 await action.send(for_id=message.id)
 
     async def show_state(self) -> None:
-        """Create or refresh the trading-state badge in the side panel."""
-        status = await self.companion.service.command("status")
-        risk = status.get("risk", {})
-        props = {"state": risk.get("trading_state", "?"), "reason": risk.get("reason", "")}
-        if self.badge is not None and props == self.badge.props:
+        """Show the trading desk (`channels.web.desk`): in the side panel on a desktop; on a
+        phone, where that panel is a sheet over the chat, inline as the conversation's last
+        message (moved there after each turn). The desk keeps its figures fresh itself."""
+        props = desk_props(await read_desk(self.companion.service), phone=self.phone)
+        if self.phone:
+            await self._post_desk(props)
             return
-        self.badge = cl.CustomElement(name="TradingState", props=props, display="inline")
-        await self._send_badge()
+        shown = self.badge  # kept as the same element, so the panel updates it in place
+        self.badge = cl.CustomElement(name="TradingDesk", props=props, display="inline",
+                                      **({"id": shown.id} if shown is not None else {}))
+        if shown is None or props["state"] != shown.props["state"]:
+            await self._send_badge()
+
+    async def _post_desk(self, props: dict[str, Any]) -> None:
+        if self.desk_message is not None:
+            await self.desk_message.remove()
+        self.badge = cl.CustomElement(name="TradingDesk", props=props, display="inline")
+        self.desk_message = cl.Message("", author="Trading desk", elements=[self.badge])
+        await self.desk_message.send()
 
     def keep_badge(self) -> None:
-        """Show the badge again shortly after a turn, an action or a resume.
+        """Show the desk in the side panel again shortly after a turn, an action or a resume
+        (a desktop page; a phone's desk is inline and its sheet never opens by itself).
 
         The page empties the side panel when it mounts a conversation (a new chat moves to
         /thread/<id> after its first message; a resumed one loads its history) and when new
-        elements such as charts arrive. Sending the same badge again under the same key
+        elements such as charts arrive. Sending the same desk again under the same key
         leaves a panel that still shows it untouched.
         """
+        if self.phone:
+            return
         if self._keeper is not None:
             self._keeper.cancel()
         self._keeper = asyncio.create_task(self._resend_badge())
@@ -122,14 +139,14 @@ class WebSession:
             try:
                 await self._send_badge()
             except Exception:
-                log.exception("web: could not show the trading state")
+                log.exception("web: could not show the trading desk")
 
     async def _send_badge(self) -> None:
-        if self.badge is None:
+        if self.badge is None or self.phone:
             return
-        await cl.ElementSidebar.set_title("Trading state")
+        await cl.ElementSidebar.set_title("Trading desk")
         await cl.ElementSidebar.set_elements(
-            [self.badge], key=f"trading-state-{self.badge.props['state']}")
+            [self.badge], key=f"trading-desk-{self.badge.props['state']}")
 
     def listen(self) -> None:
         """Follow the companion's events for as long as the page is open."""

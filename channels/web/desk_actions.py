@@ -1,0 +1,139 @@
+"""The trading desk's buttons (`TradingDesk.jsx`): Close, Modify SL/TP, Breakeven and Trail on a
+position card, Cancel on a pending order, Resume, and the equity curve.
+
+Each trade button proposes a ticket in this conversation through the service's proposal
+methods: the risk gate's ticket appears as a card with Approve / Reject (or its denial as a
+message), and nothing is sent before the trader approves that ticket. What the trader typed
+into a card's form is checked here first; a refusal changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import chainlit as cl
+
+from agent.domain import CompanionError
+from agent.service import CompanionService, Reply
+from agent.tools.jsonable import to_jsonable
+from channels.web import cards, charts
+from channels.web.session import WebSession
+
+EQUITY_DAYS = 30  # the desk's equity curve
+SessionOf = Callable[[], Awaitable[WebSession | None]]
+Proposal = Callable[[CompanionService, str, dict[str, Any]], Awaitable[Reply]]
+
+
+def ticket_number(payload: dict[str, Any]) -> int:
+    """The position or order number a button carries."""
+    value = payload.get("ticket")
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise CompanionError("bad_ticket", "That card names no position or order; reload the "
+                             "page and try again.")
+    return value
+
+
+def level(text: Any, name: str) -> float | None:
+    """A new SL or TP typed into a card: a positive price, or empty for none."""
+    word = str(text if text is not None else "").strip()
+    if not word:
+        return None
+    try:
+        value = float(word)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise CompanionError("bad_price", f"'{word}' is not a price for the {name}: use a "
+                             "positive number such as 1.1050, or leave it empty for none.")
+    return value
+
+
+def pips(text: Any) -> float:
+    """A trailing distance typed into a card, in pips."""
+    word = str(text if text is not None else "").strip()
+    try:
+        value = float(word)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise CompanionError("bad_distance", f"'{word}' is not a trailing distance: use a "
+                             "number of pips above zero, such as 20.")
+    return value
+
+
+async def show_reply(reply: Reply, web: WebSession) -> None:
+    """What a proposal came back with: the gate's words, then the ticket card to answer."""
+    for text in reply.messages:
+        if text:
+            await cl.Message(text).send()
+    if reply.ticket is not None:
+        await web.show_ticket(reply.ticket)
+
+
+PROPOSALS: dict[str, Proposal] = {
+    "desk_close": lambda s, thread, p: s.propose_close(thread, ticket_number(p)),
+    "desk_modify": lambda s, thread, p: s.propose_modify(
+        thread, ticket_number(p), {"sl": level(p.get("sl"), "stop-loss"),
+                                   "tp": level(p.get("tp"), "take-profit")}),
+    "desk_breakeven": lambda s, thread, p: s.propose_breakeven(thread, ticket_number(p)),
+    "desk_trail": lambda s, thread, p: s.propose_trail(thread, ticket_number(p),
+                                                       pips(p.get("pips")), "pips"),
+    "desk_cancel": lambda s, thread, p: s.propose_cancel(thread, ticket_number(p)),
+}
+
+
+def register(session_of: SessionOf) -> None:
+    """Register the desk's action callbacks; `session_of` gives the page's WebSession."""
+
+    def proposing(name: str, propose: Proposal) -> None:
+        async def callback(action: cl.Action) -> None:
+            web = await session_of()
+            if web is None:
+                return
+            try:
+                reply = await propose(web.companion.service, web.thread_id, action.payload)
+            except Exception as exc:
+                await cl.ErrorMessage(cards.error_text(exc)).send()
+            else:
+                await show_reply(reply, web)
+            await web.show_state()
+            web.keep_badge()
+        cl.action_callback(name)(callback)
+
+    for name, propose in PROPOSALS.items():
+        proposing(name, propose)
+
+    @cl.action_callback("resume")
+    async def resume(action: cl.Action) -> None:
+        web = await session_of()
+        if web is None:
+            return
+        try:
+            state = await web.companion.service.resume(by="web")
+        except Exception as exc:
+            await cl.ErrorMessage(cards.error_text(exc)).send()
+        else:
+            await cl.Message(f"Trading state: **{state.trading_state.value}**. New orders go "
+                             "to the risk engine again.").send()
+        await web.show_state()
+        web.keep_badge()
+
+    @cl.action_callback("desk_equity")
+    async def equity(action: cl.Action) -> None:
+        web = await session_of()
+        if web is None:
+            return
+        try:
+            report = to_jsonable(await web.companion.service.daily(EQUITY_DAYS))
+            figure = await asyncio.to_thread(charts.equity_curve, report)
+        except Exception as exc:
+            await cl.ErrorMessage(cards.error_text(exc)).send()
+        else:
+            chart = cl.Plotly(name="equity curve", figure=figure, display="inline", size="large")
+            await cl.Message(f"Your balance at the end of each of the last {EQUITY_DAYS} days "
+                             "(closed trades).", elements=[chart]).send()
+        await web.show_state()
+        web.keep_badge()
