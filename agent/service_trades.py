@@ -31,6 +31,7 @@ class TradeManagement:
     desk: Desk
     tickets: TicketBook
     _propose: Callable[[str, str], Awaitable[Reply]]  # CompanionService's: one graph turn
+    propose_modify: Callable[[str, int, Mapping[str, float | None]], Awaitable[Reply]]
 
     async def propose_breakeven(self, thread_id: str, position: int) -> Reply:
         """Propose moving the stop of `position` to its open price (its TP stays)."""
@@ -71,6 +72,18 @@ class TradeManagement:
         if not any(o.ticket == order for o in await asyncio.to_thread(self.desk.orders)):
             raise CompanionError("order_unknown", f"There is no pending order #{order}.")
         return await self._propose(thread_id, command_text("modify", ticket=order, **changes))
+
+    async def propose_change(self, thread_id: str, ticket: int,
+                             changes: Mapping[str, float | None]) -> Reply:
+        """New SL/TP for an open position, or a new price/SL/TP for a pending order: whichever
+        `ticket` is (MT5 numbers positions and live orders apart)."""
+        if any(o.ticket == ticket for o in await asyncio.to_thread(self.desk.orders)):
+            return await self.propose_modify_order(thread_id, ticket, changes)
+        if "price" in changes:
+            await self._held(ticket)  # unknown: one sentence; a position: no entry change
+            raise CompanionError("bad_modify", f"#{ticket} is an open position: its entry "
+                                 "price cannot change. Give a new sl or tp.")
+        return await self.propose_modify(thread_id, ticket, changes)
 
     async def trails(self) -> list[TrailRule]:
         """The trailing stops in force, by position."""

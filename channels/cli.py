@@ -50,7 +50,12 @@ class CompanionGroup(LazyGroup):
           for name, text in (
               ("orders", "Pending orders: type, price, lots, SL, TP, when placed."),
               ("cancel", "Propose cancelling a pending order (a ticket, then y/N)."),
-              ("modify", "Propose a new SL and/or TP for a position (a ticket, then y/N)."),
+              ("modify", "Propose a new SL and/or TP for a position, or a pending order's "
+                         "price/SL/TP (a ticket, then y/N)."),
+              ("close", "Propose closing a position, part of it, all, or a symbol's (one "
+                        "ticket, then y/N)."),
+              ("breakeven", "Propose moving a position's stop to its open price."),
+              ("trail", "Propose a trailing stop (confirmed once, then moved toward profit)."),
               ("profit", "P/L of today, this week, this month or all, and per symbol."),
               ("daily", "P/L per day."))),
         LazyCommand("mcp", "channels.mcp.cli:mcp_command",

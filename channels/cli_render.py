@@ -69,7 +69,8 @@ def ticket_card(ticket: dict[str, Any]) -> Panel:
     stops = (f"  SL {order.get('sl') or '-'}  TP {order.get('tp') or '-'}"
              if order.get("kind", "open") == "open" else "")
     head = Text(f"{order_title(order, figures)}{stops}", style="bold")
-    facts = _table("", ["figure", "value"], [[k, v] for k, v in figures.items()])
+    facts = _table("", ["figure", "value"], [[k, v] for k, v in figures.items()
+                                              if v is not None and k != "legs"])
     verdicts = _table("Risk rules", ["rule", "verdict", "why"],
                       [[v["code"], "pass" if v["passed"] else "DENY", v["message"]]
                        for v in ticket.get("verdicts", [])])
@@ -79,7 +80,9 @@ def ticket_card(ticket: dict[str, Any]) -> Panel:
 
 def question(ticket: dict[str, Any]) -> str:
     """What the trader is asked to confirm a ticket."""
-    return {"cancel": "Cancel this order?", "modify": "Change these stops?"}.get(
+    return {"cancel": "Cancel this order?", "modify": "Change these stops?",
+            "modify_order": "Change this order?", "close": "Close it?",
+            "close_all": "Close these positions?", "trail": "Trail this stop?"}.get(
         ticket["order"].get("kind", "open"), "Send this order?")
 
 
@@ -101,7 +104,8 @@ def reply_json(result: Any) -> dict[str, Any]:
 
 
 def filled(result: Any) -> bool:
-    return any((d.get("outcome") or {}).get("status") in ("filled", "partial", "placed", "done")
+    return any((d.get("outcome") or {}).get("status") in ("filled", "partial", "placed", "done",
+                                                          "closed")
                for d in result.data)
 
 

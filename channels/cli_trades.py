@@ -1,9 +1,11 @@
-"""`companion orders | cancel | modify | profit | daily`: pending orders, trade changes, P/L.
+"""`companion orders | cancel | modify | close | breakeven | trail | profit | daily`: pending
+orders, trade changes, P/L.
 
-A thin channel over the service: parse, call, render. A cancel or a modify is proposed in a
-conversation of its own and shown as a ticket with every rule's verdict; it is sent only when
-the trader answers y (`--json` prints the proposal and leaves its ticket waiting for
-`companion confirm ID`). Exit codes as every command: 1 when refused, 2 for bad usage.
+A thin channel over the service: parse, call, render. A change (cancel, modify, close,
+close-all, breakeven, trailing stop) is proposed in a conversation of its own and shown as a
+ticket with every rule's verdict; it is sent only when the trader answers y (`--json` prints
+the proposal and leaves its ticket waiting for `companion confirm ID`). Exit codes as every
+command: 1 when refused, 2 for bad usage.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ LevelOpt = Annotated[str | None, typer.Option(help="New price, or none to remove
 
 def register(app: typer.Typer) -> None:
     """Add the commands to `app` (loaded lazily by `channels.cli.CompanionGroup`)."""
-    for command in (orders, cancel, modify, profit, daily):
+    for command in (orders, cancel, modify, close, breakeven, trail, profit, daily):
         app.command(command.__name__)(command)
 
 
@@ -40,17 +42,62 @@ def cancel(order: Annotated[int, typer.Argument(help="The order number `orders` 
     propose_and_ask(lambda c, thread: c.service.propose_cancel(thread, order), as_json)
 
 
-def modify(position: Annotated[int, typer.Argument(help="The position number `positions` "
-                                                        "shows.")],
-           sl: LevelOpt = None, tp: LevelOpt = None, as_json: JsonOpt = False) -> None:
-    """Propose a new stop-loss and/or take-profit for an open position, then y/N."""
-    changes = {name: _level(value) for name, value in (("sl", sl), ("tp", tp))
-               if value is not None}
+def modify(position: Annotated[int, typer.Argument(help="The position (or pending order) "
+                                                        "number `positions` (`orders`) shows.")],
+           sl: LevelOpt = None, tp: LevelOpt = None,
+           price: Annotated[float | None, typer.Option(
+               help="A pending order's new entry price.", min=0.0)] = None,
+           as_json: JsonOpt = False) -> None:
+    """Propose a new stop-loss and/or take-profit for an open position, or a new price, SL
+    and/or TP for a pending order, then y/N."""
+    changes: dict[str, float | None] = {
+        name: _level(value) for name, value in (("sl", sl), ("tp", tp)) if value is not None}
+    if price is not None:
+        changes["price"] = price
     if not changes:
-        err.print("[red]Give --sl, --tp or both (a price, or none to remove it).[/red]")
+        err.print("[red]Give --sl, --tp or both (a price, or none), or an order's --price.[/red]")
         raise typer.Exit(2)
-    propose_and_ask(lambda c, thread: c.service.propose_modify(thread, position, changes),
+    propose_and_ask(lambda c, thread: c.service.propose_change(thread, position, changes),
                     as_json)
+
+
+def close(position: Annotated[int | None, typer.Argument(
+              help="The position number `positions` shows.", min=1)] = None,
+          everything: Annotated[bool, typer.Option("--all", help="Every open position, on "
+                                                   "one ticket.")] = False,
+          symbol: Annotated[str | None, typer.Option(help="Every open position of this "
+                                                     "symbol, on one ticket.")] = None,
+          volume: Annotated[float | None, typer.Option(help="Lots to close (default: all).",
+                                                       min=0.0)] = None,
+          as_json: JsonOpt = False) -> None:
+    """Propose closing a position (or part of it: --volume), every position (--all) or every
+    position of a symbol (--symbol): one ticket with the P/L now, then y/N."""
+    if (position is not None) + everything + (symbol is not None) != 1 or (
+            volume is not None and position is None):
+        err.print("[red]Give one of: a position number (with --volume to close part), --all, "
+                  "or --symbol SYMBOL.[/red]")
+        raise typer.Exit(2)
+    if position is not None:
+        propose_and_ask(lambda c, thread: c.service.propose_close(thread, position, volume),
+                        as_json)
+    propose_and_ask(lambda c, thread: c.service.propose_close_all(thread, symbol), as_json)
+
+
+def breakeven(position: Annotated[int, typer.Argument(help="The position number.", min=1)],
+              as_json: JsonOpt = False) -> None:
+    """Propose moving a position's stop-loss to its open price, then y/N."""
+    propose_and_ask(lambda c, thread: c.service.propose_breakeven(thread, position), as_json)
+
+
+def trail(position: Annotated[int, typer.Argument(help="The position number.", min=1)],
+          distance: Annotated[float, typer.Argument(help="How far the stop stays behind the "
+                                                    "price.", min=0.0)],
+          unit: Annotated[str, typer.Option(help="pips, points or price")] = "pips",
+          as_json: JsonOpt = False) -> None:
+    """Propose a trailing stop (confirmed once; the running companion then moves the stop
+    only toward profit), then y/N."""
+    propose_and_ask(lambda c, thread: c.service.propose_trail(thread, position, distance,
+                                                              unit), as_json)
 
 
 def profit(period: Annotated[str, typer.Option(help="today, week, month or all")] = "all",

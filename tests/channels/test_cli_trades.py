@@ -17,7 +17,7 @@ def place_buy_limit(cli) -> dict:
     placed = cli("order", "buy", "EURUSD", "0.01", "--sl", f"{price - 0.002:.5f}", "--at",
                  f"{price:.5f}", input="y\n")
     assert placed.exit_code == 0, placed.output
-    assert "BUY LIMIT 0.01 EURUSD at" in placed.stdout and "Pending order placed" in placed.stdout
+    assert "BUY LIMIT 0.01 EURUSD @" in placed.stdout and "Pending order placed" in placed.stdout
     (order,) = as_json(cli("orders", "--json"))
     return order
 
@@ -83,7 +83,7 @@ def test_modify_stop_after_y_then_position_has_the_new_stop(cli):
     new_sl = f"{position['sl'] + 0.001:.5f}"
     result = cli("modify", str(position["ticket"]), "--sl", new_sl, input="y\n")
     assert result.exit_code == 0, result.output
-    assert f"MODIFY #{position['ticket']} EURUSD: SL {position['sl']:g} -> {float(new_sl):g}" \
+    assert f"MODIFY #{position['ticket']} EURUSD: SL {position['sl']:.5f} -> {new_sl}" \
         in result.stdout
     assert f"Modified position #{position['ticket']}" in result.stdout
     (now,) = as_json(cli("positions", "--json"))
@@ -122,6 +122,79 @@ def test_modify_when_bad_levels_then_one_sentence_nothing_changed(cli, args, cod
 def test_modify_when_position_unknown_then_exit_1(cli):
     result = cli("modify", "777", "--sl", "1.1")
     assert result.exit_code == 1 and result.output.strip() == "There is no open position #777."
+
+
+def test_modify_pending_order_price_after_y_then_order_moved(cli):
+    order = place_buy_limit(cli)
+    price = f"{order['price_open'] - 0.0005:.5f}"
+    result = cli("modify", str(order["ticket"]), "--price", price, input="y\n")
+    assert result.exit_code == 0, result.output
+    assert f"MODIFY order #{order['ticket']} BUY LIMIT 0.01 EURUSD: price " in result.stdout
+    assert "Change this order? [y/N]" in result.stdout
+    assert as_json(cli("orders", "--json"))[0]["price_open"] == float(price)
+
+
+def test_modify_position_with_a_price_then_one_sentence(cli):
+    position = open_buy(cli)
+    result = cli("modify", str(position["ticket"]), "--price", "1.1")
+    assert result.exit_code == 1
+    assert "its entry price cannot change" in result.output
+
+
+def test_close_part_after_y_then_the_rest_stays_open(cli):
+    position = open_buy(cli)
+    result = cli("close", str(position["ticket"]), "--volume", "0.04", input="y\n")
+    assert result.exit_code == 0, result.output
+    assert f"CLOSE #{position['ticket']} 0.04 lots EURUSD (P/L now " in result.stdout
+    assert "Close it? [y/N]" in result.stdout
+    assert as_json(cli("positions", "--json"))[0]["volume"] == pytest.approx(0.06)
+
+
+def test_close_when_volume_leaves_an_odd_lot_then_denied_nothing_closed(cli):
+    position = open_buy(cli)
+    result = cli("close", str(position["ticket"]), "--volume", "0.045")
+    assert result.exit_code == 1 and "lot step" in result.stdout
+    assert as_json(cli("positions", "--json")) == [position]
+
+
+def test_close_all_then_one_ticket_listing_each_and_all_closed(cli):
+    first = open_buy(cli)
+    q = as_json(cli("quote", "EURUSD", "--json"))
+    assert cli("order", "sell", "EURUSD", "0.02", "--sl", f"{q['ask'] + 0.004:.5f}",
+               input="y\n").exit_code == 0
+    result = cli("close", "--symbol", "EURUSD", input="y\n")
+    assert result.exit_code == 0, result.output
+    assert "CLOSE ALL EURUSD: 2 positions (P/L now " in result.stdout
+    assert f"#{first['ticket']} EURUSD: closed 0.1 lots" in result.stdout
+    assert "Close these positions? [y/N]" in result.stdout
+    assert "Closed 2 of 2 positions." in result.stdout
+    assert as_json(cli("positions", "--json")) == []
+
+
+@pytest.mark.parametrize("args", [(), ("--all", "--symbol", "EURUSD"), ("--all", "--volume",
+                                                                          "0.1"), ("1", "--all")])
+def test_close_when_not_exactly_one_target_then_usage_exit_2(cli, args):
+    result = cli("close", *args)
+    assert result.exit_code == 2 and "Give one of" in result.output
+
+
+def test_close_all_when_flat_then_one_sentence(cli):
+    result = cli("close", "--all")
+    assert result.exit_code == 1
+    assert result.output.strip() == "There is no open position to close."
+
+
+def test_breakeven_and_trail_tickets_then_answered(cli):
+    position = open_buy(cli)
+    be = cli("breakeven", str(position["ticket"]))  # under water: the risk engine says no
+    assert be.exit_code == 1 and "DENIED" in be.stdout
+    trail = cli("trail", str(position["ticket"]), "15", input="y\n")
+    assert trail.exit_code == 0, trail.output
+    assert f"TRAIL #{position['ticket']} EURUSD: stop 15.0 pips (0.00150)" in trail.stdout
+    assert "Trail this stop? [y/N]" in trail.stdout and "Trailing stop on position" in \
+        trail.stdout
+    bad = cli("trail", str(position["ticket"]), "15", "--unit", "miles")
+    assert bad.exit_code == 1 and "'miles' is not a unit" in bad.output
 
 
 def test_profit_and_daily_after_a_closed_trade_then_money_with_currency(cli):
