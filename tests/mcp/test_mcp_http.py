@@ -4,6 +4,7 @@ once the trader approved it elsewhere, raw NaN, and the bind rule."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -11,11 +12,11 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from agent.access import AuthThrottle
+from agent.access import AuthThrottle, free_port
 from agent.app import open_companion
 from agent.domain import CompanionError
 from agent.graph.routing import StaticRouter
-from channels.mcp.server import check_bind
+from channels.mcp.server import check_bind, serve_http
 from channels.rest.auth import ApiTokens
 from tests.mcp.conftest import ORDER, LiveMcp, http_session, sse_json, text
 from tests.rest.conftest import READ, TRADE
@@ -120,6 +121,30 @@ async def test_http_when_raw_nan_volume_then_one_sentence_and_nothing_changed(se
             "volume: Input should be a valid number."
         assert live.companion.journal.rows("tickets") == []
         assert live.companion.journal.rows("decisions") == []
+
+
+async def test_serve_http_when_stopped_then_in_flight_calls_done_and_the_companion_closed(
+        settings):
+    stop = asyncio.Event()
+    port = free_port()
+    serving = asyncio.create_task(serve_http(settings, stop, host="127.0.0.1", port=port,
+                                             tokens=TOKENS))
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient() as probe:
+        for _ in range(600):
+            try:
+                await probe.get(f"{url}/mcp")
+                break
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+    async with http_session(url, READ) as mcp:
+        quote = await mcp.call_tool("quote", {"symbol": "EURUSD"})
+        assert quote.structuredContent["symbol"] == "EURUSD"
+    stop.set()
+    await asyncio.wait_for(serving, 30)
+    with pytest.raises(httpx.TransportError):
+        async with httpx.AsyncClient() as probe:
+            await probe.get(f"{url}/mcp")
 
 
 def test_bind_when_beyond_loopback_then_a_token_and_tls_are_needed():

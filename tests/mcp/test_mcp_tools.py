@@ -216,3 +216,16 @@ async def test_prompts_then_the_companion_rules_and_where_tickets_are_confirmed(
     order = (await mcp.get_prompt("order", {"request": "buy 0.1 EURUSD sl 1.11"}))
     said = order.messages[0].content.text
     assert "propose_order" in said and said.endswith("The trader asks: buy 0.1 EURUSD sl 1.11")
+
+
+async def test_tool_when_the_service_fails_unexpectedly_then_a_generic_sentence_logged(
+        mcp, companion, monkeypatch, caplog):
+    async def broken(name, **args):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(companion.service, "command", broken)
+    result = await mcp.call_tool("quote", {"symbol": "EURUSD"})
+    assert result.isError and result.structuredContent["code"] == "internal_error"
+    assert text(result).startswith("Something went wrong on our side; the error was logged.")
+    assert "disk on fire" not in text(result)
+    assert any("MCP tool quote failed: RuntimeError" in r.getMessage() for r in caplog.records)
