@@ -15,7 +15,7 @@ READ_ROUTES = [("GET", "/v1/quote/EURUSD"), ("GET", "/v1/bars/EURUSD"),
                ("GET", "/v1/positions"), ("GET", "/v1/history"), ("GET", "/v1/risk"),
                ("GET", "/v1/alerts"), ("GET", "/v1/tickets"), ("GET", "/v1/health"),
                ("GET", "/metrics"), ("GET", "/v1/orders"), ("GET", "/v1/profit?period=week"),
-               ("GET", "/v1/daily?days=3")]
+               ("GET", "/v1/daily?days=3"), ("GET", "/v1/trails")]
 TRADE_ROUTES = [("POST", "/v1/risk/halt", {"reason": "test"}), ("POST", "/v1/risk/resume", None),
                 ("POST", "/v1/alerts", {"symbol": "EURUSD", "condition": "above 1.2"}),
                 ("DELETE", "/v1/alerts/alr_000000000000", None),
@@ -23,7 +23,13 @@ TRADE_ROUTES = [("POST", "/v1/risk/halt", {"reason": "test"}), ("POST", "/v1/ris
                 ("POST", "/v1/tickets/tkt_000000000000/approve", None),
                 ("POST", "/v1/tickets/tkt_000000000000/reject", None),
                 ("POST", "/v1/orders/424242/cancel", None),
-                ("POST", "/v1/positions/424242/modify", {"sl": 1.1})]
+                ("POST", "/v1/positions/424242/modify", {"sl": 1.1}),
+                ("POST", "/v1/orders/424242/modify", {"price": 1.1}),
+                ("POST", "/v1/positions/424242/close", {"volume": 0.1}),
+                ("POST", "/v1/positions/close-all", {"symbol": "GBPUSD"}),
+                ("POST", "/v1/positions/424242/breakeven", None),
+                ("POST", "/v1/positions/424242/trail", {"distance": 20}),
+                ("DELETE", "/v1/positions/424242/trail", None)]
 
 
 async def test_route_lists_when_compared_with_openapi_then_cover_every_operation(api):
@@ -34,6 +40,10 @@ async def test_route_lists_when_compared_with_openapi_then_cover_every_operation
                  ("GET", "/v1/size/{symbol}"), ("DELETE", "/v1/alerts/{alert_id}"),
                  ("POST", "/v1/chat/{thread_id}"), ("POST", "/v1/tickets/{ticket_id}/{decision}"),
                  ("POST", "/v1/orders/{order}/cancel"), ("POST", "/v1/positions/{position}/modify"),
+                 ("POST", "/v1/orders/{order}/modify"), ("POST", "/v1/positions/{position}/close"),
+                 ("POST", "/v1/positions/{position}/breakeven"),
+                 ("POST", "/v1/positions/{position}/trail"),
+                 ("DELETE", "/v1/positions/{position}/trail"),
                  ("GET", "/v1/events")}  # a stream: its scope is checked in test_api_events
     concrete = {(m, p.split("?")[0]) for m, p in READ_ROUTES} | {
         (r[0], r[1].split("?")[0]) for r in TRADE_ROUTES}
