@@ -160,7 +160,7 @@ export default function TradingDesk() {
       {desk.reason ? <span style={{ fontSize: 12, opacity: 0.75 }}>{desk.reason}</span> : null}
       {strip}
       <div>
-        <Button id="desk-equity" size="sm" variant="ghost" disabled={busy}
+        <Button id="desk-equity-curve" size="sm" variant="ghost" disabled={busy}
                 onClick={() => act("desk_equity")}>Equity curve</Button>
       </div>
       {phone ? (
