@@ -3,6 +3,9 @@
 It returns plain data; formatting lives in the channels. Chat goes through the graph (one
 thread per conversation, SQLite checkpointer); tickets are resolved by resuming the thread
 that is waiting on them, from whichever channel the trader answers on.
+
+LangGraph and LangChain are imported by the methods that run the graph, so that a data command
+(`companion quote`) opens the service without loading them (tests/channels/test_cli_startup.py).
 """
 
 from __future__ import annotations
@@ -11,22 +14,10 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from langchain_core.messages import (
-    AIMessage,
-    AIMessageChunk,
-    BaseMessage,
-    HumanMessage,
-    ToolMessage,
-)
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
+from typing import TYPE_CHECKING, Any
 
 from agent.domain import CompanionError, Order
 from agent.events import EventType, Subscription
-from agent.graph.claims import StreamGuard
 from agent.graph.names import ASSISTANT, CHECK_CLAIMS, INTERRUPT, RESPOND, TOOLS
 from agent.risk.pnl import DailyReport, ProfitReport
 from agent.risk.pnl import period as pnl_period
@@ -37,6 +28,12 @@ from agent.service_trades import TradeManagement
 from agent.tools.commands import CommandRunner, ParsedCommand, command_text, parse_command
 from agent.tools.jsonable import to_jsonable
 from agent.tools.proposal_ids import is_proposal_id
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+    from langgraph.graph.state import CompiledStateGraph
+
+    from agent.graph.claims import StreamGuard
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +104,8 @@ class CompanionService(Reads, Operations, TradeManagement):
                 raise CompanionError(
                     "ticket_pending", "A ticket is waiting for your answer in this "
                     "conversation: approve or reject it first.")
+            from langchain_core.messages import HumanMessage
+
             async for event in self._run({"messages": [HumanMessage(text)]}, thread_id):
                 yield event
 
@@ -220,6 +219,8 @@ class CompanionService(Reads, Operations, TradeManagement):
                     f"ticket_{ticket.status}" if ticket.status != "pending" else "ticket_stale",
                     f"Ticket {ticket_id} is no longer waiting for an answer "
                     f"(it is {ticket.status}).")
+            from langgraph.types import Command
+
             resume = Command(resume={"ticket_id": ticket_id, "decision": decision, "by": by})
             return await _collect(thread_id, self._run(resume, thread_id))
 
@@ -258,6 +259,8 @@ class CompanionService(Reads, Operations, TradeManagement):
     async def _may_be_interrupted(self, thread_id: str) -> bool:
         """False when the latest checkpoint (the one `aget_state` reads) has no interrupt
         write; True when it has one, or when the checkpointer is not the SQLite one."""
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
         saver = self.graph.checkpointer
         if not isinstance(saver, AsyncSqliteSaver):
             return True
@@ -291,6 +294,10 @@ class CompanionService(Reads, Operations, TradeManagement):
         text the node parsed into calls, call text beside real calls, and a reply it replaced
         (a retry, a fallback model after an error, its own reply) are dropped unshown.
         """
+        from langchain_core.messages import AIMessageChunk
+
+        from agent.graph.claims import StreamGuard
+
         guards: dict[str, StreamGuard] = {}  # per model message: what its tokens may show
         fresh: set[str] = set()  # the messages the running assistant step streamed
         held: dict[str, ChatEvent] = {}  # a model's answer, until its claims are checked
@@ -342,6 +349,8 @@ def _settle_streams(guards: dict[str, StreamGuard], fresh: set[str], answers: li
     after an error, its own reply) or answered with as tool calls read from the text (parsed,
     or call text beside real calls). What a guard already showed stays shown: only complete
     sentences without a claim, never call text."""
+    from langchain_core.messages import AIMessage
+
     by_id = {m.id or "": m for m in answers if isinstance(m, AIMessage)}
     for message_id in fresh:
         answer, guard = by_id.get(message_id), guards.get(message_id)
@@ -381,6 +390,8 @@ LIMIT 1
 
 
 def _events_for(node: str, message: Any, streamed: bool) -> list[ChatEvent]:
+    from langchain_core.messages import AIMessage, ToolMessage
+
     if isinstance(message, AIMessage) and message.tool_calls:
         return [ChatEvent("tool_start", tc["name"], {"id": tc["id"], "args": tc["args"]})
                 for tc in message.tool_calls]

@@ -1,18 +1,21 @@
-"""How fast the `companion` command starts: `companion --help` and a data command.
+"""How fast the `companion` command starts: `companion --help` and data commands.
 
-Run: python bench/bench_cli.py [--runs 7] [--symbol EURUSD] [--tree DIR]
+Run: python bench/bench_cli.py [--runs 7] [--symbol EURUSD] [--tree DIR] [--modules]
 Each case runs the real console script in a fresh process, `--runs` times after one warm-up
 run (which also creates the data folder, the journal and the paper account), against a
 throw-away data folder with the paper terminal stepped. Prints the median and the spread of the
 wall time, the median CPU time of the process (user + system, steadier than the wall time on a
 busy machine), the machine's load average, and the target for each case. `--tree DIR` times
 another checkout instead (`python -m channels.cli` run in DIR), e.g. the commit before a change,
-so that both figures come from the same machine under the same load.
+so that both figures come from the same machine under the same load. `--modules` also prints,
+per case, how many modules the process imported and whether LangGraph, LangChain or pandas was
+among them (the targets assume none is, for a data command).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -24,7 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = {"help": 0.3, "quote": 0.6}  # seconds, wall time on a quiet machine (issue #14)
+TARGETS = {"help": 0.3, "quote": 0.6, "account": 0.6, "positions": 0.6}  # seconds, wall time
+# on a quiet machine (issue #14 item 8)
+HEAVY = ("langgraph", "langchain_core", "langsmith", "pandas")
 
 
 def companion(tree: Path | None) -> list[str]:
@@ -59,15 +64,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--symbol", default="EURUSD")
     parser.add_argument("--tree", type=Path, help="another checkout to time instead")
+    parser.add_argument("--modules", action="store_true",
+                        help="also count the modules each case imports")
     args = parser.parse_args()
     cwd = args.tree.resolve() if args.tree else ROOT
     data = Path(tempfile.mkdtemp(prefix="bench-cli-"))
     env = {**os.environ, "COMPANION_DATA_DIR": str(data), "COMPANION_PAPER__SPEED": "0",
            "COMPANION_CONFIG": str(data / "none.toml"), "COLUMNS": "100"}
     base = companion(args.tree)
-    cases = {"help": base + ["--help"], "quote": base + ["quote", args.symbol]}
+    cases = {"help": base + ["--help"], "quote": base + ["quote", args.symbol],
+             "account": base + ["account"], "positions": base + ["positions"]}
     try:
         results = {name: measure(argv, env, cwd, args.runs) for name, argv in cases.items()}
+        modules = ({name: imported(argv[len(base):], env, cwd) for name, argv in cases.items()}
+                   if args.modules else {})
     finally:
         shutil.rmtree(data, ignore_errors=True)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -79,6 +89,20 @@ def main() -> None:
         shown = " ".join(["companion", *argv[len(base):]])
         print(f"{shown:<24}{r['median_s']:>8.3f}s{r['min_s']:>7.3f}s{r['max_s']:>7.3f}s"
               f"{r['cpu_s']:>7.3f}s{TARGETS[name]:>7.1f}s")
+    for name, (count, heavy) in modules.items():
+        print(f"companion {' '.join(cases[name][len(base):]):<14} imports {count} modules; "
+              f"heavy: {', '.join(heavy) or 'none'}")
+
+
+def imported(words: list[str], env: dict[str, str], cwd: Path) -> tuple[int, list[str]]:
+    """How many modules running `companion WORDS` in-process imports, and which of HEAVY."""
+    probe = ("import contextlib, io, json, sys\nfrom channels.cli import app\n"
+             "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+             f"    app({words!r})\nprint(json.dumps(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=cwd, capture_output=True,
+                          text=True, check=True)
+    names = json.loads(done.stdout.strip().splitlines()[-1])
+    return len(names), sorted({n.split(".")[0] for n in names} & set(HEAVY))
 
 
 if __name__ == "__main__":
