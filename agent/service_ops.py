@@ -16,7 +16,6 @@ from agent.alerts.book import Alert
 from agent.config import Settings
 from agent.domain import CompanionError
 from agent.events import EventBus
-from agent.market.alerts import parse_condition
 from agent.risk.snapshot import RiskState
 from agent.store import Journal
 from agent.tools.commands import symbol as symbol_name
@@ -184,15 +183,11 @@ class Operations:
         """The alerts still armed, oldest first."""
         return await asyncio.to_thread(self.commands.alerts.active)
 
-    async def add_alert(self, symbol: str, condition: str, *, recurring: bool = False,
+    async def add_alert(self, symbol: str, condition: str, *,
                         channel: str = "command") -> Alert:
-        """Arm an alert from the `/alert` grammar (`above 1.12`, `rsi<30 H1`, ...)."""
-        sym = symbol_name(symbol)
-        rule = parse_condition(sym, condition)
-        text = f"{sym} {condition.strip()}" + (" recurring" if recurring else "")
-        added = await asyncio.to_thread(self.commands.add_alert, rule, text=text,
-                                        recurring=recurring, channel=channel)
-        return await asyncio.to_thread(self.commands.alerts.get, added["id"])
+        """Arm an alert from the `/alert` grammar (`above 1.12`, `rsi<30 H1 recurring`)."""
+        return await asyncio.to_thread(self.commands.alert_from_text, symbol_name(symbol),
+                                       condition, channel=channel)
 
     async def remove_alert(self, alert_id: str) -> Alert:
         """Cancel an armed alert; CompanionError when there is no such alert."""

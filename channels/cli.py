@@ -131,9 +131,14 @@ def emit(data: Any, as_json: bool, human: Callable[[Any], Any]) -> None:
         out.print(human(data))
 
 
-def command(name: str, as_json: bool, **args: Any) -> None:
-    data = run(lambda c: c.service.command(name, **args))
+def show(name: str, as_json: bool, job: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run one typed service call (`job(companion)`) and print its result as the chat command
+    `name` renders it; returns the result as plain JSON data."""
+    from agent.tools.jsonable import to_jsonable
+
+    data = to_jsonable(run(job))
     emit(data, as_json, lambda d: render.command(name, d))
+    return data
 
 
 @app.command()
@@ -146,7 +151,7 @@ def doctor(as_json: JsonOpt = False) -> None:
 @app.command()
 def quote(symbol: str, as_json: JsonOpt = False) -> None:
     """Bid, ask, spread in points and time."""
-    command("price", as_json, symbol=symbol.upper())
+    show("price", as_json, lambda c: c.service.quote(symbol))
 
 
 @app.command()
@@ -154,13 +159,13 @@ def bars(symbol: str, timeframe: str = typer.Argument("H1"),
          n: Annotated[int, typer.Option("-n", min=1, max=5000)] = 20,
          as_json: JsonOpt = False) -> None:
     """The last N bars as a table."""
-    command("bars", as_json, symbol=symbol.upper(), timeframe=timeframe.upper(), count=n)
+    show("bars", as_json, lambda c: c.service.bars(symbol, timeframe, n))
 
 
 @app.command()
 def analyze(symbol: str, timeframe: str = typer.Argument("H1"), as_json: JsonOpt = False) -> None:
     """Indicator pack and a short deterministic market summary."""
-    command("analyze", as_json, symbol=symbol.upper(), timeframe=timeframe.upper())
+    show("analyze", as_json, lambda c: c.service.analysis(symbol, timeframe))
 
 
 @app.command()
@@ -175,9 +180,7 @@ def size(symbol: str,
     except ValueError:
         err.print(f"[red]'{risk}' is not a percentage such as 1%.[/red]")
         raise typer.Exit(2) from None
-    data = run(lambda c: c.service.command("size", symbol=symbol.upper(), risk_pct=risk_pct,
-                                           sl=sl, side=side))
-    emit(data, as_json, lambda d: render.command("size", d))
+    data = show("size", as_json, lambda c: c.service.size(symbol, risk_pct, sl, side))
     if not data["volume"]:  # no size fits: refused, with the reason shown
         raise typer.Exit(1)
 
@@ -253,20 +256,20 @@ def tickets(as_json: JsonOpt = False) -> None:
 @app.command()
 def positions(as_json: JsonOpt = False) -> None:
     """Open positions."""
-    command("positions", as_json)
+    show("positions", as_json, lambda c: c.service.positions())
 
 
 @app.command()
 def account(as_json: JsonOpt = False) -> None:
     """Balance, equity, margin and the trading state."""
-    command("account", as_json)
+    show("account", as_json, lambda c: c.service.account())
 
 
 @app.command()
 def history(days: Annotated[int, typer.Option("--days", min=1, max=3650)] = 7,
             as_json: JsonOpt = False) -> None:
     """Closed deals."""
-    command("history", as_json, days=days)
+    show("history", as_json, lambda c: c.service.history(days))
 
 
 @app.command()
@@ -296,13 +299,13 @@ def risk_status(as_json: JsonOpt = False) -> None:
 def risk_halt(reason: Annotated[str, typer.Option("--reason")] = "manual halt",
               as_json: JsonOpt = False) -> None:
     """Stop new risk: only closes are allowed until resume."""
-    command("halt", as_json, reason=reason)
+    show("halt", as_json, lambda c: c.service.halt(reason, by="cli"))
 
 
 @risk_app.command("resume")
 def risk_resume(as_json: JsonOpt = False) -> None:
     """Allow trading again (refused while a daily-loss halt is in force)."""
-    command("resume", as_json)
+    show("resume", as_json, lambda c: c.service.resume(by="cli"))
 
 
 @paper_app.command("status")

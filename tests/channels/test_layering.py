@@ -11,6 +11,8 @@ Every module under channels/ is parsed with `ast` (nothing is imported) and chec
    - agent.domain, agent.config, agent.events, agent.access, agent.logs: domain types,
      settings, event types, auth and throttle helpers, logging;
    - agent.tools.jsonable: plain JSON of the service's dataclasses;
+   - agent.wording: the words and numbers every channel shows (prices to the symbol's digits,
+     money with its currency, ...), one helper each;
    - agent.wording: how numbers read to a trader (prices to digits, money with currency), the
      same in every channel;
    - agent.graph.render: the words of orders and replies, shared with the graph's replies;
@@ -47,6 +49,7 @@ ALLOWED: dict[str, frozenset[str] | None] = {
     "agent.app": frozenset({"open_companion", "Companion"}),
     "agent.domain": None, "agent.config": None, "agent.events": None, "agent.access": None,
     "agent.logs": None, "agent.tools.jsonable": None, "agent.graph.render": None,
+    "agent.wording": None,
     "agent.wording": None,
     "agent.monitor": frozenset({"HealthMonitor"}),
     "agent.tools.commands": frozenset({"parse_command", "USAGE", "help_text"}),

@@ -166,7 +166,7 @@ async def test_unexpected_error_when_raised_then_500_generic_without_details(api
     async def broken(*args, **kwargs):
         raise RuntimeError("internal detail /home/trader/secret-path")
 
-    monkeypatch.setattr(companion.service, "command", broken)
+    monkeypatch.setattr(companion.service, "positions", broken)
     answer = await client.get("/v1/positions", headers=auth(READ))
     assert answer.status_code == 500
     assert answer.json()["code"] == "internal_error"

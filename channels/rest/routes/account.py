@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from agent.tools.jsonable import to_jsonable
 from channels.rest.deps import Read, Service
 
 router = APIRouter(tags=["account"], dependencies=[Read])
@@ -13,14 +14,14 @@ router = APIRouter(tags=["account"], dependencies=[Read])
 
 @router.get("/account", summary="Balance, equity, margin and the trading state")
 async def account(service: Service) -> Any:
-    return await service.command("account")
+    return (await service.account()).to_dict()
 
 
 @router.get("/positions", summary="Open positions")
 async def positions(service: Service) -> Any:
-    return await service.command("positions")
+    return to_jsonable(await service.positions())
 
 
 @router.get("/history", summary="Closed deals")
 async def history(service: Service, days: Annotated[int, Query(ge=1, le=3650)] = 7) -> Any:
-    return await service.command("history", days=days)
+    return to_jsonable(await service.history(days))

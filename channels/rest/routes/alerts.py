@@ -21,16 +21,15 @@ class NewAlert(BaseModel):
 
 @router.get("", dependencies=[Read], summary="Active alerts")
 async def list_alerts(service: Service) -> Any:
-    return await service.command("alerts")
+    return [alert.to_dict() for alert in await service.alerts()]
 
 
 @router.post("", dependencies=[Trade], status_code=201, summary="Create an alert")
 async def create_alert(service: Service, body: NewAlert) -> Any:
-    return await service.command("alert", symbol=body.symbol.upper(),
-                                 condition=body.condition.strip())
+    return (await service.add_alert(body.symbol, body.condition, channel="rest")).to_dict()
 
 
 @router.delete("/{alert_id}", dependencies=[Trade], summary="Cancel an alert")
 async def delete_alert(service: Service, alert_id: Annotated[
         str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]) -> Any:
-    return await service.command("cancelalert", alert_id=alert_id)
+    return (await service.remove_alert(alert_id)).to_dict()

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
+from agent.tools.jsonable import to_jsonable
 from channels.rest.deps import Read, Service, Symbol
 
 router = APIRouter(tags=["market"], dependencies=[Read])
@@ -14,24 +15,23 @@ Timeframe = Annotated[str, Query(pattern=r"^[A-Za-z0-9]{1,4}$", description="e.g
 
 @router.get("/quote/{symbol}", summary="Bid, ask, spread and time")
 async def quote(service: Service, symbol: Symbol) -> Any:
-    return await service.command("price", symbol=symbol.upper())
+    return to_jsonable(await service.quote(symbol))
 
 
 @router.get("/bars/{symbol}", summary="The last bars")
 async def bars(service: Service, symbol: Symbol, timeframe: Timeframe = "H1",
                count: Annotated[int, Query(ge=1, le=5000)] = 20) -> Any:
-    return await service.command("bars", symbol=symbol.upper(), timeframe=timeframe.upper(),
-                                 count=count)
+    return await service.bars(symbol, timeframe, count)
 
 
 @router.get("/analyze/{symbol}", summary="Indicator pack and a market summary")
 async def analyze(service: Service, symbol: Symbol, timeframe: Timeframe = "H1") -> Any:
-    return await service.command("analyze", symbol=symbol.upper(), timeframe=timeframe.upper())
+    return await service.analysis(symbol, timeframe)
 
 
 @router.get("/sentiment/{symbol}", summary="News sentiment")
 async def sentiment(service: Service, symbol: Symbol) -> Any:
-    return await service.command("sentiment", symbol=symbol.upper())
+    return await service.sentiment(symbol)
 
 
 @router.get("/size/{symbol}", summary="Lots for a risk % and a stop-loss")
@@ -39,5 +39,4 @@ async def size(service: Service, symbol: Symbol,
                risk_pct: Annotated[float, Query(gt=0, le=100)],
                sl: Annotated[float, Query(gt=0, allow_inf_nan=False)],
                side: Literal["buy", "sell"] | None = None) -> Any:
-    return await service.command("size", symbol=symbol.upper(), risk_pct=risk_pct, sl=sl,
-                                 side=side)
+    return to_jsonable(await service.size(symbol, risk_pct, sl, side))
