@@ -18,6 +18,8 @@ TITLES: dict[EventType, str] = {
     EventType.ORDER_REJECTED: "Order rejected",
     EventType.ORDER_MODIFIED: "Stops changed",
     EventType.ORDER_CANCELLED: "Pending order cancelled",
+    EventType.TRAIL_STARTED: "Trailing stop on",
+    EventType.TRAIL_MOVED: "Trailing stop moved",
     EventType.POSITION_CLOSED: "Position closed",
     EventType.SL_HIT: "Stop loss hit",
     EventType.TP_HIT: "Take profit hit",
@@ -64,8 +66,17 @@ def notice(event: Event) -> str:
             return (f"{title_}: #{p['order']} {_type(p)} {_n(p['volume'])} {p['symbol']} at "
                     f"{_n(p['price_open'])} ({p['state']})")
         case EventType.ORDER_MODIFIED:
-            return f"{title_}: #{p['position']} {p['symbol']} SL {_n(p.get('sl'))} " \
+            what = f"#{p['position']}" if p.get("position") else \
+                f"order #{p.get('order')} at {_n(p.get('price'))}"
+            return f"{title_}: {what} {p['symbol']} SL {_n(p.get('sl'))} " \
                    f"TP {_n(p.get('tp'))}"
+        case EventType.TRAIL_STARTED:
+            return f"{title_}: {p.get('message', '#' + str(p.get('position')))}"
+        case EventType.TRAIL_MOVED:
+            at_stop = ("" if p.get("profit_at_sl") is None else
+                       f", P/L at the stop {p['profit_at_sl']:+.2f} {p.get('currency', '')}")
+            return (f"{title_}: #{p['position']} {p['symbol']} SL {_n(p.get('sl_before'))} -> "
+                    f"{_n(p['sl'])} (price {_n(p.get('price'))}{at_stop.rstrip()})")
         case EventType.ORDER_CANCELLED:
             return f"{title_}: #{p['order']} {p['symbol']}"
         case EventType.RISK_STATE_CHANGED:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from html import escape
+from typing import Any
 
 from telegram import Update
 from telegram.ext import ContextTypes
@@ -14,27 +16,39 @@ from channels.telegram import formatting
 from channels.telegram.deps import answer, deps_of
 
 #: Commands the bot answers itself: read-only ones (and halt/resume, alerts), and the
-#: proposals of a cancel or a modify (their ticket follows, with Approve / Reject buttons).
+#: proposals that manage a trade (cancel, modify, close, close-all, breakeven, trailing stop;
+#: their ticket follows, with Approve / Reject buttons).
 COMMANDS = ("status", "positions", "orders", "account", "price", "analyze", "profit", "daily",
-            "alerts", "alert", "cancelalert", "cancel", "modify", "halt", "resume", "help")
+            "alerts", "alert", "cancelalert", "cancel", "modify", "close", "closeall", "be",
+            "trail", "halt", "resume", "help")
 
 
 async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/status, /price EURUSD, /orders, /cancel 123, /modify 456 sl 1.1050, /profit week, ..."""
+    """/status, /price EURUSD, /orders, /cancel 123, /modify 456 sl 1.1050, /close 456 0.05,
+    /closeall, /be 456, /trail 456 20 pips, /profit week, ..."""
     service = deps_of(context).service
     thread = f"tg-{update.effective_chat.id}"
     try:
         cmd = parse_command(update.effective_message.text or "")
-        if cmd.name == "cancel":
-            html = _proposal(await service.propose_cancel(thread, cmd.args["order"]))
-        elif cmd.name == "modify":
-            changes = {k: cmd.args[k] for k in ("sl", "tp") if k in cmd.args}
-            html = _proposal(await service.propose_modify(thread, cmd.args["ticket"], changes))
+        if cmd.proposes_order and cmd.name in _PROPOSALS:
+            html = _proposal(await _PROPOSALS[cmd.name](service, thread, cmd.args))
         else:
             html = formatting.command(cmd.name, await service.command(cmd.name, **cmd.args))
     except CompanionError as exc:
         html = escape(exc.message)
     await answer(update, context, html)
+
+
+_PROPOSALS: dict[str, Callable[[Any, str, dict[str, Any]], Awaitable[Reply]]] = {
+    "cancel": lambda s, thread, a: s.propose_cancel(thread, a["order"]),
+    "modify": lambda s, thread, a: s.propose_change(thread, a["ticket"], {
+        k: a[k] for k in ("price", "sl", "tp") if k in a}),
+    "close": lambda s, thread, a: s.propose_close(thread, a["ticket"], a["volume"]),
+    "closeall": lambda s, thread, a: s.propose_close_all(thread, a["symbol"]),
+    "be": lambda s, thread, a: s.propose_breakeven(thread, a["ticket"]),
+    "trail": lambda s, thread, a: s.propose_trail(thread, a["ticket"], a["distance"],
+                                                  a["unit"]),
+}
 
 
 def _proposal(reply: Reply) -> str:

@@ -213,9 +213,18 @@ def event(e: Event) -> str:
                         [("Price", num(p["price"])), ("Ticket", p["ticket_id"])],
                         "" if e.type is EventType.ORDER_FILLED else p.get("message", ""))
         case EventType.ORDER_MODIFIED:
-            return card(f"{title}: #{p['position']} {p['symbol']}",
-                        [("SL", num(p.get("sl"))), ("TP", num(p.get("tp"))),
+            what = f"#{p['position']}" if p.get("position") else f"order #{p.get('order')}"
+            rows = [("Price", num(p.get("price")))] if not p.get("position") else []
+            return card(f"{title}: {what} {p['symbol']}",
+                        [*rows, ("SL", num(p.get("sl"))), ("TP", num(p.get("tp"))),
                          ("Ticket", p["ticket_id"])])
+        case EventType.TRAIL_MOVED:
+            return card(f"{title}: #{p['position']} {p['symbol']}",
+                        [("SL", f"{num(p.get('sl_before'))} -> {num(p['sl'])}"),
+                         ("Price", num(p.get("price"))),
+                         ("P/L at the stop", money(p.get("profit_at_sl")))])
+        case EventType.TRAIL_STARTED:
+            return f"<b>{escape(title)}</b>\n" + escape(p.get("message", ""))
         case EventType.ORDER_CANCELLED:
             return card(f"{title}: #{p['order']} {p['symbol']}", [("Ticket", p["ticket_id"])])
         case EventType.POSITION_CLOSED | EventType.SL_HIT | EventType.TP_HIT | \

@@ -90,7 +90,7 @@ async def test_modify_from_telegram_then_ticket_with_before_and_after_then_stops
     server.message(ME, f"/modify {position.ticket} sl {new_sl}")
     waiting = await said(server, "is waiting for your answer below")
     card = await said(server, f"MODIFY #{position.ticket}")
-    assert f"{position.sl:g} -> {new_sl:g}" in card
+    assert f"{position.sl:.5f} -> {new_sl:.5f}" in card
     edited = await approve_ticket_message(server, waiting.split()[1])
 
     assert f"Modified position #{position.ticket}" in edited
