@@ -18,6 +18,7 @@ from agent.domain import CompanionError
 from agent.events import EventBus
 from agent.risk.snapshot import RiskState
 from agent.store import Journal
+from agent.store.counts import activity_counts
 from agent.tools.commands import symbol as symbol_name
 
 if TYPE_CHECKING:
@@ -117,6 +118,11 @@ class Operations:
     def recovered(self) -> list[str]:
         """Notices of tickets a killed process had left half done, settled at start."""
         return list(self._parts.recovered)
+
+    def activity_counts(self) -> dict[str, list[tuple[Any, ...]]]:
+        """The journal's counts for `/metrics` (model calls, decisions, denials, orders), read
+        over a connection of their own. Blocking: call it from a worker thread."""
+        return activity_counts(self._parts.settings.journal_path)
 
     def channel_store(self, channel: str) -> ChannelStore:
         """The small store of one channel (`telegram`, ...)."""

@@ -57,7 +57,7 @@ def create_app(companion: Any, *, tokens: ApiTokens, monitor: HealthMonitor | No
     throttle = throttle or AuthThrottle.from_settings(companion.settings.access, "REST API")
     app.state.gate = Gate(tokens, RateLimiter(rate_per_minute), throttle)
     app.state.health = monitor.report
-    app.state.metrics = ApiMetrics(companion.settings.journal_path, monitor.state)
+    app.state.metrics = ApiMetrics(companion.service.activity_counts, monitor.state)
     errors.install(app)
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),

@@ -1,16 +1,14 @@
 """`/metrics` in Prometheus text format.
 
 Request counts and latency are measured here, per route template. Model calls, risk decisions
-and orders are counted from the journal when scraped (a read-only connection of its own, so a
-scrape never waits on a trade), so the figures survive restarts and include every channel.
+and orders are counted by the journal when scraped (`CompanionService.activity_counts`), so the
+figures survive restarts and include every channel.
 The broker connection and trading state are read from the health monitor (or the terminal).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -19,27 +17,18 @@ from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-_QUERIES = {
-    "model_calls": ("SELECT model, provider, CASE WHEN error IS NULL OR error = '' THEN 'ok' "
-                    "ELSE 'error' END, COUNT(*) FROM model_calls GROUP BY 1, 2, 3"),
-    "decisions": ("SELECT CASE WHEN approved THEN 'approved' ELSE 'denied' END, COUNT(*) "
-                  "FROM decisions GROUP BY 1"),
-    "denials": ("SELECT json_extract(v.value, '$.code'), COUNT(*) FROM decisions, "
-                "json_each(decisions.verdicts) AS v WHERE json_extract(v.value, '$.passed') = 0 "
-                "GROUP BY 1"),
-    "orders": "SELECT outcome, COUNT(*) FROM orders GROUP BY 1",
-}
 
 
 class JournalCollector(Collector):
     """Counts from the journal, read at scrape time."""
 
-    def __init__(self, journal_path: Path, state: Callable[[], dict[str, Any]]) -> None:
-        self.journal_path = journal_path
+    def __init__(self, counts: Callable[[], dict[str, list[tuple[Any, ...]]]],
+                 state: Callable[[], dict[str, Any]]) -> None:
+        self.counts = counts
         self.state = state
 
     def collect(self) -> Iterator[Any]:
-        rows = self._read()
+        rows = self.counts()
         calls = CounterMetricFamily("companion_model_calls", "Model calls by model and outcome.",
                                     labels=["model", "provider", "outcome"])
         for model, provider, outcome, n in rows["model_calls"]:
@@ -68,20 +57,13 @@ class JournalCollector(Collector):
             trading.add_metric([name], float(state.get("trading_state") == name))
         yield trading
 
-    def _read(self) -> dict[str, list[tuple[Any, ...]]]:
-        if not self.journal_path.exists():
-            return {name: [] for name in _QUERIES}
-        conn = sqlite3.connect(f"file:{self.journal_path}?mode=ro", uri=True, timeout=5)
-        try:
-            return {name: conn.execute(sql).fetchall() for name, sql in _QUERIES.items()}
-        finally:
-            conn.close()
-
 
 class ApiMetrics:
-    """The API's own registry: request counter and latency histogram, plus the journal."""
+    """The API's own registry: request counter and latency histogram, plus the journal's
+    counts (`counts`, blocking: scraped on a worker thread) and the connection state."""
 
-    def __init__(self, journal_path: Path, state: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, counts: Callable[[], dict[str, list[tuple[Any, ...]]]],
+                 state: Callable[[], dict[str, Any]]) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter("companion_api_requests", "HTTP requests by route and status.",
                                 ["method", "route", "status"], registry=self.registry)
@@ -89,7 +71,7 @@ class ApiMetrics:
                                  ["route"], registry=self.registry,
                                  buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5,
                                           5, 10))
-        self.registry.register(JournalCollector(journal_path, state))
+        self.registry.register(JournalCollector(counts, state))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

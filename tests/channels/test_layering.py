@@ -19,7 +19,8 @@ Every module under channels/ is parsed with `ast` (nothing is imported) and chec
    - agent.monitor: the health monitor a serving process runs (serve, REST /health);
    - agent.tools.commands (parse_command, USAGE, help_text): the slash-command grammar, so a
      text channel reads what the trader typed exactly as the graph does;
-   - agent.risk.pnl (MAX_DAYS, Period, DailyReport, ProfitReport): the P/L reports' types;
+   - agent.risk.pnl (MAX_DAYS, Period, DailyReport, ProfitReport) and agent.risk.trails
+     (TrailRule): the types of what the service's P/L and trailing-stop methods return;
    - agent.market.indicators (indicator_pack): chart overlays over bars the service returned.
 3. It reads no `.desk`, `.journal` or `.selector` of anything, and no `.terminal`, `.router`
    or `.tickets` of a companion or service (`c`, `companion`, `service`, `x.companion` ...),
@@ -54,6 +55,7 @@ ALLOWED: dict[str, frozenset[str] | None] = {
     "agent.monitor": frozenset({"HealthMonitor"}),
     "agent.tools.commands": frozenset({"parse_command", "USAGE", "help_text"}),
     "agent.risk.pnl": frozenset({"MAX_DAYS", "Period", "DailyReport", "ProfitReport"}),
+    "agent.risk.trails": frozenset({"TrailRule"}),
     "agent.market.indicators": frozenset({"indicator_pack"}),
 }
 EXCEPTED: dict[str, tuple[str, ...]] = {
