@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from agent.domain import CompanionError
 from channels.mcp.resources import CONFIRMATION
 from channels.mcp.tools import SYMBOL_PATTERN, TRADING_TOOLS
 from tests.mcp.conftest import ORDER, state_of, text
@@ -69,7 +70,7 @@ async def test_approve_tools_when_called_then_unknown_and_the_ticket_still_waits
 
 
 async def test_unknown_symbol_then_the_same_sentence_as_the_service(mcp, companion):
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(CompanionError) as refused:
         await companion.service.command("price", symbol="FOOBAR")
     result = await mcp.call_tool("quote", {"symbol": "FOOBAR"})
     assert result.isError and text(result) == refused.value.message
@@ -199,6 +200,20 @@ async def test_resources_then_account_positions_tickets_and_analysis(mcp, compan
     analysis = (await mcp.read_resource("companion://analysis/EURUSD")).contents[0].text
     assert '"symbol": "EURUSD"' in analysis
     assert (await mcp.read_resource("companion://positions")).contents[0].text == "[]"
+    ticket_id = (await mcp.call_tool("propose_order", ORDER)).structuredContent["ticket_id"]
+    pending = (await mcp.read_resource("companion://tickets/pending")).contents[0].text
+    assert f'"id": "{ticket_id}"' in pending
+
+
+async def test_service_proposals_when_side_or_symbol_malformed_then_refused_before_the_gate(
+        companion):
+    before = state_of(companion)
+    for args, code in (({"symbol": "EURUSD", "side": "hold"}, "bad_side"),
+                       ({"symbol": "EUR/USD", "side": "buy"}, "bad_symbol")):
+        with pytest.raises(CompanionError) as refused:
+            await companion.service.propose_order("t", volume=0.1, sl=1.1, **args)
+        assert refused.value.code == code
+    assert state_of(companion) == before
 
 
 async def test_resource_when_unknown_symbol_then_refused(mcp):
