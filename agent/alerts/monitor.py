@@ -10,7 +10,7 @@ the looks (`agent.runtime`), so each is published once.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from agent.domain import CompanionError, Deal, Order, Position
 from agent.events import EventBus, EventType
@@ -29,6 +29,8 @@ class AccountMonitor:
         self.events = events
         self.tickets = tickets
         self._open: dict[int, Position] | None = None
+        self._last_look: datetime | None = None  # the terminal's time at the last look
+        self._told: set[int] = set()  # positions announced without ever being seen open
         self._pending: dict[int, Order] | None = None
         self._state = desk.risk_state.current().trading_state
         self._connected: bool | None = None
@@ -69,7 +71,44 @@ class AccountMonitor:
             for ticket, pos in self._open.items():
                 if ticket not in now_open:
                     self._closed(pos)
+            self._unseen_closes(set(self._open) | set(now_open))
+        else:
+            self._last_look = self._market_time()
         self._open = now_open
+
+    def _unseen_closes(self, seen: set[int]) -> None:
+        """Positions opened and closed between two looks (a stop hit within a second of the
+        fill): found in the deals since the last look, announced as their close."""
+        since, now = self._last_look, self._market_time()
+        if since is None or now is None:
+            self._last_look = now
+            return
+        try:
+            deals = self.desk.broker.history(since - timedelta(days=1), now + timedelta(minutes=1))
+        except CompanionError as exc:
+            log.warning("deals since the last look unavailable (%s)", exc.code)
+            return
+        self._last_look = now
+        by_position: dict[int, list[Deal]] = {}
+        for deal in deals:
+            by_position.setdefault(deal.position_id, []).append(deal)
+        for position, group in by_position.items():
+            entries = [d for d in group if d.entry == "in"]
+            exits = [d for d in group if d.entry != "in"]
+            if position in seen or position in self._told or not entries or not exits or \
+                    exits[-1].time < since or \
+                    sum(d.volume for d in exits) + 1e-9 < sum(d.volume for d in entries):
+                continue
+            self._told.add(position)
+            first = entries[0]
+            self._publish_close(position, first.symbol, first.side.value,
+                                sum(d.volume for d in entries), first.price, exits, 0.0)
+
+    def _market_time(self) -> datetime | None:
+        try:
+            return self.desk.market_time()
+        except CompanionError:
+            return None
 
     def _orders(self) -> None:
         """Pending orders gone since the last look: filled by the market, or removed by the
@@ -106,13 +145,18 @@ class AccountMonitor:
                 self.events.publish(EventType.PENDING_EXPIRED, payload)
 
     def _closed(self, pos: Position) -> None:
-        deals = self._closing_deals(pos)
+        self._publish_close(pos.ticket, pos.symbol, pos.side.value, pos.volume, pos.price_open,
+                            self._closing_deals(pos), pos.profit, pos.price_current)
+
+    def _publish_close(self, position: int, symbol: str, side: str, volume: float,
+                       price_open: float, deals: list[Deal], profit_now: float,
+                       price_now: float | None = None) -> None:
+        """Announce a close by its last deal's reason (SL, TP, stop-out, other)."""
         reason = deals[-1].reason if deals else "unknown"
-        profit = sum(d.profit + d.swap + d.commission for d in deals) if deals else pos.profit
+        profit = sum(d.profit + d.swap + d.commission for d in deals) if deals else profit_now
         self.events.publish(_CLOSE_EVENTS.get(reason, EventType.POSITION_CLOSED), {
-            "position": pos.ticket, "symbol": pos.symbol, "side": pos.side.value,
-            "volume": pos.volume, "price_open": pos.price_open,
-            "price_close": deals[-1].price if deals else pos.price_current,
+            "position": position, "symbol": symbol, "side": side, "volume": volume,
+            "price_open": price_open, "price_close": deals[-1].price if deals else price_now,
             "profit": round(profit, 2), "reason": reason})
 
     def _closing_deals(self, pos: Position) -> list[Deal]:

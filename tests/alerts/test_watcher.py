@@ -112,3 +112,19 @@ async def test_pending_order_when_market_reaches_it_then_pending_triggered_with_
     assert event.payload["order"] == order.ticket and event.payload["type"] == "buy_limit"
     assert event.payload["price"] == pytest.approx(1.112, abs=2e-4)
     assert [p.ticket for p in positions] == [event.payload["position"]]
+
+
+async def test_position_opened_and_stopped_between_two_looks_then_sl_hit_told_once(
+        companion, watcher):
+    sub = companion.events.subscribe([EventType.SL_HIT, EventType.POSITION_CLOSED])
+    watcher.check()  # the look before the trade
+    proposed = await companion.service.send("t1", "/buy EURUSD 0.1 sl 1.1100 tp 1.1220")
+    await companion.service.resolve_ticket(proposed.ticket["id"], "approve", by="test")
+    companion.terminal.wrapped.step(14)  # filled and stopped out before the next look
+    watcher.check()
+    watcher.check()
+    await asyncio.sleep(0)
+    (hit,) = drain(sub)
+    assert hit.type is EventType.SL_HIT and hit.payload["side"] == "buy"
+    assert hit.payload["volume"] == 0.1 and hit.payload["profit"] < 0
+    assert hit.payload["price_close"] == pytest.approx(1.11, abs=5e-4)
