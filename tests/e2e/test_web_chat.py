@@ -125,7 +125,7 @@ def test_ticket_when_rejected_from_cli_process_then_card_updates(page, demo, sho
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
 
-    page.get_by_text("Rejected elsewhere; nothing was sent.").wait_for(timeout=10_000)
+    page.get_by_text("Rejected (cli); nothing was sent.").wait_for(timeout=10_000)  # relayed
     shots(page, "card-updated")
     assert page.get_by_role("button", name="Approve").count() == 0
 
