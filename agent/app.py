@@ -52,7 +52,8 @@ def _utcnow() -> datetime:
 
 @dataclass
 class Companion:
-    """The assembled companion. Channels use `service`; the rest is for doctor and tests."""
+    """The assembled companion. Channels use `service` and nothing else of it (see
+    tests/channels/test_layering.py); the rest is for the runtime, the health monitor and tests."""
 
     settings: Settings
     journal: Journal
