@@ -35,12 +35,12 @@ def register_resources(mcp: FastMCP, service: CompanionService) -> None:
     @mcp.resource("companion://account", name="account", mime_type=JSON,
                   description="Balance, equity, margin and the trading state, read now.")
     async def account() -> str:
-        return _json(await service.command("account"))
+        return _json(await service.account())
 
     @mcp.resource("companion://positions", name="positions", mime_type=JSON,
                   description="Open positions, read now.")
     async def positions() -> str:
-        return _json(await service.command("positions"))
+        return _json(await service.positions())
 
     @mcp.resource("companion://tickets/pending", name="pending tickets", mime_type=JSON,
                   description="Tickets waiting for the trader's answer, newest first.")
@@ -53,7 +53,7 @@ def register_resources(mcp: FastMCP, service: CompanionService) -> None:
     async def analysis(symbol: str) -> str:
         if not _SYMBOL.match(symbol):
             raise CompanionError("bad_symbol", f"'{symbol}' is not a symbol name.")
-        return _json(await service.command("analyze", symbol=symbol.upper(), timeframe="H1"))
+        return _json(await service.analysis(symbol, "H1"))
 
 
 def register_prompts(mcp: FastMCP) -> None:

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from agent.domain import CompanionError
+from agent.tools.jsonable import to_jsonable
 from channels.mcp.resources import CONFIRMATION
 from channels.mcp.tools import SYMBOL_PATTERN, TRADING_TOOLS
 from tests.mcp.conftest import ORDER, state_of, text
@@ -36,7 +37,7 @@ async def test_tools_when_listed_then_read_and_propose_only(mcp):
 async def test_quote_then_the_service_numbers(mcp, companion):
     result = await mcp.call_tool("quote", {"symbol": "eurusd"})
     assert not result.isError
-    assert result.structuredContent == await companion.service.command("price", symbol="EURUSD")
+    assert result.structuredContent == to_jsonable(await companion.service.quote("EURUSD"))
 
 
 async def test_propose_then_pending_nothing_sent_and_the_fill_visible_once_approved(mcp,
@@ -71,7 +72,7 @@ async def test_approve_tools_when_called_then_unknown_and_the_ticket_still_waits
 
 async def test_unknown_symbol_then_the_same_sentence_as_the_service(mcp, companion):
     with pytest.raises(CompanionError) as refused:
-        await companion.service.command("price", symbol="FOOBAR")
+        await companion.service.quote("FOOBAR")
     result = await mcp.call_tool("quote", {"symbol": "FOOBAR"})
     assert result.isError and text(result) == refused.value.message
     assert result.structuredContent == {"code": "unknown_symbol",
@@ -162,7 +163,7 @@ async def test_ticket_status_when_unknown_or_expired_then_says_so(mcp, clock):
 async def test_read_tools_then_the_service_data(mcp, companion):
     service = companion.service
     assert (await mcp.call_tool("account", {})).structuredContent == \
-        await service.command("account")
+        to_jsonable(await service.account())
     bars = (await mcp.call_tool("bars", {"symbol": "EURUSD", "count": 3})).structuredContent
     assert len(bars["bars"]) == 3
     analysis = await mcp.call_tool("analyze", {"symbol": "EURUSD", "timeframe": "h1"})
@@ -235,10 +236,10 @@ async def test_prompts_then_the_companion_rules_and_where_tickets_are_confirmed(
 
 async def test_tool_when_the_service_fails_unexpectedly_then_a_generic_sentence_logged(
         mcp, companion, monkeypatch, caplog):
-    async def broken(name, **args):
+    async def broken(symbol):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(companion.service, "command", broken)
+    monkeypatch.setattr(companion.service, "quote", broken)
     result = await mcp.call_tool("quote", {"symbol": "EURUSD"})
     assert result.isError and result.structuredContent["code"] == "internal_error"
     assert text(result).startswith("Something went wrong on our side; the error was logged.")
