@@ -89,7 +89,7 @@ def equity_curve(report: dict[str, Any]) -> go.Figure:
                              mode="lines+markers", line={"width": 2, "color": "#2962ff"}), 1, 1)
     fig.add_trace(go.Bar(x=x, y=nets, name="Day's net", text=[f"{v:+,.2f}" for v in nets],
                          marker_color=[_UP if v >= 0 else _DOWN for v in nets]), 2, 1)
-    fig.update_yaxes(title_text=ccy, row=1, col=1)
+    fig.update_yaxes(title_text=ccy, tickformat=",.2f", row=1, col=1)
     fig.update_layout(title=f"Equity curve, last {len(days)} days: net {report['net']:+,.2f} "
                       f"{ccy}", height=420, showlegend=False,
                       margin={"l": 40, "r": 20, "t": 40, "b": 30})

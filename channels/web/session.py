@@ -158,6 +158,11 @@ class WebSession:
             self._sub.close()
         for task in [*self._tasks, *([self._keeper] if self._keeper else [])]:
             task.cancel()
+        if self.desk_message is not None:  # a phone's desk is not part of the conversation
+            try:
+                await self.desk_message.remove()
+            except Exception:
+                log.exception("web: could not remove the phone's desk")
 
     async def _follow(self, sub: Subscription) -> None:
         async for event in sub:
