@@ -150,6 +150,7 @@ class Position:
     time: datetime
     magic: int
     comment: str
+    digits: int | None = None  # the symbol's, to show its prices (None: not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,7 @@ class Deal:
     time: datetime
     reason: str  # "client" | "sl" | "tp" | "so" | "expert" | ...
     comment: str
+    digits: int | None = None  # the symbol's, to show its prices (None: not known)
 
 
 class IntentKind(StrEnum):
@@ -240,6 +242,7 @@ class Order:
     expiration: datetime | None = None
     magic: int = 0
     comment: str = ""
+    digits: int | None = None  # the symbol's, to show its prices (None: not known)
 
     @property
     def side(self) -> Side:

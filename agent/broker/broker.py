@@ -160,7 +160,9 @@ class MT5Broker:
         """Open positions, all symbols or one."""
         raw = (self._term.positions_get(symbol=symbol) if symbol
                else self._term.positions_get())
-        return [self._position(p) for p in self._records(raw, "Could not read open positions")]
+        found = self._records(raw, "Could not read open positions")
+        digits = self._digits({p.symbol for p in found})
+        return [self._position(p, digits.get(p.symbol)) for p in found]
 
     def orders(self, symbol: str | None = None) -> list[Order]:
         """Pending orders (limit, stop, stop-limit), all symbols or one, oldest first."""
@@ -181,6 +183,7 @@ class MT5Broker:
             raise CompanionError("bad_range", "The history range ends before it starts.")
         raw = self._term.history_deals_get(date_from, date_to)
         deals = self._records(raw, "Could not read the account history")
+        digits = self._digits({d.symbol for d in deals if d.symbol})
         sides = {self._term.DEAL_TYPE_BUY: Side.BUY, self._term.DEAL_TYPE_SELL: Side.SELL}
         entries = self._names(_DEAL_ENTRIES)
         reasons = self._names(_DEAL_REASONS)
@@ -189,7 +192,8 @@ class MT5Broker:
                  side=sides[d.type], entry=entries.get(d.entry, str(d.entry)), volume=d.volume,
                  price=d.price, profit=d.profit, commission=d.commission, swap=d.swap,
                  time=utc_from_epoch(d.time_msc / 1000 if d.time_msc else d.time),
-                 reason=reasons.get(d.reason, str(d.reason)), comment=d.comment)
+                 reason=reasons.get(d.reason, str(d.reason)), comment=d.comment,
+                 digits=digits.get(d.symbol))
             for d in deals if d.type in sides
         ]
 
@@ -249,19 +253,30 @@ class MT5Broker:
             return ()
         raise terminal_error(self._term, "terminal_error", what)
 
-    def _position(self, p: Any) -> Position:
+    def _digits(self, symbols: set[str]) -> dict[str, int]:
+        """Each symbol's digits, for showing its prices; a symbol the terminal no longer has
+        is left out."""
+        found = {}
+        for name in symbols:
+            info = self._term.symbol_info(name)
+            if info is not None:
+                found[name] = int(info.digits)
+        return found
+
+    def _position(self, p: Any, digits: int | None) -> Position:
         return Position(
             ticket=p.ticket, symbol=p.symbol,
             side=Side.BUY if p.type == self._term.POSITION_TYPE_BUY else Side.SELL,
             volume=p.volume, price_open=p.price_open, price_current=p.price_current,
             sl=p.sl or None, tp=p.tp or None, profit=p.profit, swap=p.swap,
             time=utc_from_epoch(p.time_msc / 1000 if p.time_msc else p.time), magic=p.magic,
-            comment=p.comment,
+            comment=p.comment, digits=digits,
         )
 
     def _orders(self, raw: tuple[Any, ...]) -> list[Order]:
         types = self._names(_ORDER_TYPES)
         states = self._names(_ORDER_STATES)
+        digits = self._digits({o.symbol for o in raw})
         return [Order(
             ticket=o.ticket, symbol=o.symbol, type=types[o.type],
             volume=o.volume_current or o.volume_initial, price_open=o.price_open,
@@ -272,7 +287,7 @@ class MT5Broker:
             time_done=(utc_from_epoch(o.time_done_msc / 1000 if o.time_done_msc
                                       else o.time_done) if o.time_done else None),
             expiration=utc_from_epoch(o.time_expiration) if o.time_expiration else None,
-            magic=o.magic, comment=o.comment)
+            magic=o.magic, comment=o.comment, digits=digits.get(o.symbol))
             for o in raw if o.type in types]
 
     def _order_type(self, side: Side) -> int:

@@ -8,46 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent import wording as w
 from agent.domain import OrderType
-
-
-def _num(x: Any, digits: int = 5) -> str:
-    return "-" if x is None else f"{x:.{digits}f}".rstrip("0").rstrip(".") \
-        if isinstance(x, float) else str(x)
 
 
 def signed(x: float | None, currency: str = "") -> str:
     """Money with its sign and currency: "+1,234.50 USD"; "-" for None."""
-    if x is None:
-        return "-"
-    return f"{round(x, 2) + 0.0:+,.2f}{f' {currency}' if currency else ''}"  # never "-0.00"
-
-
-def pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.1f}%"
-
-
-def _plain_pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2f}%"
-
-
-def _signed_pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:+.2f}%"
+    return w.money(x, currency, signed=True)
 
 
 def _trades(n: int) -> str:
     return f"{n} trade" if n == 1 else f"{n} trades"
 
 
-def _price(x: Any, digits: int | None) -> str:
-    """A price to the symbol's digits ("1.10500"); "-" for None."""
-    if x is None:
-        return "-"
-    return f"{x:.{digits}f}" if digits is not None else _num(x)
-
-
-def _lots(x: Any) -> str:
-    return f"{x:.2f}" if isinstance(x, int | float) else "?"
+_price = w.price
+_lots = w.lots
 
 
 def _pnl(figures: dict[str, Any]) -> str:
@@ -99,9 +74,8 @@ def order_title(order: dict[str, Any], figures: dict[str, Any] | None = None) ->
 
 def _trail_title(order: dict[str, Any], figures: dict[str, Any]) -> str:
     digits, distance = figures.get("digits"), order.get("trail") or 0.0
-    pip = 10.0 ** -digits * (10 if digits in (3, 5) else 1) if digits is not None else None
-    gap = (f"{distance / pip:.1f} pips ({_price(distance, digits)})" if pip
-           else _num(distance))
+    gap = (f"{w.pips(distance / 10.0 ** -digits, digits):.1f} pips "
+           f"({_price(distance, digits)})" if digits is not None else _price(distance))
     now = (f"; it moves from {_price(figures.get('sl_before'), digits)} to "
            f"{_price(figures['trail_sl'], digits)} now" if figures.get("trail_sl") is not None
            else "; it does not move yet")
@@ -122,8 +96,11 @@ def _close_all_title(order: dict[str, Any], figures: dict[str, Any]) -> str:
 def render_command(name: str, data: Any) -> str:
     match name:
         case "price":
-            return (f"{data['symbol']}: bid {_num(data['bid'])}, ask {_num(data['ask'])}, "
-                    f"spread {_num(data['spread_points'], 1)} points ({data['time']}).")
+            digits = data.get("digits")
+            return (f"{data['symbol']}: bid {_price(data['bid'], digits)}, ask "
+                    f"{_price(data['ask'], digits)}, spread "
+                    f"{w.distance(data['spread_points'], digits)} "
+                    f"({data['time'][:16].replace('T', ' ')} UTC).")
         case "bars":
             lines = [f"{data['symbol']} {data['timeframe']}, last {len(data['bars'])} bars:"]
             lines += [f"{b['time'][:16]}  O {b['open']}  H {b['high']}  L {b['low']}  "
@@ -132,41 +109,51 @@ def render_command(name: str, data: Any) -> str:
         case "analyze":
             return data.get("summary_text") or " ".join(data.get("facts", []))
         case "sentiment":
-            return (f"Sentiment {data.get('label', '')} (score {_num(data.get('score'), 2)}) "
+            return (f"Sentiment {data.get('label', '')} (score {w.ratio(data.get('score'))}) "
                     f"over {data.get('count', 0)} headlines.")
         case "size":
             caps = "".join(f" {c['message']}" for c in data.get("caps", []))
             if not data["volume"]:
                 return f"No size fits: {data['reason']}{caps}"
-            return (f"{_num(data['volume'], 2)} lots risks {_num(data['money_at_risk'], 2)} "
-                    f"({_num(data['risk_pct'], 2)}% of equity) over "
-                    f"{_num(data['sl_points'], 1)} points to the stop.{caps}")
+            digits, ccy = data.get("digits"), data.get("currency", "")
+            stop = (f" at {_price(data['sl'], digits)}" if data.get("sl") is not None else "")
+            return (f"{_lots(data['volume'])} lots risks {w.money(data['money_at_risk'], ccy)} "
+                    f"({w.pct(data['risk_pct'])} of equity) with the stop{stop}, "
+                    f"{w.distance(data['sl_points'], digits)} away.{caps}")
         case "positions":
             if not data:
                 return "No open positions."
             return "\n".join(
-                f"#{p['ticket']} {p['side'].upper()} {_num(p['volume'], 2)} {p['symbol']} "
-                f"@ {_num(p['price_open'])}  SL {_num(p['sl'])}  TP {_num(p['tp'])}  "
-                f"P/L {_num(p['profit'], 2)}" for p in data)
+                f"#{p['ticket']} {p['side'].upper()} {_lots(p['volume'])} {p['symbol']} "
+                f"@ {_price(p['price_open'], p.get('digits'))}  "
+                f"SL {_price(p['sl'], p.get('digits'))}  TP {_price(p['tp'], p.get('digits'))}  "
+                f"P/L {signed(p['profit'])}" for p in data)
         case "account" | "status":
             risk = data.get("risk", {})
-            return (f"Balance {_num(data['balance'], 2)} {data['currency']}, equity "
-                    f"{_num(data['equity'], 2)}, margin {_num(data['margin'], 2)}, free "
-                    f"{_num(data['margin_free'], 2)}. Trading state: "
+            ccy = data["currency"]
+            level = (f", margin level {w.margin_level(data.get('margin_level'))}"
+                     if data.get("margin") else "")
+            return (f"Balance {w.money(data['balance'], ccy)}, equity "
+                    f"{w.money(data['equity'], ccy)}, floating P/L "
+                    f"{w.money(data.get('profit'), ccy, signed=True)}, margin "
+                    f"{w.money(data['margin'], ccy)}, free {w.money(data['margin_free'], ccy)}"
+                    f"{level}. Trading state: "
                     f"{risk.get('trading_state', '?')}.")
         case "history":
             if not data:
                 return "No closed deals in that period."
-            return "\n".join(f"{d['time'][:16]} {d['side'].upper()} {_num(d['volume'], 2)} "
-                             f"{d['symbol']} @ {_num(d['price'])} {d['entry']} "
-                             f"P/L {_num(d['profit'], 2)}" for d in data)
+            return "\n".join(f"{d['time'][:16].replace('T', ' ')} {d['side'].upper()} "
+                             f"{_lots(d['volume'])} {d['symbol']} @ "
+                             f"{_price(d['price'], d.get('digits'))} {d['entry']} "
+                             f"P/L {signed(d['profit'])}" for d in data)
         case "orders":
             if not data:
                 return "No pending orders."
             return "\n".join(
-                f"#{o['ticket']} {OrderType(o['type']).label} {_num(o['volume'], 2)} "
-                f"{o['symbol']} at {_num(o['price_open'])}  SL {_num(o['sl'])}  "
-                f"TP {_num(o['tp'])}  placed {o['time_setup'][:16].replace('T', ' ')} UTC"
+                f"#{o['ticket']} {OrderType(o['type']).label} {_lots(o['volume'])} "
+                f"{o['symbol']} at {_price(o['price_open'], o.get('digits'))}  "
+                f"SL {_price(o['sl'], o.get('digits'))}  TP {_price(o['tp'], o.get('digits'))}  "
+                f"placed {o['time_setup'][:16].replace('T', ' ')} UTC"
                 for o in data)
         case "profit":
             return render_profit(data)
@@ -176,6 +163,12 @@ def render_command(name: str, data: Any) -> str:
             return f"Trading state: {data['trading_state']}."
         case "help":
             return data["help"]
+        case "alerts":
+            return w.alerts_text(data)
+        case "alert":
+            return f"Set. {w.alert_sentence(data)} Cancel it with /cancelalert {data['id']}."
+        case "cancelalert":
+            return f"Cancelled. {w.alert_sentence(data)}"
     return str(data)
 
 
@@ -185,21 +178,22 @@ _PERIODS = {"today": "today", "week": "this week", "month": "this month", "all":
 def render_profit(r: dict[str, Any]) -> str:
     """A P/L report (`agent.risk.pnl.ProfitReport` as data) in a few lines."""
     s, ccy = r["stats"], r["currency"]
-    head = f"P/L {_PERIODS.get(r['period'], r['period'])}"
+    head = f"P/L {_PERIODS.get(r['period'], r['period'])}" + (
+        f" on {r['symbol']}" if r.get("symbol") else "")
     if not s["trades"]:
         return f"{head}: no closed trades."
-    pf = _num(s["profit_factor"], 2) if s["profit_factor"] is not None else "- (no loss)"
+    pf = w.ratio(s["profit_factor"]) if s["profit_factor"] is not None else "- (no loss)"
     lines = [
         f"{head}: net {signed(s['net'], ccy)} over {_trades(s['trades'])} "
-        f"({s['wins']} won, {s['losses']} lost; win rate {pct(s['win_rate_pct'])}).",
+        f"({s['wins']} won, {s['losses']} lost; win rate {w.pct(s['win_rate_pct'], 1)}).",
         f"Average win {signed(s['avg_win'], ccy)}, average loss {signed(s['avg_loss'], ccy)}, "
         f"expectancy {signed(s['expectancy'], ccy)} per trade, profit factor {pf}.",
-        f"Max drawdown {s['max_drawdown']:,.2f} {ccy} ({_plain_pct(s['max_drawdown_pct'])}); "
+        f"Max drawdown {w.money(s['max_drawdown'], ccy)} ({w.pct(s['max_drawdown_pct'])}); "
         + (f"average R {s['avg_r']:+.2f} over {_trades(s['r_trades'])} with a stop."
            if s["avg_r"] is not None else "no trade had a stop, so there is no R."),
     ]
     lines += [f"  {row['symbol']}: {signed(row['stats']['net'], ccy)}, "
-              f"{_trades(row['stats']['trades'])}, win rate {pct(row['stats']['win_rate_pct'])}"
+              f"{_trades(row['stats']['trades'])}, win rate {w.pct(row['stats']['win_rate_pct'], 1)}"
               for row in r["symbols"]]
     return "\n".join(lines)
 
@@ -210,7 +204,7 @@ def render_daily(r: dict[str, Any]) -> str:
     lines = [f"P/L per day, last {len(r['days'])} days: net {signed(r['net'], ccy)} over "
              f"{_trades(r['trades'])}."]
     lines += [f"  {d['day']}  {_trades(d['trades']):>10}  {signed(d['net'], ccy):>16}  "
-              f"({_signed_pct(d['net_pct'])})" for d in r["days"]]
+              f"({w.pct(d['net_pct'], signed=True)})" for d in r["days"]]
     return "\n".join(lines)
 
 
@@ -237,7 +231,7 @@ def render_outcome(outcome: dict[str, Any], ticket: dict[str, Any] | None) -> st
         for r in outcome["results"]:
             done = r["status"] in ("filled", "partial")
             lines.append(f"  #{r['position']} {r['symbol']}: " + (
-                f"closed {_num(r.get('volume'), 2)} lots at {_num(r.get('price'))}"
+                f"closed {_lots(r.get('volume'))} lots at {_price(r.get('price'))}"
                 if done else f"not closed: {r.get('message') or r['status']}"))
         return "\n".join(lines)
     match outcome.get("status"):
@@ -245,8 +239,10 @@ def render_outcome(outcome: dict[str, Any], ticket: dict[str, Any] | None) -> st
             return f"Ticket {ticket_id} rejected; nothing was sent."
         case "filled" | "partial":
             r = outcome["result"]
-            return (f"Filled: ticket {ticket_id}, {_num(r['volume'], 2)} lots at "
-                    f"{_num(r['price'])} (order #{r['order']}, position #{r['position']}).")
+            digits = ((ticket or {}).get("figures") or {}).get("digits")
+            return (f"Filled: ticket {ticket_id}, {_lots(r['volume'])} lots at "
+                    f"{_price(r['price'], digits)} (order #{r['order']}, position "
+                    f"#{r['position']}).")
         case "placed":
             r = outcome["result"]
             what = order_title(ticket["order"], ticket.get("figures")) if ticket else "order"

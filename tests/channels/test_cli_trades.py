@@ -165,7 +165,7 @@ def test_close_all_then_one_ticket_listing_each_and_all_closed(cli):
     result = cli("close", "--symbol", "EURUSD", input="y\n")
     assert result.exit_code == 0, result.output
     assert "CLOSE ALL EURUSD: 2 positions (P/L now " in result.stdout
-    assert f"#{first['ticket']} EURUSD: closed 0.1 lots" in result.stdout
+    assert f"#{first['ticket']} EURUSD: closed 0.10 lots" in result.stdout
     assert "Close these positions? [y/N]" in result.stdout
     assert "Closed 2 of 2 positions." in result.stdout
     assert as_json(cli("positions", "--json")) == []
