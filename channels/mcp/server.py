@@ -45,8 +45,9 @@ NAME = "trading-companion"
 INSTRUCTIONS = ("A MetaTrader 5 trading companion. Read tools give real numbers from the "
                 "terminal (quote, bars, analyze, sentiment, account, positions, orders, "
                 "history, profit, daily, size_position). Propose-only tools (propose_order, "
-                "close_position, modify_position, cancel_order) run the risk engine and answer "
-                f"with every verdict. {CONFIRMATION}")
+                "close_position, close_all, modify_position, modify_order, cancel_order, "
+                "breakeven, trail_stop) run the risk engine and answer with every verdict. "
+                f"{CONFIRMATION}")
 DEFAULT_PORT = 8765
 DEFAULT_RATE_PER_MINUTE = 600
 MAX_BODY_BYTES = 64 * 1024

@@ -42,8 +42,9 @@ PROPOSE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentH
                           openWorldHint=False)
 #: Tools that add something the companion keeps (a ticket, an alert): over HTTP they need the
 #: trading token, as the REST API's proposal and alert routes do.
-TRADING_TOOLS = frozenset({"propose_order", "close_position", "modify_position", "cancel_order",
-                           "set_alert", "cancel_alert"})
+TRADING_TOOLS = frozenset({"propose_order", "close_position", "close_all", "modify_position",
+                           "modify_order", "cancel_order", "breakeven", "trail_stop",
+                           "stop_trail", "set_alert", "cancel_alert"})
 _WAITS = ("Nothing has been sent: ticket {id} waits for the trader, who confirms or rejects it "
           "in the web chat, Telegram or the CLI (`companion confirm {id}`) before {expires}. "
           "Follow it with ticket_status.")
@@ -69,6 +70,19 @@ def proposal(reply: Reply) -> dict[str, Any]:
             "expires_at": ticket["expires_at"], "order": ticket["order"],
             "figures": ticket["figures"], "verdicts": ticket.get("verdicts", []),
             "message": _WAITS.format(id=ticket["id"], expires=ticket["expires_at"])}
+
+
+def _levels(stop_loss: float | None, take_profit: float | None, remove_stop_loss: bool,
+            remove_take_profit: bool) -> dict[str, float | None]:
+    """The stops a modify names: a new level, or None to remove it; a level not named stays."""
+    changes: dict[str, float | None] = {}
+    for key, level, remove, name in (("sl", stop_loss, remove_stop_loss, "stop-loss"),
+                                     ("tp", take_profit, remove_take_profit, "take-profit")):
+        if level is not None and remove:
+            raise CompanionError("bad_request", f"Give a new {name} or remove it, not both.")
+        if level is not None or remove:
+            changes[key] = level
+    return changes
 
 
 def _thread() -> str:
@@ -147,6 +161,11 @@ def register_tools(mcp: FastMCP, service: CompanionService) -> None:
         return {"alerts": to_jsonable(await service.alerts())}
 
     @mcp.tool(annotations=READ)
+    async def trails() -> dict[str, Any]:
+        """The trailing stops in force, by position."""
+        return {"trails": to_jsonable(await service.trails())}
+
+    @mcp.tool(annotations=READ)
     async def pending_tickets() -> dict[str, Any]:
         """Tickets waiting for the trader's answer, newest first."""
         return {"tickets": await service.pending_tickets()}
@@ -183,15 +202,47 @@ def register_tools(mcp: FastMCP, service: CompanionService) -> None:
                               remove_take_profit: bool = False) -> dict[str, Any]:
         """Propose a new stop-loss and/or take-profit for an open position (a level not given
         stays as it is). Not sent: the same risk gate and the trader's own confirmation."""
-        changes: dict[str, float | None] = {}
-        for key, level, remove, name in (("sl", stop_loss, remove_stop_loss, "stop-loss"),
-                                         ("tp", take_profit, remove_take_profit, "take-profit")):
-            if level is not None and remove:
-                raise CompanionError("bad_request", f"Give a new {name} or remove it, not "
-                                     "both.")
-            if level is not None or remove:
-                changes[key] = level
+        changes = _levels(stop_loss, take_profit, remove_stop_loss, remove_take_profit)
         return proposal(await service.propose_modify(_thread(), position, changes))
+
+    @mcp.tool(annotations=PROPOSE)
+    async def close_all(symbol: Symbol | None = None) -> dict[str, Any]:
+        """Propose closing every open position (or every one of `symbol`) on one ticket that
+        lists each with its P/L now. Not sent: the same risk gate and the trader's own
+        confirmation as an order."""
+        return proposal(await service.propose_close_all(_thread(), symbol))
+
+    @mcp.tool(annotations=PROPOSE)
+    async def modify_order(order: Number, price: Price | None = None,
+                           stop_loss: Price | None = None, take_profit: Price | None = None,
+                           remove_stop_loss: bool = False,
+                           remove_take_profit: bool = False) -> dict[str, Any]:
+        """Propose a pending order's new entry price, stop-loss and/or take-profit (a level
+        not given stays as it is). Not sent: the same risk gate and the trader's own
+        confirmation."""
+        changes = _levels(stop_loss, take_profit, remove_stop_loss, remove_take_profit)
+        if price is not None:
+            changes["price"] = price
+        return proposal(await service.propose_modify_order(_thread(), order, changes))
+
+    @mcp.tool(annotations=PROPOSE)
+    async def breakeven(position: Number) -> dict[str, Any]:
+        """Propose moving an open position's stop-loss to its open price. Not sent: the same
+        risk gate and the trader's own confirmation."""
+        return proposal(await service.propose_breakeven(_thread(), position))
+
+    @mcp.tool(annotations=PROPOSE)
+    async def trail_stop(position: Number,
+                         distance: Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False)],
+                         unit: Literal["pips", "points", "price"] = "pips") -> dict[str, Any]:
+        """Propose a trailing stop `distance` behind the price. Not sent: once the trader
+        confirms the ticket, the companion moves that stop only toward profit."""
+        return proposal(await service.propose_trail(_thread(), position, distance, unit))
+
+    @mcp.tool(annotations=PROPOSE)
+    async def stop_trail(position: Number) -> dict[str, Any]:
+        """Stop trailing a position's stop-loss: it stays where it is now (nothing is sent)."""
+        return to_jsonable(await service.stop_trail(position))
 
     @mcp.tool(annotations=PROPOSE)
     async def cancel_order(order: Number) -> dict[str, Any]:

@@ -16,8 +16,9 @@ from tests.mcp.conftest import ORDER, state_of, text
 
 READ_TOOLS = {"quote", "bars", "analyze", "sentiment", "account", "positions", "orders",
               "history", "profit", "daily", "size_position", "alerts", "pending_tickets",
-              "ticket_status"}
-PROPOSALS = {"propose_order", "close_position", "modify_position", "cancel_order"}
+              "ticket_status", "trails"}
+PROPOSALS = {"propose_order", "close_position", "close_all", "modify_position", "modify_order",
+             "cancel_order", "breakeven", "trail_stop"}
 FORBIDDEN = re.compile(r"approve|confirm|reject|resolve|send|execute|decision", re.IGNORECASE)
 
 
@@ -118,12 +119,18 @@ async def test_invalid_arguments_then_one_sentence_naming_the_field(mcp, compani
 
 async def test_manage_tools_when_nothing_held_then_refused_and_nothing_changed(mcp, companion):
     before = state_of(companion)
-    cases = {("close_position", 99): "There is no open position #99.",
-             ("modify_position", 99): "There is no open position #99.",
-             ("cancel_order", 99): "There is no pending order #99."}
-    for (name, number), sentence in cases.items():
-        key = "order" if name == "cancel_order" else "position"
-        args = {key: number, **({"stop_loss": 1.1} if name == "modify_position" else {})}
+    cases = [("close_position", {"position": 99}, "There is no open position #99."),
+             ("modify_position", {"position": 99, "stop_loss": 1.1},
+              "There is no open position #99."),
+             ("breakeven", {"position": 99}, "There is no open position #99."),
+             ("trail_stop", {"position": 99, "distance": 20}, "There is no open position #99."),
+             ("stop_trail", {"position": 99}, "Position #99 has no trailing stop."),
+             ("close_all", {}, "There is no open position to close."),
+             ("modify_order", {"order": 99, "price": 1.1}, "There is no pending order #99."),
+             ("modify_order", {"order": 99},
+              "Say the order's new price, stop-loss or take-profit."),
+             ("cancel_order", {"order": 99}, "There is no pending order #99.")]
+    for name, args, sentence in cases:
         result = await mcp.call_tool(name, args)
         assert result.isError and text(result) == sentence, name
     result = await mcp.call_tool("modify_position", {"position": 99, "stop_loss": 1.1,
@@ -145,10 +152,19 @@ async def test_close_and_modify_when_a_position_is_held_then_tickets_wait(mcp, c
     close = await mcp.call_tool("close_position", {"position": position["ticket"],
                                                    "volume": 0.05})
     assert not close.isError and close.structuredContent["order"]["kind"] == "close"
+    others = [await mcp.call_tool(name, args) for name, args in (
+        ("trail_stop", {"position": position["ticket"], "distance": 15}),
+        ("close_all", {"symbol": "EURUSD"}))]
+    assert [r.structuredContent["order"]["kind"] for r in others] == ["trail", "close_all"]
+    at_a_loss = await mcp.call_tool("breakeven", {"position": position["ticket"]})
+    assert at_a_loss.isError and at_a_loss.structuredContent["code"] == "risk_denied"
+    assert [v["code"] for v in at_a_loss.structuredContent["decision"]["verdicts"]
+            if not v["passed"]] == ["stop_loss_placement"]  # the open price is above the bid
     pending = (await mcp.call_tool("pending_tickets", {})).structuredContent["tickets"]
-    assert {t["id"] for t in pending} == {modify.structuredContent["ticket_id"],
-                                          close.structuredContent["ticket_id"]}
+    assert {t["id"] for t in pending} == {r.structuredContent["ticket_id"]
+                                          for r in (modify, close, *others)}
     assert len(companion.broker.positions()) == 1
+    assert (await mcp.call_tool("trails", {})).structuredContent == {"trails": []}
 
 
 async def test_ticket_status_when_unknown_or_expired_then_says_so(mcp, clock):
