@@ -190,6 +190,11 @@ def ticket(t: dict[str, Any]) -> str:
         if fig.get("money_at_risk") is not None:
             rows.append(("Loss at stop", f"{money(fig['money_at_risk'])} "
                                          f"({fig.get('risk_pct', 0):.2f}%)"))
+    if order.get("kind") in ("close", "close_all", "trail", "modify_order"):  # the title says
+        rows = [("Volume", f"{num(order['volume'], 2)} lots"), *(  # what; these the money
+            (label, money(fig[key])) for label, key in (("P/L now", "profit_now"),
+                                                        ("P/L at stop", "profit_at_sl"))
+            if fig.get(key) is not None)]
     return card(f"Ticket {t['id']}: {order_title(order, fig)}", rows,
                 f"Approved by the risk engine, NOT sent. Valid until "
                 f"{t['expires_at'][11:19]} UTC.")
