@@ -188,9 +188,10 @@ class CompanionService(Reads, Operations, TradeManagement):
             raise CompanionError("position_unknown", f"There is no open position #{position}.")
         return await self._propose(thread_id, command_text("modify", ticket=position, **changes))
 
-    async def profit(self, period: str = "all") -> ProfitReport:
-        """P/L of today, this week, this month or all history, and per symbol."""
-        return await asyncio.to_thread(self.desk.profit, pnl_period(period))
+    async def profit(self, period: str = "all", symbol: str | None = None) -> ProfitReport:
+        """P/L of today, this week, this month or all history, per symbol and as an equity
+        curve; of `symbol` alone if given."""
+        return await asyncio.to_thread(self.desk.profit, pnl_period(period), symbol)
 
     async def daily(self, days: int = 7) -> DailyReport:
         """P/L per day for the last `days` days, newest first."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agent.domain import Account, CompanionError, Deal, Position, Quote
+from agent.risk.sizer import parse_level, parse_risk
 from agent.risk.snapshot import RiskState
 from agent.tools.commands import symbol
 from agent.tools.jsonable import to_jsonable
@@ -65,12 +66,17 @@ class Reads:
         """Headline sentiment for `symbol` (CompanionError when no news source is set)."""
         return await asyncio.to_thread(self.desk.sentiment, _symbol(symbol))
 
-    async def size(self, symbol: str, risk_pct: float, sl: float,
+    async def size(self, symbol: str, risk: float | str, sl: float | str,
                    side: str | None = None) -> SizeResult:
-        """Lots for risking `risk_pct` % of equity with the stop at `sl`."""
+        """Lots for `risk` (a % of equity, or as typed: "1%", "50USD") with the stop at `sl`
+        (a price, or as typed: "1.0750", "20 pips", "150 points" from the entry)."""
         if side not in (None, "buy", "sell"):
             raise CompanionError("bad_side", "Side must be buy or sell.")
-        return await asyncio.to_thread(self.desk.size, _symbol(symbol), risk_pct, sl, side)
+        ask = parse_risk(risk) if isinstance(risk, str) else risk
+        level, unit = parse_level(sl) if isinstance(sl, str) else (sl, None)
+        return await asyncio.to_thread(
+            self.desk.size, _symbol(symbol), ask, None if unit else level, side,
+            sl_distance=(level, unit) if unit else None)
 
     async def account(self) -> AccountStatus:
         """Balance, equity, margin and the trading state."""

@@ -170,17 +170,12 @@ def analyze(symbol: str, timeframe: str = typer.Argument("H1"), as_json: JsonOpt
 
 @app.command()
 def size(symbol: str,
-         risk: Annotated[str, typer.Option("--risk", help="Risk per trade, e.g. 1%")],
-         sl: Annotated[float, typer.Option("--sl", help="Stop-loss price")],
+         risk: Annotated[str, typer.Option("--risk", help="Risk per trade: 1% or 50USD")],
+         sl: Annotated[str, typer.Option("--sl", help="Stop-loss: a price, or 20pips")],
          side: Annotated[str | None, typer.Option("--side")] = None,
          as_json: JsonOpt = False) -> None:
-    """Lots from risk %, SL distance, tick value and lot step."""
-    try:
-        risk_pct = float(risk.rstrip("%"))
-    except ValueError:
-        err.print(f"[red]'{risk}' is not a percentage such as 1%.[/red]")
-        raise typer.Exit(2) from None
-    data = show("size", as_json, lambda c: c.service.size(symbol, risk_pct, sl, side))
+    """Lots from the risk (% of equity or money), the stop, tick value and lot step."""
+    data = show("size", as_json, lambda c: c.service.size(symbol, risk, sl, side))
     if not data["volume"]:  # no size fits: refused, with the reason shown
         raise typer.Exit(1)
 
@@ -296,10 +291,13 @@ def risk_status(as_json: JsonOpt = False) -> None:
 
 
 @risk_app.command("halt")
-def risk_halt(reason: Annotated[str, typer.Option("--reason")] = "manual halt",
+def risk_halt(words: Annotated[list[str] | None, typer.Argument(
+                  help='Why, e.g. "news at 14:30"', show_default=False)] = None,
+              reason: Annotated[str | None, typer.Option("--reason")] = None,
               as_json: JsonOpt = False) -> None:
     """Stop new risk: only closes are allowed until resume."""
-    show("halt", as_json, lambda c: c.service.halt(reason, by="cli"))
+    why = reason or " ".join(words or ()) or "manual halt"
+    show("halt", as_json, lambda c: c.service.halt(why, by="cli"))
 
 
 @risk_app.command("resume")

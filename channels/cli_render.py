@@ -10,6 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from agent import wording as w
 from agent.graph.render import order_title, render_command
 
 
@@ -31,20 +32,24 @@ def command(name: str, data: Any) -> RenderableType:
         case "bars":
             return _table(f"{data['symbol']} {data['timeframe']}",
                           ["time (UTC)", "open", "high", "low", "close", "tick vol"],
-                          [[b["time"][:16].replace("T", " "), b["open"], b["high"], b["low"],
-                            b["close"], b["tick_volume"]] for b in data["bars"]])
+                          [[b["time"][:16].replace("T", " "),
+                            *(w.price(b[k], data.get("digits")) for k in ("open", "high", "low",
+                                                                           "close")),
+                            b["tick_volume"]] for b in data["bars"]])
         case "positions":
             return _table("Open positions",
                           ["ticket", "symbol", "side", "lots", "open", "SL", "TP", "P/L"],
-                          [[p["ticket"], p["symbol"], p["side"], p["volume"], p["price_open"],
-                            p["sl"], p["tp"], f"{p['profit']:.2f}"] for p in data]) \
+                          [[p["ticket"], p["symbol"], p["side"], w.lots(p["volume"]),
+                            *(w.price(p[k], p.get("digits")) for k in ("price_open", "sl", "tp")),
+                            w.money(p["profit"], signed=True)] for p in data]) \
                 if data else Text("No open positions.")
         case "history":
             return _table("Closed deals",
                           ["time (UTC)", "symbol", "side", "entry", "lots", "price", "P/L",
                            "reason"],
                           [[d["time"][:16].replace("T", " "), d["symbol"], d["side"], d["entry"],
-                            d["volume"], d["price"], f"{d['profit']:.2f}", d["reason"]]
+                            w.lots(d["volume"]), w.price(d["price"], d.get("digits")),
+                            w.money(d["profit"], signed=True), d["reason"]]
                            for d in data]) if data else Text("No closed deals in that period.")
         case "analyze":
             return Panel(Group(*(Text(f"- {fact}") for fact in data.get("facts", []))),
@@ -66,11 +71,11 @@ def doctor(data: dict[str, Any]) -> Table:
 
 def ticket_card(ticket: dict[str, Any]) -> Panel:
     order, figures = ticket["order"], ticket.get("figures", {})
-    stops = (f"  SL {order.get('sl') or '-'}  TP {order.get('tp') or '-'}"
+    digits = figures.get("digits")
+    stops = (f"  SL {w.price(order.get('sl'), digits)}  TP {w.price(order.get('tp'), digits)}"
              if order.get("kind", "open") == "open" else "")
     head = Text(f"{order_title(order, figures)}{stops}", style="bold")
-    facts = _table("", ["figure", "value"], [[k, v] for k, v in figures.items()
-                                              if v is not None and k != "legs"])
+    facts = _table("", ["figure", "value"], [list(row) for row in w.figure_rows(figures)])
     verdicts = _table("Risk rules", ["rule", "verdict", "why"],
                       [[v["code"], "pass" if v["passed"] else "DENY", v["message"]]
                        for v in ticket.get("verdicts", [])])

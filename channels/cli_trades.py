@@ -16,6 +16,7 @@ import typer
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from agent import wording as w
 from channels.cli import JsonOpt, emit, err, propose_and_ask, run
 from channels.cli_render import _table
 
@@ -101,12 +102,13 @@ def trail(position: Annotated[int, typer.Argument(help="The position number.", m
 
 
 def profit(period: Annotated[str, typer.Option(help="today, week, month or all")] = "all",
+           symbol: Annotated[str | None, typer.Option(help="One symbol's P/L only")] = None,
            as_json: JsonOpt = False) -> None:
     """P/L of a period and per symbol: net, trades, win rate, averages, expectancy, profit
     factor, max drawdown, average R."""
     from agent.tools.jsonable import to_jsonable
 
-    data = to_jsonable(run(lambda c: c.service.profit(period)))
+    data = to_jsonable(run(lambda c: c.service.profit(period, symbol)))
     emit(data, as_json, profit_view)
 
 
@@ -133,56 +135,49 @@ def _level(value: str) -> float | None:
 
 # -- rendering ----------------------------------------------------------------------------------
 
-def _price(x: float | None) -> str | None:
-    return None if x is None else f"{x:.5f}".rstrip("0").rstrip(".")
-
-
-def _money(x: float | None, currency: str) -> str | None:
-    return None if x is None else f"{x:+,.2f} {currency}"
-
-
-def _pct(x: float | None) -> str | None:
-    return None if x is None else f"{x:.1f}%"
-
-
 def orders_table(data: list[dict[str, Any]]) -> RenderableType:
     if not data:
         return Text("No pending orders.")
     return _table("Pending orders",
                   ["order", "type", "symbol", "lots", "price", "SL", "TP", "placed (UTC)"],
-                  [[o["ticket"], o["type"].replace("_", " ").upper(), o["symbol"], o["volume"],
-                    _price(o["price_open"]), _price(o["sl"]), _price(o["tp"]),
+                  [[o["ticket"], o["type"].replace("_", " ").upper(), o["symbol"],
+                    w.lots(o["volume"]),
+                    *(w.price(o[k], o.get("digits")) for k in ("price_open", "sl", "tp")),
                     o["time_setup"][:16].replace("T", " ")] for o in data])
 
 
 def profit_view(r: dict[str, Any]) -> RenderableType:
     s, ccy = r["stats"], r["currency"]
     since = (f"since {r['start'][:10]}" if r.get("start") else "all history")
+    on = f" on {r['symbol']}" if r.get("symbol") else ""
+    title = f"P/L {r['period']}{on} ({since})"
     if not s["trades"]:
-        return Text(f"P/L {r['period']} ({since}): no closed trades.")
+        return Text(f"{title}: no closed trades.")
     r_text = (f"{s['avg_r']:+.2f} over {s['r_trades']} trades with a stop"
               if s["avg_r"] is not None else None)
-    summary = _table(f"P/L {r['period']} ({since})", ["figure", "value"], [
-        ["Net", _money(s["net"], ccy)], ["Trades", f"{s['trades']} ({s['wins']} won, "
-                                                   f"{s['losses']} lost)"],
-        ["Win rate", _pct(s["win_rate_pct"])], ["Average win", _money(s["avg_win"], ccy)],
-        ["Average loss", _money(s["avg_loss"], ccy)],
-        ["Expectancy", _money(s["expectancy"], ccy)],
-        ["Profit factor", s["profit_factor"] if s["profit_factor"] is not None
+    summary = _table(title, ["figure", "value"], [
+        ["Net", w.money(s["net"], ccy, signed=True)],
+        ["Trades", f"{s['trades']} ({s['wins']} won, {s['losses']} lost)"],
+        ["Win rate", w.pct(s["win_rate_pct"], 1)],
+        ["Average win", w.money(s["avg_win"], ccy, signed=True)],
+        ["Average loss", w.money(s["avg_loss"], ccy, signed=True)],
+        ["Expectancy", w.money(s["expectancy"], ccy, signed=True)],
+        ["Profit factor", w.ratio(s["profit_factor"]) if s["profit_factor"] is not None
          else "- (no losing trade)"],
-        ["Max drawdown", f"{s['max_drawdown']:,.2f} {ccy} ({s['max_drawdown_pct']:.2f}%)"],
+        ["Max drawdown", f"{w.money(s['max_drawdown'], ccy)} ({w.pct(s['max_drawdown_pct'])})"],
         ["Average R", r_text]])
     per_symbol = _table("Per symbol", ["symbol", "trades", "net", "win rate", "profit factor"],
                         [[row["symbol"], row["stats"]["trades"],
-                          _money(row["stats"]["net"], ccy), _pct(row["stats"]["win_rate_pct"]),
-                          row["stats"]["profit_factor"]] for row in r["symbols"]])
+                          w.money(row["stats"]["net"], ccy, signed=True),
+                          w.pct(row["stats"]["win_rate_pct"], 1),
+                          w.ratio(row["stats"]["profit_factor"])] for row in r["symbols"]])
     return Group(summary, per_symbol)
 
 
 def daily_table(r: dict[str, Any]) -> RenderableType:
     ccy = r["currency"]
-    return _table(f"P/L per day: {_money(r['net'], ccy)} over {r['trades']} trades",
-                  ["day", "trades", "net", "% of balance", "balance"],
-                  [[d["day"], d["trades"], _money(d["net"], ccy),
-                    None if d["net_pct"] is None else f"{d['net_pct']:+.2f}%",
-                    f"{d['balance']:,.2f} {ccy}"] for d in r["days"]])
+    return _table(f"P/L per day: {w.money(r['net'], ccy, signed=True)} over {r['trades']} "
+                  "trades", ["day", "trades", "net", "% of balance", "balance"],
+                  [[d["day"], d["trades"], w.money(d["net"], ccy, signed=True),
+                    w.pct(d["net_pct"], signed=True) if d["net_pct"] is not None else None,
+                    w.money(d["balance"], ccy)] for d in r["days"]])

@@ -176,6 +176,11 @@ _CURRENCY_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
 _RISK = re.compile(r"^(?:(?P<pre>[A-Z]{3}|[$€£¥])\s*)?(?P<amount>[0-9]*\.?[0-9]+)\s*"
                    r"(?P<post>%|[A-Z]{3}|[$€£¥])?$")
 DISTANCE_UNITS = ("pips", "points")
+#: The words a trader writes for a unit of distance.
+UNIT_WORDS = {"pip": "pips", "pips": "pips", "point": "points", "points": "points",
+              "pts": "points"}
+_LEVEL = re.compile(r"^(?P<value>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[-+]?[0-9]+)?)\s*"
+                    r"(?P<unit>[a-z]+)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,3 +240,18 @@ def level_at(side: Side, entry: float, points: float, spec: SymbolSpec, *, stop:
     side (below a buy's entry), the take-profit on the winning side; rounded to the digits."""
     direction = -side.sign if stop else side.sign
     return spec.round_price(entry + direction * points * spec.point)
+
+
+def parse_level(text: str) -> tuple[float, str | None]:
+    """A stop or target as typed: a price ("1.0750" -> (1.075, None)) or a distance from the
+    entry ("20 pips", "20pips", "150 pts" -> (20.0, "pips"), (150.0, "points")).
+    CompanionError (`bad_level`) for anything else, or a value that is not positive."""
+    match = _LEVEL.match(str(text).strip().lower())
+    unit = match.group("unit") if match else None
+    if match is None or (unit is not None and unit not in UNIT_WORDS):
+        raise CompanionError("bad_level", f"'{text}' is not a price (1.0750) or a distance "
+                             "(20 pips, 150 points).")
+    value = float(match.group("value"))
+    if not value > 0:
+        raise CompanionError("bad_level", "A price or a distance must be more than zero.")
+    return value, UNIT_WORDS[unit] if unit else None

@@ -16,7 +16,7 @@ from agent.alerts.book import Alert, AlertBook
 from agent.domain import CompanionError
 from agent.market.alerts import Kind, Mode, Rule, parse_condition
 from agent.risk.pnl import MAX_DAYS, Period, period
-from agent.risk.sizer import DISTANCE_UNITS, RiskAsk, parse_risk
+from agent.risk.sizer import DISTANCE_UNITS, UNIT_WORDS, RiskAsk, parse_level, parse_risk
 from agent.tools.jsonable import to_jsonable
 
 if TYPE_CHECKING:
@@ -140,9 +140,6 @@ def number(word: str) -> float:
     return value
 
 
-_UNITS = {"pip": "pips", "pips": "pips", "point": "points", "points": "points",
-          "pts": "points"}
-_GLUED = re.compile(r"^([0-9]*\.?[0-9]+)(pips?|points?|pts)$")
 
 
 def _levels(words: list[str], keys: tuple[str, ...]) -> dict[str, float]:
@@ -156,15 +153,17 @@ def _levels(words: list[str], keys: tuple[str, ...]) -> dict[str, float]:
         key = words[i].lower()
         if key not in keys or key in seen or i + 1 == len(words):
             raise ValueError(key)
-        value, unit = words[i + 1].lower(), None
-        if glued := _GLUED.match(value):
-            value, unit = glued.group(1), _UNITS[glued.group(2)]
-        elif i + 2 < len(words) and words[i + 2].lower() in _UNITS:
-            unit, i = _UNITS[words[i + 2].lower()], i + 1
+        joined = i + 2 < len(words) and words[i + 2].lower() in UNIT_WORDS  # "20 pips"
+        span = words[i + 1:i + 3] if joined else words[i + 1:i + 2]
+        try:
+            value, unit = parse_level(" ".join(span))
+        except CompanionError:
+            raise ValueError(words[i + 1]) from None
+        i += joined
         if unit and key == "at":
             raise ValueError("an entry is a price")
         seen.add(key)
-        out[f"{key}_{unit}" if unit else key] = number(value)
+        out[f"{key}_{unit}" if unit else key] = value
         i += 2
     return out
 

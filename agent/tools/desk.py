@@ -80,7 +80,7 @@ class Desk:
         rows = [{"time": t.isoformat(), **{c: round(float(r[c]), digits)
                                            for c in ("open", "high", "low", "close")},
                  "tick_volume": int(r["tick_volume"])} for t, r in frame.iterrows()]
-        return {"symbol": symbol, "timeframe": timeframe, "bars": rows}
+        return {"symbol": symbol, "timeframe": timeframe, "digits": digits, "bars": rows}
 
     def analyze(self, symbol: str, timeframe: str = "H1") -> dict[str, Any]:
         from agent.market.analyzer import analyze  # pandas and the indicators load here

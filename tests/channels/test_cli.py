@@ -43,8 +43,9 @@ def test_unknown_symbol_then_one_sentence_and_exit_1(cli):
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
 
 
-def test_bad_risk_percentage_then_usage_exit_2(cli):
-    assert cli("size", "EURUSD", "--risk", "lots", "--sl", "1.1").exit_code == 2
+def test_bad_risk_then_one_sentence_and_exit_1(cli):
+    result = cli("size", "EURUSD", "--risk", "lots", "--sl", "1.1")
+    assert result.exit_code == 1 and "is not a risk" in result.output
 
 
 def test_order_when_trader_answers_y_then_filled_and_position_listed(cli):

@@ -17,6 +17,7 @@ from agent.risk.sizer import (
     RiskAsk,
     distance_points,
     level_at,
+    parse_level,
     parse_risk,
     points_between,
     size_position,
@@ -108,3 +109,20 @@ def test_size_for_money_never_risks_more_than_that_money(amount, sl_points: int)
     if result.volume:
         assert "USD" in result.reason and "pips" in result.reason
         assert result.sl == sl and result.digits == 5 and result.currency == "USD"
+
+
+@pytest.mark.parametrize(("text", "level"), [
+    ("1.0750", (1.075, None)), ("20 pips", (20.0, "pips")), ("20pips", (20.0, "pips")),
+    ("1 pip", (1.0, "pips")), ("150 pts", (150.0, "points")), ("200 Points", (200.0, "points")),
+    ("1e-05", (1e-05, None)), (".5pip", (0.5, "pips")),
+])
+def test_parse_level_reads_a_price_or_a_distance(text: str, level) -> None:
+    assert parse_level(text) == level
+
+
+@pytest.mark.parametrize("text", ["", "e5", "20 lots", "0", "0 pips", "-1", "nan", "inf", "1e",
+                                  "1.2.3", "pips"])
+def test_parse_level_refuses_anything_else(text: str) -> None:
+    with pytest.raises(CompanionError) as err:
+        parse_level(text)
+    assert err.value.code == "bad_level"
