@@ -119,3 +119,9 @@ async def test_profit_and_daily_then_typed_reports_in_account_currency(api):
     bad = await client.get("/v1/profit?period=decade", headers=auth(READ))
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
     assert (await client.get("/v1/daily?days=0", headers=auth(READ))).status_code == 422
+    curve = report["curve"]
+    assert len(curve) == 2 and curve[-1]["balance"] == report["end_balance"]
+    one = (await client.get("/v1/profit?period=today&symbol=eurusd", headers=auth(READ))).json()
+    assert one["symbol"] == "EURUSD" and one["stats"] == report["stats"]
+    other = await client.get("/v1/profit?symbol=NOSUCH", headers=auth(READ))
+    assert other.status_code == 400 and other.json()["code"] == "bad_symbol"

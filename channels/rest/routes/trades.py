@@ -144,9 +144,11 @@ async def trails(service: Service) -> list[TrailRule]:
 
 
 @router.get("/profit", dependencies=[Read],
-            summary="P/L of today, this week, this month or all, and per symbol")
-async def profit(service: Service, period: Period = Period.ALL) -> ProfitReport:
-    return await service.profit(period.value)
+            summary="P/L of today, this week, this month or all, per symbol, with the equity "
+                    "curve; of one symbol with ?symbol=")
+async def profit(service: Service, period: Period = Period.ALL,
+                 symbol: Annotated[str | None, Query(max_length=20)] = None) -> ProfitReport:
+    return await service.profit(period.value, symbol)
 
 
 @router.get("/daily", dependencies=[Read], summary="P/L per day, newest first")
