@@ -28,7 +28,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from agent.broker.sender import OrderSender
@@ -101,8 +101,11 @@ class Executor:
             return self._start_trail(ticket, decision.figures.trail_sl)
         result = self._send(ticket)
         self._record(ticket, result)
-        return {"status": result.outcome.value, "result": to_jsonable(asdict(result)),
-                "message": result.message}
+        outcome = {"status": result.outcome.value, "result": to_jsonable(asdict(result)),
+                   "message": result.message}
+        if intent.kind is IntentKind.CLOSE and result.ok:
+            outcome["profit"] = self._realised(result)
+        return outcome
 
     def recover_claimed(self) -> list[str]:
         """Settle the tickets a dead process left `claimed`; one sentence per ticket settled.
@@ -213,6 +216,7 @@ class Executor:
             results.append({"position": leg.position_ticket, "symbol": leg.symbol,
                             "status": result.outcome.value, "volume": result.volume,
                             "price": result.price, "message": result.message,
+                            "profit": self._realised(result) if result.ok else None,
                             "result": to_jsonable(asdict(result))})
         closed = sum(r["status"] in ("filled", "partial") for r in results)
         status = "closed" if closed == len(results) else "blocked" if closed == 0 and all(
@@ -224,6 +228,14 @@ class Executor:
                                                 "position", "status", "message")}
                                                 for r in results]})
         return outcome
+
+    def _realised(self, result: OrderResult) -> float | None:
+        """The P/L a closing deal booked (profit, swap and commission); None when the
+        terminal's history does not show the deal (yet)."""
+        now = self._desk.market_time()
+        deals = self._desk.broker.history(now - timedelta(days=7), now + timedelta(days=1))
+        found = [d for d in deals if d.ticket == result.deal] if result.deal else []
+        return found[0].profit + found[0].swap + found[0].commission if found else None
 
     def _record_leg(self, ticket: Ticket, leg: ExactOrder, result: OrderResult) -> None:
         self._insert_order(ticket, result, self._clock(), request=leg)

@@ -227,11 +227,13 @@ def render_outcome(outcome: dict[str, Any], ticket: dict[str, Any] | None) -> st
     """What became of a confirmed or rejected ticket."""
     ticket_id = (ticket or {}).get("id", "?")
     if "results" in outcome:  # a close-all: one line per close
+        ccy = ((ticket or {}).get("figures") or {}).get("currency") or ""
         lines = [f"{outcome.get('message', '')} Ticket {ticket_id}:"]
         for r in outcome["results"]:
             done = r["status"] in ("filled", "partial")
+            pnl = "" if r.get("profit") is None else f", P/L {signed(r['profit'], ccy)}"
             lines.append(f"  #{r['position']} {r['symbol']}: " + (
-                f"closed {_lots(r.get('volume'))} lots at {_price(r.get('price'))}"
+                f"closed {_lots(r.get('volume'))} lots at {_price(r.get('price'))}{pnl}"
                 if done else f"not closed: {r.get('message') or r['status']}"))
         return "\n".join(lines)
     match outcome.get("status"):
@@ -239,10 +241,12 @@ def render_outcome(outcome: dict[str, Any], ticket: dict[str, Any] | None) -> st
             return f"Ticket {ticket_id} rejected; nothing was sent."
         case "filled" | "partial":
             r = outcome["result"]
-            digits = ((ticket or {}).get("figures") or {}).get("digits")
+            fig = (ticket or {}).get("figures") or {}
+            closed = ("" if outcome.get("profit") is None else  # a close: what it booked
+                      f" Closed with P/L {signed(outcome['profit'], fig.get('currency'))}.")
             return (f"Filled: ticket {ticket_id}, {_lots(r['volume'])} lots at "
-                    f"{_price(r['price'], digits)} (order #{r['order']}, position "
-                    f"#{r['position']}).")
+                    f"{_price(r['price'], fig.get('digits'))} (order #{r['order']}, position "
+                    f"#{r['position']}).{closed}")
         case "placed":
             r = outcome["result"]
             what = order_title(ticket["order"], ticket.get("figures")) if ticket else "order"

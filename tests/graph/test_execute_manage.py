@@ -203,3 +203,13 @@ def test_trail_book_when_the_ticket_is_not_a_trail_then_refused(companion):
                                             now=companion.desk.clock())
     with pytest.raises(CompanionError):
         TrailBook(companion.journal).start(ticket, now=companion.desk.clock())
+
+
+async def test_close_when_the_history_lacks_the_deal_then_filled_without_a_pnl(
+        companion, monkeypatch):
+    pos = await open_buy(companion)
+    reply = await companion.service.propose_close(THREAD, pos.ticket)
+    monkeypatch.setattr(companion.desk.broker, "history", lambda since, until: [])
+    done = await companion.service.resolve_ticket(reply.ticket["id"], "approve", by="test")
+    assert done.text.startswith("Filled: ticket") and "P/L" not in done.text
+    assert companion.broker.positions() == []

@@ -42,9 +42,12 @@ async def test_partial_close_when_volume_on_step_then_half_closed_with_pnl_on_th
     pos = await open_buy(companion)
     reply = await companion.service.propose_close(THREAD, pos.ticket, 0.05)
     assert f"CLOSE #{pos.ticket} 0.05 lots EURUSD (P/L now " in title(reply)
-    await approve(companion, reply)
+    done = await approve(companion, reply)
     (left,) = companion.broker.positions()
     assert left.volume == pytest.approx(0.05)
+    (deal,) = [d for d in companion.broker.history(pos.time, companion.desk.market_time())
+               if d.entry == "out"]
+    assert done.text.endswith(f" Closed with P/L {deal.profit:+,.2f} USD.")
 
 
 async def test_partial_close_when_volume_off_step_then_denied_nothing_sent(companion):
@@ -72,7 +75,7 @@ async def test_close_all_then_one_ticket_listing_each_and_each_closed_once(compa
 
     done = await approve(companion, reply)
     assert companion.broker.positions() == []
-    assert done.text.startswith("Closed 2 of 2 positions.")
+    assert done.text.startswith("Closed 2 of 2 positions.") and ", P/L " in done.text
     rows = companion.journal.rows("orders", "ticket_id = ?", [reply.ticket["id"]])
     assert sorted(r["idempotency_key"][-2:] for r in rows) == ["-1", "-2"]
     fills = [e for e in await drained(events) if e.type is EventType.ORDER_FILLED]
