@@ -163,6 +163,10 @@ def render_command(name: str, data: Any) -> str:
             return f"Trading state: {data['trading_state']}."
         case "help":
             return data["help"]
+        case "trails":
+            return "\n".join(trail_line(r) for r in data) or "No trailing stops."
+        case "untrail":
+            return f"Stopped: {trail_line(data)}; its stop stays where it is."
         case "alerts":
             return w.alerts_text(data)
         case "alert":
@@ -173,6 +177,15 @@ def render_command(name: str, data: Any) -> str:
 
 
 _PERIODS = {"today": "today", "week": "this week", "month": "this month", "all": "all history"}
+
+
+def trail_line(rule: dict[str, Any]) -> str:
+    """One trailing stop (agent.risk.trails.TrailRule as data) in a line."""
+    moves = rule.get("moves") or 0
+    moved = (f"moved {'once' if moves == 1 else f'{moves} times'}, last to "
+             f"{_price(rule['last_sl'])}" if moves else "not moved yet")
+    return (f"#{rule['position']} {rule['symbol']} {str(rule['side']).upper()}: stop "
+            f"{_price(rule['distance'])} behind the price, {moved}")
 
 
 def render_profit(r: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from agent.domain import CompanionError
 from agent.market.alerts import Kind, Mode, Rule, parse_condition
 from agent.risk.pnl import MAX_DAYS, Period, period
 from agent.risk.sizer import DISTANCE_UNITS, UNIT_WORDS, RiskAsk, parse_level, parse_risk
+from agent.risk.trails import TrailBook
 from agent.tools.jsonable import to_jsonable
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ USAGE: dict[str, str] = {
     "modify": "/modify POSITION|ORDER [at PRICE] [sl PRICE|none] [tp PRICE|none]",
     "be": "/be POSITION",
     "trail": "/trail POSITION DISTANCE [pips|points|price]",
+    "trails": "/trails",
+    "untrail": "/untrail POSITION",
     "orders": "/orders",
     "cancel": "/cancel ORDER",
     "positions": "/positions",
@@ -282,7 +285,7 @@ def _modify(words: list[str]) -> dict[str, Any]:
     return args
 
 
-def _be(words: list[str]) -> dict[str, Any]:
+def _one_position(words: list[str]) -> dict[str, Any]:
     (position,) = words
     return {"ticket": _ticket_number(position, "position")}
 
@@ -367,7 +370,7 @@ _PARSERS = {
     "size": _size, "buy": _order("buy"), "sell": _order("sell"), "close": _close,
     "history": _history, "halt": _halt, "alert": _alert, "cancelalert": _cancel_alert,
     "modify": _modify, "cancel": _cancel, "profit": _profit, "daily": _daily,
-    "be": _be, "trail": _trail, "closeall": _closeall,
+    "be": _one_position, "trail": _trail, "closeall": _closeall, "untrail": _one_position,
 }
 
 
@@ -377,6 +380,11 @@ class CommandRunner:
     def __init__(self, desk: Desk, alerts: AlertBook | None = None) -> None:
         self.desk = desk
         self.alerts = alerts if alerts is not None else AlertBook(desk.risk_state.journal)
+
+    @property
+    def trails(self) -> TrailBook:
+        """The trailing-stop rules in the journal."""
+        return TrailBook(self.desk.risk_state.journal)
 
     def intent_for(self, cmd: ParsedCommand) -> dict[str, Any]:
         """The proposal an order command makes (the risk gate evaluates it)."""
@@ -438,6 +446,14 @@ class CommandRunner:
                 return self.alert_from_text(a["symbol"], a["condition"]).to_dict()
             case "cancelalert":
                 return self.alerts.cancel(a["alert_id"]).to_dict()
+            case "trails":
+                return [rule.to_dict() for rule in self.trails.active()]
+            case "untrail":
+                ended = self.trails.end(a["ticket"], "stopped by the trader", now=desk.clock())
+                if ended is None:
+                    raise CompanionError("trail_unknown", f"Position #{a['ticket']} has no "
+                                         "trailing stop.")
+                return ended.to_dict()
         raise CompanionError("not_available", f"/{cmd.name} is not available here yet.")
 
     def alert_from_text(self, symbol: str, condition: str, *,

@@ -20,7 +20,7 @@ from channels.telegram.deps import answer, deps_of
 #: their ticket follows, with Approve / Reject buttons).
 COMMANDS = ("status", "positions", "orders", "account", "price", "analyze", "profit", "daily",
             "alerts", "alert", "cancelalert", "cancel", "modify", "close", "closeall", "be",
-            "trail", "halt", "resume", "help")
+            "trail", "trails", "untrail", "halt", "resume", "help")
 
 
 async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

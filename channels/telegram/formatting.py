@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from agent.events import Event, EventType
-from agent.graph.render import order_title
+from agent.graph.render import order_title, render_command
 from channels.notices import notice
 from channels.notices import title as event_title
 
@@ -167,6 +167,8 @@ def command(name: str, data: Any) -> str:
             return escape(f"Alert {data['id']} cancelled ({data['rule']}).")
         case "halt" | "resume":
             return trading_state(data)
+        case "trails" | "untrail":
+            return escape(render_command(name, data))
         case "help":
             return escape(data["help"] + "\n  /notify [EVENT on|off|silent]")
     return escape(str(data))

@@ -64,6 +64,11 @@ async def test_trail_then_ticket_then_moves_pushed(companion, server, bot):
     assert moves and moves[0]["sl"] > position.sl
     pushed = await said(server, "Trailing stop moved")
     assert f"#{position.ticket} EURUSD" in pushed
+    server.message(ME, "/trails")
+    listed = await said(server, "behind the price, moved once")
+    assert listed.startswith(f"#{position.ticket} EURUSD BUY: stop 0.001 behind")
+    server.message(ME, f"/untrail {position.ticket}")
+    assert "its stop stays where it is" in await said(server, "Stopped:")
 
 
 async def test_be_under_water_then_the_reason_and_no_ticket(companion, server, bot):

@@ -214,3 +214,17 @@ async def test_modify_a_position_with_a_price_then_refused(companion):
     pos = await open_buy(companion)
     reply = await companion.service.send(THREAD, f"/modify {pos.ticket} at 1.1")
     assert reply.ticket is None and "entry price cannot change" in reply.text
+
+
+async def test_trails_listed_and_untrail_in_chat_then_rule_ends(companion):
+    pos = await open_buy(companion)
+    assert (await companion.service.send(THREAD, "/trails")).text == "No trailing stops."
+    await approve(companion, await companion.service.send(THREAD, f"/trail {pos.ticket} 12"))
+    TrailingJob(companion.deps.executor).step()
+    listed = (await companion.service.send(THREAD, "/trails")).text
+    assert listed.startswith(f"#{pos.ticket} EURUSD BUY: stop 0.0012 behind the price, moved "
+                             "once, last to ")
+    stopped = await companion.service.send(THREAD, f"/untrail {pos.ticket}")
+    assert stopped.text.startswith(f"Stopped: #{pos.ticket} EURUSD BUY")
+    again = await companion.service.send(THREAD, f"/untrail {pos.ticket}")
+    assert again.text == f"Position #{pos.ticket} has no trailing stop."
