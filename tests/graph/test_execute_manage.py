@@ -51,7 +51,7 @@ async def test_close_all_left_claimed_with_nothing_sent_then_failed(companion):
 @pytest.mark.parametrize("row_written", [False, True])
 async def test_close_all_left_claimed_after_one_close_then_recorded_once_and_rest_not_sent(
         companion, row_written):
-    first, second = await two_positions(companion)
+    await two_positions(companion)
     reply = await companion.service.propose_close_all(THREAD)
     ticket = claim_and_die(companion, reply.ticket["id"])
     leg = ticket.order.legs[0]
@@ -196,8 +196,8 @@ async def test_trailing_job_runs_once_on_start_and_stops(companion):
 
 
 def test_trail_book_when_the_ticket_is_not_a_trail_then_refused(companion):
-    from tests.risk.test_manage_rules import LONG, decide
     from tests.risk.builders import close
+    from tests.risk.test_manage_rules import LONG, decide
     decision = decide(close(LONG))
     ticket = companion.service.tickets.mint(decision, decision.intent, thread_id="t",
                                             now=companion.desk.clock())

@@ -6,6 +6,7 @@ the runtime's job), the paper terminal changes, events are published (issue #14 
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -154,7 +155,7 @@ async def test_trail_confirmed_once_then_the_job_moves_the_stop_only_toward_prof
         stops.append(now[0].sl)
         paper.step(1)
     moved = [e for e in await drained(events) if e.type is EventType.TRAIL_MOVED]
-    assert all(b >= a for a, b in zip(stops, stops[1:], strict=False))  # only ever up
+    assert all(b >= a for a, b in itertools.pairwise(stops))  # only ever up
     assert moved, "the price never rose 10 pips above the stop in the replay"
     assert all(e.payload["sl"] > (e.payload["sl_before"] or 0) for e in moved)
     rows = companion.journal.rows("orders", "ticket_id = ?", [reply.ticket["id"]])

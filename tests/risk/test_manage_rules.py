@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.domain import IntentKind, Order, OrderIntent, OrderType, Side, TradingState
 from agent.risk.checks import RiskCode
@@ -27,9 +29,9 @@ LIMIT = Order(ticket=9, symbol="EURUSD", type=OrderType.BUY_LIMIT, volume=0.10,
 HALTED = RiskState(TradingState.HALTED, manual=True, reason="news")
 
 
-def decide(intent, state=RiskState(), **limit_kw):
+def decide(intent, state=None, **limit_kw):
     snap = snapshot(positions=(LONG, SHORT), orders=(LIMIT,))
-    return evaluate(intent, snap, limits(**limit_kw), state, NOW)
+    return evaluate(intent, snap, limits(**limit_kw), state or RiskState(), NOW)
 
 
 def verdict(decision, code: RiskCode):
@@ -261,3 +263,39 @@ def test_open_figures_say_the_loss_at_the_stop_and_the_market_quote():
                         snapshot(quote=quote()), limits(), RiskState(), NOW)
     assert decision.figures.profit_at_sl == pytest.approx(-21.0)
     assert decision.figures.profit_now is None
+
+
+# -- invariants, over many volumes and books ----------------------------------------------------
+
+
+@given(held=st.integers(1, 500), closing=st.integers(1, 600), minimum=st.integers(1, 50),
+       offset=st.sampled_from([0.0, 0.3, 0.5]))
+def test_invariant_an_approved_close_is_on_step_and_leaves_nothing_or_a_whole_lot(
+        held, closing, minimum, offset):
+    """Volumes in steps of 0.01 (`offset` of a step puts the request off the grid)."""
+    step = 0.01
+    pos = position(ticket=3, volume=round(held * step, 2))
+    volume = round((closing + offset) * step, 4)
+    snap = snapshot(positions=(pos,), spec=spec(volume_min=round(minimum * step, 2)))
+    decision = evaluate(close(pos, volume), snap, limits(), RiskState(), NOW)
+    if not decision.approved:
+        return
+    rest = pos.volume - volume
+    assert offset == 0.0 and volume <= pos.volume + 1e-9
+    assert volume >= minimum * step - 1e-9
+    assert abs(rest) < 1e-9 or rest >= minimum * step - 1e-9
+
+
+@given(gone=st.lists(st.booleans(), min_size=1, max_size=6),
+       state=st.sampled_from(list(TradingState)))
+def test_invariant_a_close_all_is_approved_only_when_every_close_is(gone, state):
+    held = tuple(position(ticket=10 + i, volume=0.1) for i, _ in enumerate(gone))
+    present = tuple(p for p, g in zip(held, gone, strict=True) if not g)
+    legs = tuple(close(p) for p in held)
+    intent = OrderIntent("*", legs[0].side, 0.1 * len(legs), kind=IntentKind.CLOSE_ALL,
+                         legs=legs)
+    decisions = [evaluate(leg, snapshot(positions=present), limits(), RiskState(state), NOW)
+                 for leg in legs]
+    combined = combine_closes(intent, decisions)
+    assert combined.approved == (not any(gone)) == all(d.approved for d in decisions)
+    assert len(combined.figures.legs) == len(legs)

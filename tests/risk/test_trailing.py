@@ -3,6 +3,7 @@ against the trade, never crosses the price, and keeps the stops level behind the
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -99,4 +100,4 @@ def test_invariant_along_any_price_path_the_stop_only_ratchets(side, start, path
         if new is not None:
             stop = new
             stops.append(new)
-    assert all(side.sign * (b - a) > 0 for a, b in zip(stops, stops[1:], strict=False))
+    assert all(side.sign * (b - a) > 0 for a, b in itertools.pairwise(stops))
