@@ -66,7 +66,7 @@ async def test_allowed_chat_price_command_then_answered_with_bid(companion, serv
 async def test_alert_fired_then_message_sent_to_allowed_chat(companion, server, bot):
     server.message(ME, "/alert EURUSD below 1.1120")
     await until(server, lambda: texts(server))
-    assert "Alert set: EURUSD bid crosses below 1.112" in texts(server)[0]
+    assert "tells you once when EURUSD bid crosses below 1.112" in texts(server)[0]
     watcher = AlertWatcher(companion.desk, companion.journal, companion.events)
     for _ in range(6):
         companion.terminal.wrapped.step(1)
@@ -88,7 +88,7 @@ async def test_ticket_approved_from_allowed_chat_then_filled_on_paper_and_messag
     positions = companion.broker.positions()
     assert len(positions) == 1 and positions[0].volume == 0.1
     fills = await until(server, lambda: [t for t in texts(server) if "Order filled" in t])
-    assert "BUY 0.1 EURUSD" in fills[0]
+    assert "BUY 0.10 EURUSD" in fills[0]
 
 
 async def test_callback_from_another_chat_then_nothing_runs_and_nothing_answers(

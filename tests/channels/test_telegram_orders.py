@@ -107,5 +107,5 @@ async def test_profit_and_daily_then_cards_in_account_currency(companion, server
     daily = await said(server, "P/L per day")
     assert "(USD)" in daily and "over 0 trades" in daily
     server.message(ME, "/profit decade")
-    assert await said(server, "decade") == ("'decade' is not a period: use today, week, month "
-                                            "or all.")
+    assert await said(server, "DECADE") == ("'DECADE' is neither a period (today, week, month, "
+                                            "all) nor a symbol this terminal knows or traded.")
