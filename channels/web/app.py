@@ -87,7 +87,6 @@ async def chat_resume(thread: dict) -> None:
             await web.restore_cards(thread.get("steps", []))
         except Exception as exc:
             await cl.ErrorMessage(cards.error_text(exc)).send()
-        web.keep_badge()
 
 
 @cl.on_chat_end
@@ -121,7 +120,6 @@ async def on_message(message: cl.Message) -> None:
         await web.show_state()
     except Exception as exc:
         await cl.ErrorMessage(cards.error_text(exc)).send()
-    web.keep_badge()
 
 
 async def _resolve(action: cl.Action, decision: str) -> None:
@@ -144,7 +142,6 @@ async def _resolve(action: cl.Action, decision: str) -> None:
     if card is not None:
         await card.settle(f"**{status}**")
     await web.show_state()
-    web.keep_badge()
 
 
 @cl.action_callback("approve")
@@ -171,7 +168,6 @@ async def halt(action: cl.Action) -> None:
                      "until you press Resume (or send /resume); closing positions still "
                      "works.").send()
     await web.show_state()
-    web.keep_badge()
 
 
 desk_actions.register(_session)  # the desk's Close, Modify, Breakeven, Trail, Cancel, Resume

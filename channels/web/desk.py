@@ -2,7 +2,8 @@
 cards and pending orders, read from the service and worded as every channel words them.
 
 `read_desk` makes the service calls; `desk_props` is pure formatting (`agent.wording`), the
-props of the `TradingDesk` element, so what the strip shows is tested without a browser.
+props of the desk element (`public/elements/Trading desk.jsx`), so what the strip shows is
+tested without a browser.
 Nothing here changes anything: the element's buttons call the app's action callbacks, which
 only propose tickets.
 """
@@ -92,7 +93,7 @@ def order_card(o: Order, digits: int | None) -> dict[str, Any]:
 
 
 def desk_props(data: DeskData, *, phone: bool = False) -> dict[str, Any]:
-    """The `TradingDesk` element's props: strip, state, cards, and how it lays out."""
+    """The desk element's props: strip, state, cards, and how it lays out."""
     risk, ccy = data.status.risk, data.status.account.currency
     return {
         "strip": strip(data),

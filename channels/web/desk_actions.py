@@ -1,4 +1,4 @@
-"""The trading desk's buttons (`TradingDesk.jsx`): Close, Modify SL/TP, Breakeven and Trail on a
+"""The trading desk's buttons (`Trading desk.jsx`): Close, Modify SL/TP, Breakeven and Trail on a
 position card, Cancel on a pending order, Resume, and the equity curve.
 
 Each trade button proposes a ticket in this conversation through the service's proposal
@@ -73,15 +73,16 @@ async def show_reply(reply: Reply, web: WebSession) -> None:
         await web.show_ticket(reply.ticket)
 
 
+#: Action names are what the page names a conversation a button started.
 PROPOSALS: dict[str, Proposal] = {
-    "desk_close": lambda s, thread, p: s.propose_close(thread, ticket_number(p)),
-    "desk_modify": lambda s, thread, p: s.propose_modify(
+    "Close position": lambda s, thread, p: s.propose_close(thread, ticket_number(p)),
+    "Modify SL/TP": lambda s, thread, p: s.propose_modify(
         thread, ticket_number(p), {"sl": level(p.get("sl"), "stop-loss"),
                                    "tp": level(p.get("tp"), "take-profit")}),
-    "desk_breakeven": lambda s, thread, p: s.propose_breakeven(thread, ticket_number(p)),
-    "desk_trail": lambda s, thread, p: s.propose_trail(thread, ticket_number(p),
+    "Move stop to breakeven": lambda s, thread, p: s.propose_breakeven(thread, ticket_number(p)),
+    "Trailing stop": lambda s, thread, p: s.propose_trail(thread, ticket_number(p),
                                                        pips(p.get("pips")), "pips"),
-    "desk_cancel": lambda s, thread, p: s.propose_cancel(thread, ticket_number(p)),
+    "Cancel pending order": lambda s, thread, p: s.propose_cancel(thread, ticket_number(p)),
 }
 
 
@@ -100,13 +101,12 @@ def register(session_of: SessionOf) -> None:
             else:
                 await show_reply(reply, web)
             await web.show_state()
-            web.keep_badge()
         cl.action_callback(name)(callback)
 
     for name, propose in PROPOSALS.items():
         proposing(name, propose)
 
-    @cl.action_callback("resume")
+    @cl.action_callback("Resume trading")
     async def resume(action: cl.Action) -> None:
         web = await session_of()
         if web is None:
@@ -119,9 +119,8 @@ def register(session_of: SessionOf) -> None:
             await cl.Message(f"Trading state: **{state.trading_state.value}**. New orders go "
                              "to the risk engine again.").send()
         await web.show_state()
-        web.keep_badge()
 
-    @cl.action_callback("desk_equity")
+    @cl.action_callback("Equity curve")
     async def equity(action: cl.Action) -> None:
         web = await session_of()
         if web is None:
@@ -136,4 +135,3 @@ def register(session_of: SessionOf) -> None:
             await cl.Message(f"Your balance at the end of each of the last {EQUITY_DAYS} days "
                              "(closed trades).", elements=[chart]).send()
         await web.show_state()
-        web.keep_badge()

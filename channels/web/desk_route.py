@@ -1,4 +1,4 @@
-"""`POST /companion/desk`: fresh desk figures for a `TradingDesk` element that is on screen.
+"""`POST /companion/desk`: fresh desk figures for a trading desk element on screen.
 
 The element asks every couple of seconds while it is shown (a closed side panel asks nothing
 and is never reopened by an update). Signed-in pages only (Chainlit's session cookie, the same

@@ -31,7 +31,7 @@ STATE_EVENTS = frozenset({EventType.RISK_STATE_CHANGED})
 #: Shown as a message (other pages' tickets are theirs to show; their fills are news here).
 NOTICE_EVENTS = NOTEWORTHY - {EventType.TICKET_PENDING, EventType.TICKET_REJECTED,
                               EventType.TICKET_EXPIRED}
-BADGE_RESEND_S = (0.5, 1.0, 2.0)  # waits between re-sends of the badge (see keep_badge)
+DESK_ELEMENT = "Trading desk"  # public/elements/Trading desk.jsx; also the side panel title
 
 
 def _buttons(ticket: dict[str, Any]) -> list[cl.Action]:
@@ -64,12 +64,11 @@ class WebSession:
     symbol: str = "EURUSD"
     timeframe: str = "H1"
     cards: dict[str, Card] = field(default_factory=dict)
-    badge: cl.CustomElement | None = None  # the TradingDesk element
+    badge: cl.CustomElement | None = None  # the trading desk element
     phone: bool = False  # a phone-sized page (desk.is_phone)
     desk_message: cl.Message | None = None  # the phone's inline desk
     _sub: Subscription | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
-    _keeper: asyncio.Task | None = None
 
     async def show_ticket(self, ticket: dict[str, Any]) -> None:
         message = cl.Message(cards.ticket_card(ticket), actions=_buttons(ticket))
@@ -98,55 +97,28 @@ class WebSession:
                 await action.send(for_id=message.id)
 
     async def show_state(self) -> None:
-        """Show the trading desk (`channels.web.desk`): in the side panel on a desktop; on a
-        phone, where that panel is a sheet over the chat, inline as the conversation's last
-        message (moved there after each turn). The desk keeps its figures fresh itself."""
+        """Show the trading desk (`channels.web.desk`), which keeps its figures fresh itself.
+
+        On a desktop it is a side element, sent once per page: the page keeps it in its side
+        panel by itself (also when it mounts a conversation or charts arrive) and leaves the
+        panel closed once the trader closes it. On a phone, where that panel is a sheet over
+        the chat, it is the conversation's last message instead, moved there after each turn.
+        """
+        if self.badge is not None and not self.phone:
+            return
         props = desk_props(await read_desk(self.companion.service), phone=self.phone)
         if self.phone:
             await self._post_desk(props)
             return
-        shown = self.badge  # kept as the same element, so the panel updates it in place
-        self.badge = cl.CustomElement(name="TradingDesk", props=props, display="inline",
-                                      **({"id": shown.id} if shown is not None else {}))
-        if shown is None or props["state"] != shown.props["state"]:
-            await self._send_badge()
+        self.badge = cl.CustomElement(name=DESK_ELEMENT, props=props, display="side")
+        await self.badge.send(for_id="", persist=False)
 
     async def _post_desk(self, props: dict[str, Any]) -> None:
         if self.desk_message is not None:
             await self.desk_message.remove()
-        self.badge = cl.CustomElement(name="TradingDesk", props=props, display="inline")
+        self.badge = cl.CustomElement(name=DESK_ELEMENT, props=props, display="inline")
         self.desk_message = cl.Message("", author="Trading desk", elements=[self.badge])
         await self.desk_message.send()
-
-    def keep_badge(self) -> None:
-        """Show the desk in the side panel again shortly after a turn, an action or a resume
-        (a desktop page; a phone's desk is inline and its sheet never opens by itself).
-
-        The page empties the side panel when it mounts a conversation (a new chat moves to
-        /thread/<id> after its first message; a resumed one loads its history) and when new
-        elements such as charts arrive. Sending the same desk again under the same key
-        leaves a panel that still shows it untouched.
-        """
-        if self.phone:
-            return
-        if self._keeper is not None:
-            self._keeper.cancel()
-        self._keeper = asyncio.create_task(self._resend_badge())
-
-    async def _resend_badge(self) -> None:
-        for delay in BADGE_RESEND_S:
-            await asyncio.sleep(delay)
-            try:
-                await self._send_badge()
-            except Exception:
-                log.exception("web: could not show the trading desk")
-
-    async def _send_badge(self) -> None:
-        if self.badge is None or self.phone:
-            return
-        await cl.ElementSidebar.set_title("Trading desk")
-        await cl.ElementSidebar.set_elements(
-            [self.badge], key=f"trading-desk-{self.badge.props['state']}")
 
     def listen(self) -> None:
         """Follow the companion's events for as long as the page is open."""
@@ -156,7 +128,7 @@ class WebSession:
     async def close(self) -> None:
         if self._sub is not None:
             self._sub.close()
-        for task in [*self._tasks, *([self._keeper] if self._keeper else [])]:
+        for task in self._tasks:
             task.cancel()
         if self.desk_message is not None:  # a phone's desk is not part of the conversation
             try:

@@ -8,34 +8,38 @@ import { Button } from "@/components/ui/button"
 const STATE_COLORS = { ACTIVE: "#16a34a", REDUCING: "#d97706", HALTED: "#dc2626" };
 const TONES = { up: "#16a34a", down: "#dc2626", flat: "inherit" };
 
+// The page may mount the element again (it re-renders custom elements from scratch): what the
+// trader is typing into a card's form, and whether the phone's lists are open, outlive that.
+const kept = (window.__companionDesk = window.__companionDesk || {});
+
 export default function TradingDesk() {
   const [desk, setDesk] = useState(props);
   const [stale, setStale] = useState(false);
   const [busy, setBusy] = useState(false);
-  const [form, setForm] = useState(null);  // {kind: "modify"|"trail", ticket, sl, tp, pips}
-  const [open, setOpen] = useState(!props.phone);
+  const [form, setFormState] = useState(kept.form || null);  // {kind, ticket, sl, tp, pips}
+  const [open, setOpenState] = useState(kept.open ?? !props.phone);
+  const setForm = (next) => { kept.form = next; setFormState(next); };
+  const setOpen = (next) => { kept.open = next; setOpenState(next); };
 
-  useEffect(() => { setDesk(props); }, [props]);
+  const refresh = async () => {
+    try {
+      const res = await apiClient.post("/companion/desk", { phone: !!props.phone });
+      setDesk(await res.json());
+      setStale(false);
+    } catch (e) {
+      setStale(true);
+    }
+  };
   useEffect(() => {
-    let alive = true;
-    const refresh = async () => {
-      try {
-        const res = await apiClient.post("/companion/desk", { phone: !!props.phone });
-        const next = await res.json();
-        if (alive) { setDesk(next); setStale(false); }
-      } catch (e) {
-        if (alive) setStale(true);
-      }
-    };
-    refresh();  // a panel shown again may hold older props
+    refresh();  // the props may be older than this mount
     const timer = setInterval(refresh, props.poll_ms || 2000);
-    return () => { alive = false; clearInterval(timer); };
+    return () => clearInterval(timer);
   }, []);
 
   const act = async (name, payload) => {
     setBusy(true);
     try { await callAction({ name, payload: payload || {} }); }
-    finally { setBusy(false); setForm(null); }
+    finally { setBusy(false); setForm(null); refresh(); }
   };
   const halted = desk.state === "HALTED";
   const phone = !!desk.phone;
@@ -44,11 +48,11 @@ export default function TradingDesk() {
 
   const strip = (
     <div id="desk-strip" style={{ display: "grid", gap: 6,
-         gridTemplateColumns: `repeat(auto-fit, minmax(${phone ? 104 : 120}px, 1fr))` }}>
+         gridTemplateColumns: `repeat(auto-fit, minmax(${phone ? 96 : 120}px, 1fr))` }}>
       {desk.strip.map((cell) => (
         <div key={cell.id} style={{ minWidth: 0 }}>
           <div style={{ fontSize: 11, opacity: 0.7 }}>{cell.label}</div>
-          <div id={`desk-${cell.id}`} style={{ fontWeight: 600, fontSize: phone ? 13 : 14,
+          <div id={`desk-${cell.id}`} style={{ fontWeight: 600, fontSize: phone ? 12 : 14,
                color: TONES[cell.tone] || "inherit", whiteSpace: "nowrap" }}>{cell.value}</div>
         </div>
       ))}
@@ -65,7 +69,7 @@ export default function TradingDesk() {
       <Button id="halt-trading" size="sm" variant="destructive" disabled={halted || busy}
               onClick={() => act("halt")}>Halt</Button>
       <Button id="resume-trading" size="sm" variant="outline"
-              disabled={desk.state === "ACTIVE" || busy} onClick={() => act("resume")}>
+              disabled={desk.state === "ACTIVE" || busy} onClick={() => act("Resume trading")}>
         Resume
       </Button>
       {stale ? <span style={{ fontSize: 12, color: "#d97706" }}>figures not updating</span>
@@ -80,7 +84,7 @@ export default function TradingDesk() {
       <label style={{ fontSize: 12 }}>TP <input aria-label="New take-profit" style={field}
              value={form.tp} onChange={(e) => setForm({ ...form, tp: e.target.value })} /></label>
       <Button size="sm" disabled={busy}
-              onClick={() => act("desk_modify", { ticket: p.ticket, sl: form.sl, tp: form.tp })}>
+              onClick={() => act("Modify SL/TP", { ticket: p.ticket, sl: form.sl, tp: form.tp })}>
         Propose
       </Button>
       <Button size="sm" variant="ghost" onClick={() => setForm(null)}>Cancel</Button>
@@ -93,7 +97,7 @@ export default function TradingDesk() {
              style={field} value={form.pips}
              onChange={(e) => setForm({ ...form, pips: e.target.value })} /></label>
       <Button size="sm" disabled={busy}
-              onClick={() => act("desk_trail", { ticket: p.ticket, pips: form.pips })}>
+              onClick={() => act("Trailing stop", { ticket: p.ticket, pips: form.pips })}>
         Propose
       </Button>
       <Button size="sm" variant="ghost" onClick={() => setForm(null)}>Cancel</Button>
@@ -111,7 +115,7 @@ export default function TradingDesk() {
       <div style={{ fontSize: 12, opacity: 0.8 }}>{p.detail}</div>
       <div style={{ display: "flex", gap: 4, flexWrap: "wrap" }}>
         <Button size="sm" variant="outline" disabled={busy}
-                onClick={() => act("desk_close", { ticket: p.ticket })}>Close</Button>
+                onClick={() => act("Close position", { ticket: p.ticket })}>Close</Button>
         <Button size="sm" variant="outline" disabled={busy}
                 onClick={() => setForm({ kind: "modify", ticket: p.ticket,
                                          sl: p.sl == null ? "" : String(p.sl),
@@ -119,7 +123,7 @@ export default function TradingDesk() {
           Modify SL/TP
         </Button>
         <Button size="sm" variant="outline" disabled={busy}
-                onClick={() => act("desk_breakeven", { ticket: p.ticket })}>Breakeven</Button>
+                onClick={() => act("Move stop to breakeven", { ticket: p.ticket })}>Breakeven</Button>
         <Button size="sm" variant="outline" disabled={busy || p.trailing}
                 onClick={() => setForm({ kind: "trail", ticket: p.ticket, pips: "20" })}>
           Trail
@@ -136,7 +140,7 @@ export default function TradingDesk() {
       <div style={{ fontSize: 12, opacity: 0.8 }}>{o.detail}</div>
       <div>
         <Button size="sm" variant="outline" disabled={busy}
-                onClick={() => act("desk_cancel", { ticket: o.ticket })}>Cancel order</Button>
+                onClick={() => act("Cancel pending order", { ticket: o.ticket })}>Cancel order</Button>
       </div>
     </div>
   ));
@@ -159,16 +163,16 @@ export default function TradingDesk() {
       {stateRow}
       {desk.reason ? <span style={{ fontSize: 12, opacity: 0.75 }}>{desk.reason}</span> : null}
       {strip}
-      <div>
+      <div style={{ display: "flex", gap: 4, flexWrap: "wrap" }}>
         <Button id="desk-equity-curve" size="sm" variant="ghost" disabled={busy}
-                onClick={() => act("desk_equity")}>Equity curve</Button>
+                onClick={() => act("Equity curve")}>Equity curve</Button>
+        {phone ? (
+          <Button id="desk-toggle" size="sm" variant="ghost" onClick={() => setOpen(!open)}>
+            {open ? "Hide positions and orders"
+                  : `Positions (${desk.positions.length}), orders (${desk.orders.length})`}
+          </Button>
+        ) : null}
       </div>
-      {phone ? (
-        <Button id="desk-toggle" size="sm" variant="ghost" onClick={() => setOpen(!open)}>
-          {open ? "Hide positions and orders"
-                : `Positions (${desk.positions.length}) and orders (${desk.orders.length})`}
-        </Button>
-      ) : null}
       {open ? lists : null}
     </div>
   );
