@@ -44,6 +44,7 @@ USAGE: dict[str, str] = {
     "account": "/account",
     "history": "/history [DAYS]",
     "profit": "/profit [today|week|month|all] [SYMBOL]",
+    "equity": "/equity [today|week|month|all] [SYMBOL]  (the P/L with its equity curve)",
     "daily": "/daily [DAYS]",
     "status": "/status",
     "halt": "/halt [REASON]",

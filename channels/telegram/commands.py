@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any
@@ -13,14 +14,15 @@ from agent.domain import CompanionError
 from agent.service import Reply
 from agent.tools.commands import parse_command
 from channels.telegram import formatting
-from channels.telegram.deps import answer, deps_of
+from channels.telegram.deps import answer, deps_of, send_photo
+from channels.telegram.equity import caption, equity_png
 
 #: Commands the bot answers itself: read-only ones (and halt/resume, alerts), and the
 #: proposals that manage a trade (cancel, modify, close, close-all, breakeven, trailing stop;
 #: their ticket follows, with Approve / Reject buttons).
 COMMANDS = ("status", "positions", "orders", "account", "price", "analyze", "profit", "daily",
             "alerts", "alert", "cancelalert", "cancel", "modify", "close", "closeall", "be",
-            "trail", "trails", "untrail", "halt", "resume", "help")
+            "trail", "trails", "untrail", "halt", "resume", "help", "equity")
 
 
 async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -28,15 +30,22 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     /closeall, /be 456, /trail 456 20 pips, /profit week, ..."""
     service = deps_of(context).service
     thread = f"tg-{update.effective_chat.id}"
+    chart: bytes | None = None
     try:
         cmd = parse_command(update.effective_message.text or "")
         if cmd.proposes_order and cmd.name in _PROPOSALS:
             html = _proposal(await _PROPOSALS[cmd.name](service, thread, cmd.args))
         else:
-            html = formatting.command(cmd.name, await service.command(cmd.name, **cmd.args))
+            data = await service.command(cmd.name, **cmd.args)
+            html = formatting.command(cmd.name, data)
+            if cmd.name == "profit":
+                chart = await asyncio.to_thread(equity_png, data)
     except CompanionError as exc:
         html = escape(exc.message)
     await answer(update, context, html)
+    if chart is not None:  # the equity curve follows the figures
+        await send_photo(deps_of(context), context.bot, update.effective_chat.id, chart,
+                         caption(data), label="equity")
 
 
 _PROPOSALS: dict[str, Callable[[Any, str, dict[str, Any]], Awaitable[Reply]]] = {

@@ -42,6 +42,13 @@ async def send(deps: BotDeps, bot: Bot, chat_id: int, html: str, *,
         disable_notification=silent, reply_to_message_id=reply_to))
 
 
+async def send_photo(deps: BotDeps, bot: Bot, chat_id: int, png: bytes, caption: str, *,
+                     label: str = "photo") -> Message | None:
+    """Send an image with a plain caption through the outbox (retried like a message)."""
+    return await deps.outbox.submit(label, chat_id, caption, lambda: bot.send_photo(
+        chat_id, photo=png, caption=caption))
+
+
 async def edit(deps: BotDeps, bot: Bot, chat_id: int, message_id: int, html: str) -> Any:
     """Replace a message's text and drop its buttons, through the outbox."""
     return await deps.outbox.submit("edit", chat_id, html, lambda: bot.edit_message_text(

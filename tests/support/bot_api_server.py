@@ -2,8 +2,8 @@
 
 It speaks the Bot API's wire format (`POST /bot<token>/<method>`, form or JSON parameters,
 `{"ok": true, "result": ...}` answers) for the methods the bot uses: getMe, getUpdates (long
-poll), deleteWebhook, setMyCommands, sendMessage, editMessageText, editMessageReplyMarkup,
-answerCallbackQuery. Tests inject updates from any chat (`message`, `callback`), make the
+poll), deleteWebhook, setMyCommands, sendMessage, sendPhoto (multipart: the photo's bytes are
+kept in the call's params), editMessageText, editMessageReplyMarkup, answerCallbackQuery. Tests inject updates from any chat (`message`, `callback`), make the
 next calls of a method fail (`fail`: 429 with retry_after, 500, ...), and read every call
 (`calls`, `wait_for`).
 
@@ -19,6 +19,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl
@@ -192,7 +194,7 @@ class BotApiServer:
                 return BOT_USER
             case "getUpdates":
                 return self._poll(int(p.get("offset", 0) or 0), float(p.get("timeout", 0) or 0))
-            case "sendMessage":
+            case "sendMessage" | "sendPhoto":
                 return self._message(int(p["chat_id"]), next(self._message_ids), p)
             case "editMessageText" | "editMessageReplyMarkup":
                 return self._message(int(p["chat_id"]), int(p["message_id"]), p)
@@ -234,11 +236,28 @@ def _user(user_id: int) -> dict[str, Any]:
 
 def _params(req: BaseHTTPRequestHandler) -> dict[str, Any]:
     size = int(req.headers.get("Content-Length") or 0)
-    raw = req.rfile.read(size).decode() if size else ""
-    if "json" in (req.headers.get("Content-Type") or ""):
+    body = req.rfile.read(size) if size else b""
+    kind = req.headers.get("Content-Type") or ""
+    if kind.startswith("multipart/form-data"):
+        return _multipart(kind, body)
+    raw = body.decode()
+    if "json" in kind:
         return json.loads(raw or "{}")
     return {key: json.loads(value) if key in _JSON_FIELDS else value
             for key, value in parse_qsl(raw, keep_blank_values=True)}
+
+
+def _multipart(kind: str, body: bytes) -> dict[str, Any]:
+    """Form fields as text (JSON fields decoded), files as bytes."""
+    message = BytesParser(policy=default).parsebytes(
+        f"Content-Type: {kind}\r\n\r\n".encode() + body)
+    out: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name, data = part.get_param("name", header="content-disposition"), part.get_payload(
+            decode=True)
+        out[name] = data if part.get_filename() else (
+            json.loads(data) if name in _JSON_FIELDS else data.decode())
+    return out
 
 
 def _reply(req: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
