@@ -209,8 +209,10 @@ class Desk:
         return levels
 
     def intent_from(self, proposal: dict[str, Any]) -> OrderIntent:
-        """An OrderIntent from a proposal (tool call or command); closes and modifies name a
-        position, cancels a pending order. A modify keeps the SL or TP it does not mention."""
+        """An OrderIntent from a proposal (tool call or command). Closes, modifies,
+        breakevens and trailing stops name a position; cancels (and modifies of a pending
+        order's number) a pending order; a close-all becomes one close per position (of a
+        symbol, or all). A modify keeps the levels it does not mention."""
         kind = proposal.get("kind")
         if kind == "modify":
             return self._modify_intent(proposal)
