@@ -35,13 +35,13 @@ from agent.market.sentiment import HeadlineSource
 from agent.risk.state import RiskStateStore
 from agent.risk.tickets import TicketBook
 from agent.runtime import Runtime
-from agent.trailing_job import TrailingJob
 from agent.service import CompanionService
 from agent.service_ops import Assembly
 from agent.store import Journal
 from agent.store.journal import damaged_file, is_damaged
 from agent.tools.commands import CommandRunner
 from agent.tools.desk import Desk
+from agent.trailing_job import TrailingJob
 
 log = logging.getLogger(__name__)
 

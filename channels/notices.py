@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent import wording as w
 from agent.events import Event, EventType
 
 TITLES: dict[EventType, str] = {
@@ -46,24 +47,28 @@ def title(kind: EventType) -> str:
 def notice(event: Event) -> str:
     """One line: what happened, with the figures that matter."""
     p, title_ = event.payload, title(event.type)
+
+    def _n(x: Any) -> str:  # a price, to the symbol's digits when the event carries them
+        return w.price(x, p.get("digits"))
+
     match event.type:
         case EventType.ALERT_FIRED:
             return f"{title_}: {p.get('text') or p['rule']} (now {_n(p.get('value'))})"
         case EventType.ORDER_FILLED | EventType.ORDER_REJECTED:
-            head = f"{title_}: {str(p.get('side', '')).upper()} {_n(p.get('volume'))} " \
+            head = f"{title_}: {str(p.get('side', '')).upper()} {w.lots(p.get('volume'))} " \
                    f"{p.get('symbol', '')} at {_n(p.get('price'))}"
             return head if event.type is EventType.ORDER_FILLED else \
                 f"{head}. {p.get('message', '')}".rstrip()
         case EventType.POSITION_CLOSED | EventType.SL_HIT | EventType.TP_HIT | \
                 EventType.STOP_OUT:
-            return (f"{title_}: #{p['position']} {p['side'].upper()} {_n(p['volume'])} "
+            return (f"{title_}: #{p['position']} {p['side'].upper()} {w.lots(p['volume'])} "
                     f"{p['symbol']} closed at {_n(p['price_close'])} (opened "
-                    f"{_n(p['price_open'])}), P/L {p['profit']:+.2f}")
+                    f"{_n(p['price_open'])}), P/L {w.money(p['profit'], signed=True)}")
         case EventType.PENDING_TRIGGERED:
-            return (f"{title_}: #{p['order']} {_type(p)} {_n(p['volume'])} {p['symbol']} "
+            return (f"{title_}: #{p['order']} {_type(p)} {w.lots(p['volume'])} {p['symbol']} "
                     f"filled at {_n(p['price'])}, now position #{p['position']}")
         case EventType.PENDING_EXPIRED:
-            return (f"{title_}: #{p['order']} {_type(p)} {_n(p['volume'])} {p['symbol']} at "
+            return (f"{title_}: #{p['order']} {_type(p)} {w.lots(p['volume'])} {p['symbol']} at "
                     f"{_n(p['price_open'])} ({p['state']})")
         case EventType.ORDER_MODIFIED:
             what = f"#{p['position']}" if p.get("position") else \
@@ -74,7 +79,8 @@ def notice(event: Event) -> str:
             return f"{title_}: {p.get('message', '#' + str(p.get('position')))}"
         case EventType.TRAIL_MOVED:
             at_stop = ("" if p.get("profit_at_sl") is None else
-                       f", P/L at the stop {p['profit_at_sl']:+.2f} {p.get('currency', '')}")
+                       f", P/L at the stop "
+                       f"{w.money(p['profit_at_sl'], p.get('currency'), signed=True)}")
             return (f"{title_}: #{p['position']} {p['symbol']} SL {_n(p.get('sl_before'))} -> "
                     f"{_n(p['sl'])} (price {_n(p.get('price'))}{at_stop.rstrip()})")
         case EventType.ORDER_CANCELLED:
@@ -90,13 +96,6 @@ def notice(event: Event) -> str:
         case EventType.TICKET_EXPIRED:
             return f"{title_}: {p['ticket_id']}; nothing was sent"
     return title_
-
-
-def _n(x: Any) -> str:
-    """A price or volume as given, without float noise; '-' for none."""
-    if x is None:
-        return "-"
-    return f"{x:.6f}".rstrip("0").rstrip(".") if isinstance(x, float) else str(x)
 
 
 def _type(p: dict[str, Any]) -> str:

@@ -136,7 +136,7 @@ class AccountMonitor:
                 continue
             payload = {"order": order.ticket, "symbol": order.symbol, "type": order.type.value,
                        "volume": order.volume, "price_open": order.price_open, "sl": order.sl,
-                       "tp": order.tp, "state": final.state}
+                       "tp": order.tp, "state": final.state, "digits": order.digits}
             if final.state == "filled":
                 self.events.publish(EventType.PENDING_TRIGGERED, {
                     **payload, "price": final.price_current,
@@ -146,18 +146,21 @@ class AccountMonitor:
 
     def _closed(self, pos: Position) -> None:
         self._publish_close(pos.ticket, pos.symbol, pos.side.value, pos.volume, pos.price_open,
-                            self._closing_deals(pos), pos.profit, pos.price_current)
+                            self._closing_deals(pos), pos.profit, pos.price_current,
+                            digits=pos.digits)
 
     def _publish_close(self, position: int, symbol: str, side: str, volume: float,
                        price_open: float, deals: list[Deal], profit_now: float,
-                       price_now: float | None = None) -> None:
-        """Announce a close by its last deal's reason (SL, TP, stop-out, other)."""
+                       price_now: float | None = None, *, digits: int | None = None) -> None:
+        """Announce a close by its last deal's reason (SL, TP, stop-out, other); `digits`,
+        the symbol's, lets the channels show its prices (the deals' own when they have it)."""
         reason = deals[-1].reason if deals else "unknown"
         profit = sum(d.profit + d.swap + d.commission for d in deals) if deals else profit_now
         self.events.publish(_CLOSE_EVENTS.get(reason, EventType.POSITION_CLOSED), {
             "position": position, "symbol": symbol, "side": side, "volume": volume,
             "price_open": price_open, "price_close": deals[-1].price if deals else price_now,
-            "profit": round(profit, 2), "reason": reason})
+            "profit": round(profit, 2), "reason": reason,
+            "digits": deals[-1].digits if deals and deals[-1].digits is not None else digits})
 
     def _closing_deals(self, pos: Position) -> list[Deal]:
         try:

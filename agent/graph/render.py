@@ -206,8 +206,8 @@ def render_profit(r: dict[str, Any]) -> str:
            if s["avg_r"] is not None else "no trade had a stop, so there is no R."),
     ]
     lines += [f"  {row['symbol']}: {signed(row['stats']['net'], ccy)}, "
-              f"{_trades(row['stats']['trades'])}, win rate {w.pct(row['stats']['win_rate_pct'], 1)}"
-              for row in r["symbols"]]
+              f"{_trades(row['stats']['trades'])}, win rate "
+              f"{w.pct(row['stats']['win_rate_pct'], 1)}" for row in r["symbols"]]
     return "\n".join(lines)
 
 

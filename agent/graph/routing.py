@@ -16,7 +16,6 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.tools import BaseTool
-
 from langgraph.constants import TAG_NOSTREAM
 
 from agent.graph.targets import ModelRouter, ModelTarget, StaticRouter

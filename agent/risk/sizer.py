@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from agent import wording
 from agent.config import RiskLimits
 from agent.domain import CompanionError, Side, SymbolSpec
 from agent.risk.checks import money_at_risk, points_between
-from agent import wording
 
 
 class SizeCode(StrEnum):
@@ -153,7 +153,8 @@ def size_position(*, equity: float, risk_pct: float, entry: float, sl: float, sp
         smallest = money_at_risk(sl_points, spec.volume_min, spec)
         return SizeResult(0.0, 0.0, 0.0, sl_points,
                           f"Even the smallest order, {spec.volume_min:g} lots, would risk "
-                          f"{wording.money(smallest, currency)} ({wording.pct(smallest / equity * 100)} of "
+                          f"{wording.money(smallest, currency)} "
+                          f"({wording.pct(smallest / equity * 100)} of "
                           f"equity); your budget is {wording.money(budget, currency)} "
                           f"({wording.pct(risk)}). Use a closer stop-loss or skip "
                           "this trade.", SizeCode.MIN_LOT_TOO_RISKY, tuple(caps), sl, spec.digits,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from collections.abc import Callable
 
 import pytest
@@ -76,7 +77,7 @@ async def test_alert_set_in_terminal_chat_when_price_crosses_then_told_there_bet
     await keys.lines.put("/alert EURUSD below 1.1120")
     await until(lambda: len(keys.prompts) == 2)  # the answer is out, the trader is prompted
     assert companion.runtime.role == "runner"
-    assert "Alert" not in text()
+    assert "Alert: " not in text()  # set (its sentence says so), not fired
     await bars(8)  # the bid goes under 1.112 on the 5th bar
     await until(lambda: "Alert: " in text())
     line = next(x for x in text().splitlines() if x.startswith("Alert: "))
@@ -97,4 +98,5 @@ async def test_position_in_terminal_chat_when_stop_loss_hit_then_told_with_loss(
     await bars(15)  # the low of the 13th bar is under 1.1100
     await until(lambda: "Stop loss hit" in text())
     line = next(x for x in text().splitlines() if x.startswith("Stop loss hit"))
-    assert "BUY 0.1 EURUSD" in line and "P/L -" in line
+    assert "BUY 0.10 EURUSD" in line and "P/L -" in line
+    assert re.search(r"closed at 1\.\d{5} \(opened 1\.\d{5}\)", line), line  # the digits

@@ -29,7 +29,8 @@ from tests.risk.builders import limits, spec
     ("1%", RiskAsk(1.0)), ("1", RiskAsk(1.0)), ("0.5 %", RiskAsk(0.5)), (".5%", RiskAsk(0.5)),
     ("50USD", RiskAsk(50.0, "USD")), ("50 usd", RiskAsk(50.0, "USD")),
     ("USD50", RiskAsk(50.0, "USD")), ("$50", RiskAsk(50.0, "USD")),
-    ("50$", RiskAsk(50.0, "USD")), ("€20", RiskAsk(20.0, "EUR")), ("75.5EUR", RiskAsk(75.5, "EUR")),
+    ("50$", RiskAsk(50.0, "USD")), ("€20", RiskAsk(20.0, "EUR")),
+    ("75.5EUR", RiskAsk(75.5, "EUR")),
 ])
 def test_parse_risk_reads_a_percentage_or_money(text: str, ask: RiskAsk) -> None:
     assert parse_risk(text) == ask
