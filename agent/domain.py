@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from agent.wording import points_per_pip
+
 
 class Side(StrEnum):
     """Direction of an order or position."""
@@ -111,7 +113,7 @@ class SymbolSpec:
     def pip(self) -> float:
         """A pip in price: ten points on a 3- or 5-digit quote (0.0001 on EURUSD, 0.01 on
         USDJPY), else one point."""
-        return self.point * 10 if self.digits in (3, 5) else self.point
+        return self.point * points_per_pip(self.digits)
 
 
 @dataclass(frozen=True, slots=True)
