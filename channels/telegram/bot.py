@@ -29,7 +29,7 @@ from agent.config import TelegramSettings
 from agent.domain import CompanionError
 from agent.service import CompanionService
 from agent.tools.commands import USAGE
-from channels.telegram import alerts, commands, tickets
+from channels.telegram import alerts, commands, positions, tickets
 from channels.telegram.deps import CHANNEL, BotDeps
 from channels.telegram.outbox import Outbox
 from channels.telegram.redact import token_redacted
@@ -73,6 +73,8 @@ def build_application(deps: BotDeps, token: str, *, base_url: str | None = None,
     app.add_handler(CommandHandler(commands.COMMANDS, commands.on_command))
     app.add_handler(CommandHandler("notify", alerts.on_notify))
     app.add_handler(CallbackQueryHandler(tickets.on_ticket_button, pattern=tickets.PATTERN))
+    app.add_handler(CallbackQueryHandler(positions.on_position_button,
+                                         pattern=positions.PATTERN))
     app.add_handler(MessageHandler(filters.TEXT, commands.on_text))
     app.add_error_handler(on_error)
     if digest_time_utc:

@@ -13,8 +13,8 @@ from telegram.ext import ContextTypes
 from agent.domain import CompanionError
 from agent.service import Reply
 from agent.tools.commands import parse_command
-from channels.telegram import formatting
-from channels.telegram.deps import answer, deps_of, send_photo
+from channels.telegram import formatting, positions
+from channels.telegram.deps import answer, deps_of, send, send_photo
 from channels.telegram.equity import caption, equity_png
 
 #: Commands the bot answers itself: read-only ones (and halt/resume, alerts), and the
@@ -31,6 +31,7 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     service = deps_of(context).service
     thread = f"tg-{update.effective_chat.id}"
     chart: bytes | None = None
+    markup = None
     try:
         cmd = parse_command(update.effective_message.text or "")
         if cmd.proposes_order and cmd.name in _PROPOSALS:
@@ -40,9 +41,15 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             html = formatting.command(cmd.name, data)
             if cmd.name == "profit":
                 chart = await asyncio.to_thread(equity_png, data)
+            if cmd.name == "positions":  # Close / Breakeven under each position
+                markup = positions.buttons(data)
     except CompanionError as exc:
         html = escape(exc.message)
-    await answer(update, context, html)
+    if markup is None:
+        await answer(update, context, html)
+    else:
+        await send(deps_of(context), context.bot, update.effective_chat.id, html,
+                   markup=markup, label="reply")
     if chart is not None:  # the equity curve follows the figures
         await send_photo(deps_of(context), context.bot, update.effective_chat.id, chart,
                          caption(data), label="equity")

@@ -89,3 +89,32 @@ async def test_modify_pending_order_price_then_moved(companion, server, bot):
     await approve_ticket_message(server, ticket_id)
     (now,) = await companion.service.orders()
     assert now.price_open == price
+
+
+async def test_positions_buttons_then_close_tap_proposes_a_ticket_then_approve_closes(
+        companion, server, bot):
+    position = await open_from_web(companion)
+    server.message(ME, "/positions")
+    call = await until(server, lambda: next((c for c in server.sent()
+                                             if "reply_markup" in c.params and
+                                             f"pos:close:{position.ticket}" in
+                                             str(c.params["reply_markup"])), None))
+    assert f"pos:be:{position.ticket}" in str(call.params["reply_markup"])
+    server.callback(ME, call.result["message_id"], f"pos:close:{position.ticket}")
+    ticket_id, card = await proposed(server, f"CLOSE #{position.ticket} 0.10 lots EURUSD")
+    assert companion.broker.positions() != []  # a ticket, nothing sent
+    await approve_ticket_message(server, ticket_id)
+    assert companion.broker.positions() == []
+
+
+async def test_breakeven_tap_under_water_then_the_reason(companion, server, bot):
+    position = await open_from_web(companion)
+    server.message(ME, "/positions")
+    call = await until(server, lambda: next((c for c in server.sent()
+                                             if "reply_markup" in c.params and
+                                             f"pos:be:{position.ticket}" in
+                                             str(c.params["reply_markup"])), None))
+    server.callback(ME, call.result["message_id"], f"pos:be:{position.ticket}")
+    assert "stop-loss must be below the price now" in await said(server, "DENIED")
+    server.callback(ME, call.result["message_id"], "pos:close:999999")
+    assert await said(server, "999999") == "There is no open position #999999."
