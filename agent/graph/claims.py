@@ -34,13 +34,15 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.runnables import RunnableConfig
 
 from agent.graph.context import GraphDeps
+from agent.graph.grounding import conversation_evidence, grounded_text, untraceable
 from agent.graph.state import AgentState
 from agent.models.text_tools import may_be_calls
 from agent.store import Journal, new_id
 
 CORRECTIONS = "claim_corrections"  # the journal table
 #: additional_kwargs keys of the graph's own replies (built from facts, never checked).
-GRAPH_MARKERS = frozenset({"outcome", "command", "error", "claim_corrected"})
+GRAPH_MARKERS = frozenset({"outcome", "command", "error", "claim_corrected", "fallback",
+                           "question", "alert", "figures"})
 READING_TOOLS = frozenset({"positions", "history"})
 SENT_OK = frozenset({"filled", "partial", "placed", "done"})  # done: a modify or cancel
 FILLED = frozenset({"filled", "partial"})
@@ -542,13 +544,40 @@ def make_check_claims(deps: GraphDeps) -> Node:
     async def check_claims(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         turn = turn_messages(state["messages"])
         suspects = [m for m in turn if is_model_text(m) and find_claims(text_of(m))]
-        if not suspects:  # the common case: no journal read, no worker thread
-            return {}
         thread_id = str(config["configurable"]["thread_id"])
         fixed = await asyncio.to_thread(_correct_and_journal, journal, deps.clock(), thread_id,
-                                        turn, suspects, state)
+                                        turn, suspects, state) if suspects else []
+        if deps.plan_reads and (state.get("route") or {}).get("intent") != "chat":
+            fixed = await _grounded(journal, deps.clock(), thread_id, state, turn, fixed)
         return {"messages": fixed} if fixed else {}
     return check_claims
+
+
+async def _grounded(journal: Journal, now: datetime, thread_id: str, state: AgentState,
+                    turn: list[BaseMessage], fixed: list[BaseMessage]) -> list[BaseMessage]:
+    """`fixed` and every other model text of the turn whose untraceable figures
+    (`agent.graph.grounding`) were dropped; each such change journaled as a correction."""
+    by_id = {m.id: m for m in fixed}  # a corrected claim already says what happened
+    texts = [m for m in turn if is_model_text(m) and m.id not in by_id]
+    if not texts:
+        return fixed
+    evidence = conversation_evidence(state["messages"], is_model_text)
+    for message in texts:
+        text = text_of(message)
+        corrected = grounded_text(text, evidence, turn)
+        if corrected is None:
+            continue
+        row_id = new_id("clm")
+        view = {"kinds": ["number"], "claims": untraceable(text, evidence)}
+        await asyncio.to_thread(journal.insert, CORRECTIONS, {
+            "id": row_id, "time": now.isoformat(timespec="microseconds"),
+            "thread_id": thread_id, "message_id": message.id, "model": state.get("model"),
+            "kinds": view["kinds"], "claims": view["claims"], "fact": "", "facts": {},
+            "original": text, "corrected": corrected})
+        by_id[message.id] = message.model_copy(update={
+            "content": corrected, "additional_kwargs": {
+                **message.additional_kwargs, "claim_corrected": {**view, "id": row_id}}})
+    return list(by_id.values())
 
 
 def _correct_and_journal(journal: Journal, now: datetime, thread_id: str,

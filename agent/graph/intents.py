@@ -137,8 +137,14 @@ _OTHER_PERIOD = re.compile(r"\b(?:monthly|month|minutes?|mins?|ticks?|years?|yea
 _LAST_N = re.compile(r"\blast (\d{1,3})\b", re.IGNORECASE)
 _DAYS = re.compile(r"\b(\d{1,3}) days?\b", re.IGNORECASE)
 _RISK = re.compile(r"(\d+(?:\.\d+)?) ?%")
-_STOP = re.compile(r"\b(?:stop(?:[- ]loss)?|sl)\b\D{0,12}?(\d+\.\d+)", re.IGNORECASE)
+_STOP = re.compile(r"(?<!buy )(?<!sell )\b(?:stop(?:[- ]loss)?|sl)\b\D{0,12}?(\d+\.\d+)",
+                   re.IGNORECASE)
+_TAKE = re.compile(r"\b(?:take[- ]?profit|tp|target)\b\D{0,12}?(\d+\.\d+)", re.IGNORECASE)
+_LIMIT = re.compile(r"\b(?:limit|entry)(?:\s+(?:at|@|price|of))?\s*(\d+\.\d+)", re.IGNORECASE)
+_LOTS = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:standard\s+|mini\s+|micro\s+)?lots?\b", re.IGNORECASE)
+_ANY_STOP = re.compile(r"\b(?:stop|sl)\b", re.IGNORECASE)
 _SIDE = re.compile(r"\b(buy|sell|long|short)", re.IGNORECASE)
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)")
 
 
 Call = tuple[str, dict[str, Any]]
@@ -153,6 +159,7 @@ class Route:
     tools: tuple[str, ...]
     by: str  # "rules", "previous", "model", "default"
     plan: tuple[Call, ...] = ()
+    ask: str = ""  # a question the words leave open (which symbol?), asked instead of a guess
 
     @property
     def task(self) -> Task:
@@ -167,7 +174,8 @@ class Route:
         if not data:
             return general_route()
         return cls(Intent(data["intent"]), tuple(data["tools"]), data.get("by", "rules"),
-                   tuple((name, dict(args)) for name, args in data.get("plan") or ()))
+                   tuple((name, dict(args)) for name, args in data.get("plan") or ()),
+                   data.get("ask", ""))
 
 
 def own_words(text: str) -> str:
@@ -192,23 +200,75 @@ def tools_for(intent: Intent, text: str) -> tuple[str, ...]:
     return named or DEFAULT_TOOLS.get(intent, ())
 
 
-def route_by_rules(text: str, previous: Route | None) -> Route | None:
-    """Rules, then a short follow-up keeps the previous intent; None: ask the quick model."""
+def route_by_rules(text: str, previous: Route | None, *, context: str = "",
+                   known: frozenset[str] = frozenset()) -> Route | None:
+    """Rules, then a short follow-up keeps the previous intent; None: ask the quick model.
+
+    `context` is the trader's recent earlier messages: a turn that names no symbol is about
+    the one symbol they named ("and on H4?"); `known` the terminal's symbol names. A read
+    that needs a symbol nobody named becomes a question (`Route.ask`) instead of a guess.
+    """
     intent = rule_intent(text)
-    if intent is not None:
+    if intent is Intent.MANAGE:  # a close or change names a ticket: read the book first
         tools = tools_for(intent, text)
-        return Route(intent, tools, "rules", plan_for(tools, text))
-    if previous is not None and previous.intent is not Intent.COMMAND \
+        return Route(intent, tools, "rules",
+                     tuple((t, {}) for t in tools if t in ("positions", "orders")))
+    if intent is None and previous is not None and previous.intent is not Intent.COMMAND \
             and len(text.split()) <= _FOLLOW_UP_WORDS:
-        return Route(previous.intent, previous.tools, "previous")
-    return None
+        intent, tools, by = previous.intent, previous.tools, "previous"
+    elif intent is not None:
+        tools, by = tools_for(intent, text), "rules"
+    else:
+        return None
+    named = symbols_in(text, known) or _latest_named(context, known)
+    ask = ""
+    if not named and intent in _NEEDS_SYMBOL and set(tools) <= _SYMBOL_TOOLS \
+            and not _NICKNAME.search(text):
+        ask = "Which symbol do you mean? For example EURUSD."
+    elif intent is Intent.SIZING and not _ANY_STOP.search(own_words(text)):
+        ask = ("Where is your stop-loss? I size from the distance to it, e.g. 'sl 1.1050' or "
+               "'sl 20 pips'.")
+    return Route(intent, tools, by, plan_for(tools, text, context=context, known=known), ask)
 
 
-def plan_for(tools: tuple[str, ...], text: str) -> tuple[Call, ...]:
-    """The read-only calls `text` fully determines for these tools; () when any is unsure."""
+#: What traders call a symbol without its name ("the euro", "cable", "gold"): the model
+#: resolves these against the terminal's symbols, so they are no reason to ask.
+_NICKNAME = _words(r"euro", r"dollar", r"pound", r"sterling", r"cable", r"fiber", r"yen",
+                   r"swissy", r"aussie", r"kiwi", r"loonie", r"gold", r"silver", r"oil",
+                   r"bitcoin", r"btc", r"ether\w*", r"google", r"apple", r"nasdaq", r"dow",
+                   r"s&p", r"dax", r"index")
+_NEEDS_SYMBOL = frozenset({Intent.DATA, Intent.ANALYSIS, Intent.SIZING})
+_SYMBOL_TOOLS = frozenset({"quote", "bars", "analyze", "sentiment", "size_position"})
+_UPPER_WORD = re.compile(r"\b[A-Z][A-Z0-9.#]{2,15}\b")
+
+
+def symbols_in(text: str, known: frozenset[str] = frozenset()) -> set[str]:
+    """The symbols the trader's own words name: currency pairs (any case) and, written in
+    capitals, any other symbol the terminal knows (GOOGL)."""
     words = own_words(text)
-    symbols = {m.upper() for m in _PAIR.findall(words)}
-    symbol = symbols.pop() if len(symbols) == 1 else None
+    return {m.upper() for m in _PAIR.findall(words)} | {
+        w for w in _UPPER_WORD.findall(words) if w in known}
+
+
+def _latest_named(context: str, known: frozenset[str]) -> set[str]:
+    """The symbols of the newest line of `context` (newest first) that names any."""
+    return next((found for line in context.splitlines() if (found := symbols_in(line, known))),
+                set())
+
+
+def one_symbol(text: str, known: frozenset[str] = frozenset()) -> str | None:
+    """The symbol `text` names, when it names exactly one."""
+    found = symbols_in(text, known)
+    return found.pop() if len(found) == 1 else None
+
+
+def plan_for(tools: tuple[str, ...], text: str, *, context: str = "",
+             known: frozenset[str] = frozenset()) -> tuple[Call, ...]:
+    """The read-only calls `text` fully determines for these tools; () when any is unsure.
+    The symbol is the one `text` names or, when it names none, the one `context` names."""
+    words = own_words(text)
+    named = symbols_in(text, known) or _latest_named(context, known)
+    symbol = named.pop() if len(named) == 1 else None
     if _OTHER_PERIOD.search(words):
         return ()
     frames = list(dict.fromkeys(
@@ -243,6 +303,27 @@ def plan_for(tools: tuple[str, ...], text: str) -> tuple[Call, ...]:
         else:  # orders, alerts, closes: the model's (and the trader's) call
             return ()
     return tuple(plan)
+
+
+def stated_order(text: str) -> dict[str, Any]:
+    """The order fields the trader's own words state outright: symbol (one pair named), side,
+    volume in lots, stop-loss, take-profit, limit price. A field the words leave open is absent.
+    """
+    words = own_words(text)
+    symbol = one_symbol(words)
+    fields: dict[str, Any] = {"symbol": symbol} if symbol else {}
+    for name, pattern, convert in (("side", _SIDE, _side), ("volume", _LOTS, float),
+                                   ("stop_loss", _STOP, float), ("take_profit", _TAKE, float),
+                                   ("price", _LIMIT, float)):
+        found = {convert(m) for m in pattern.findall(words)}
+        if len(found) == 1:  # said once (or the same way twice): stated; said two ways: open
+            fields[name] = found.pop()
+    return fields
+
+
+def numbers_in(text: str) -> set[float]:
+    """Every number written in the trader's own words."""
+    return {float(n) for n in _NUMBER.findall(own_words(text))}
 
 
 def _side(word: str) -> str:

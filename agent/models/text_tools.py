@@ -100,7 +100,7 @@ def _may_be_tagged(text: str) -> bool:
     """`text` starts with `<tool_call>`: each tag's content may be calls, nothing outside."""
     inner, closed, after = text[len(_TAG):].partition(_TAG_END)
     if not closed:
-        return _may_be_piece(_drop_partial(inner, _TAG_END))
+        return _may_be_piece(_drop_partial(_drop_partial(inner, _TAG_END), "</tools>"))
     after = after.lstrip()
     if not after or _TAG.startswith(after):
         return _may_be_piece(inner)
@@ -120,6 +120,8 @@ def _may_be_piece(text: str) -> bool:
 
 
 def _may_be_json(text: str) -> bool:
+    if text.startswith("{{"):  # the chat template's literal example, doubled braces copied
+        text = text.replace("{{", "{").replace("}}", "}")
     if not _JSON_OPEN.match(text):
         return False
     try:

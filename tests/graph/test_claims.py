@@ -360,7 +360,7 @@ async def test_fill_claim_when_denied_then_trader_reads_denial_reason(checked):
     model = sequence([reply("", ("propose_order", NO_STOP)),
                       reply("Checked the market. Done: bought 0.1 lots of EURUSD.")])
     async with checked(model) as c:
-        shown, events = await streamed_text(c, "t1", "buy 0.1 EURUSD now")
+        shown, events = await streamed_text(c, "t1", "buy 0.1 EURUSD now, no stop")
         [row] = corrections(c)
     [message] = [e for e in events if e.kind == "message"]
     assert message.text.startswith("Checked the market. Nothing was sent: the risk engine "
@@ -414,7 +414,7 @@ async def test_real_fill_when_confirmed_then_respond_and_later_report_unchanged(
         later = await c.service.send("t1", "did it go through?")
         assert [o["outcome"] for o in c.journal.rows("orders")] == ["filled"]
         assert corrections(c) == []
-    assert done.text.startswith(f"Filled: ticket {proposed.ticket['id']}, 0.1 lots at ")
+    assert done.text.startswith(f"Filled: ticket {proposed.ticket['id']}, 0.10 lots at ")
     assert later.text == "Your EURUSD buy was filled."
 
 

@@ -93,7 +93,7 @@ async def test_order_without_stop_loss_when_denied_then_model_explains_and_nothi
         companion_factory):
     no_sl = {k: v for k, v in BUY.items() if k != "stop_loss"}
     async with companion_factory(proposer(no_sl)) as c:
-        result = await c.service.send("t1", "buy 0.1 EURUSD now")
+        result = await c.service.send("t1", "buy 0.1 EURUSD now, no stop")
         assert result.ticket is None
         denial = next(t for t in result.tools if t["kind"] == "tool_end")
         assert denial["output"].startswith("DENIED")
@@ -106,7 +106,7 @@ async def test_order_without_stop_loss_when_denied_then_model_explains_and_nothi
 
 async def test_ticket_when_approved_twice_then_second_refused_one_fill(companion_factory):
     async with companion_factory(proposer()) as c:
-        ticket = (await c.service.send("t1", "buy EURUSD")).ticket
+        ticket = (await c.service.send("t1", "buy 0.1 EURUSD, stop 1.1100, target 1.1220")).ticket
         await c.service.resolve_ticket(ticket["id"], "approve", by="web")
         with pytest.raises(CompanionError) as info:
             await c.service.resolve_ticket(ticket["id"], "approve", by="telegram")
@@ -116,7 +116,7 @@ async def test_ticket_when_approved_twice_then_second_refused_one_fill(companion
 
 async def test_ticket_when_expired_then_refused_and_nothing_sent(companion_factory, clock):
     async with companion_factory(proposer()) as c:
-        ticket = (await c.service.send("t1", "buy EURUSD")).ticket
+        ticket = (await c.service.send("t1", "buy 0.1 EURUSD, stop 1.1100, target 1.1220")).ticket
         clock.advance(c.settings.risk.ticket_ttl_seconds + 1)
         done = await c.service.resolve_ticket(ticket["id"], "approve", by="test")
         assert "not executed" in done.text and "expired" in done.text
@@ -125,7 +125,7 @@ async def test_ticket_when_expired_then_refused_and_nothing_sent(companion_facto
 
 async def test_ticket_when_order_tampered_in_journal_then_refused(companion_factory):
     async with companion_factory(proposer()) as c:
-        ticket = (await c.service.send("t1", "buy EURUSD")).ticket
+        ticket = (await c.service.send("t1", "buy 0.1 EURUSD, stop 1.1100, target 1.1220")).ticket
         row = c.journal.get("tickets", ticket["id"])
         c.journal.update("tickets", ticket["id"], {"order": {**row["order"], "volume": 5.0}})
         done = await c.service.resolve_ticket(ticket["id"], "approve", by="test")
@@ -136,7 +136,7 @@ async def test_ticket_when_order_tampered_in_journal_then_refused(companion_fact
 async def test_restart_between_interrupt_and_resume_then_ticket_still_confirmable(
         companion_factory):
     async with companion_factory(proposer()) as c:
-        ticket = (await c.service.send("t1", "buy EURUSD")).ticket
+        ticket = (await c.service.send("t1", "buy 0.1 EURUSD, stop 1.1100, target 1.1220")).ticket
     async with companion_factory(proposer()) as again:  # a new process, same files
         assert [t["id"] for t in await again.service.pending_tickets()] == [ticket["id"]]
         done = await again.service.resolve_ticket(ticket["id"], "approve", by="test")
@@ -206,7 +206,7 @@ async def test_tool_call_with_bad_arguments_then_model_gets_validation_error(com
         return reply("fixed: " + str(json.loads(results[-1].content)["bid"]))
 
     async with companion_factory(bad_then_fixed) as c:
-        result = await c.service.send("t1", "price?")
+        result = await c.service.send("t1", "price of EURUSD or GBPUSD?")
         first_error = [t for t in result.tools if t["kind"] == "tool_end"][0]["output"]
     assert result.text.startswith("fixed: 1.1")
     assert "symbol" in first_error

@@ -50,11 +50,28 @@ def test_quoted_words_are_not_the_traders_order() -> None:
 
 def test_short_follow_up_keeps_the_previous_intent_and_a_long_unknown_one_does_not() -> None:
     previous = Route(Intent.ANALYSIS, ("analyze",), "rules")
-    assert route_by_rules("And on H4?", previous) == Route(Intent.ANALYSIS, ("analyze",),
-                                                           "previous")
+    assert route_by_rules("And on H4?", previous, context="How does EURUSD look?") == Route(
+        Intent.ANALYSIS, ("analyze",), "previous", (("analyze", {"symbol": "EURUSD",
+                                                                  "timeframe": "H4"}),))
     assert route_by_rules("And on H4?", None) is None
     assert route_by_rules("I wonder about that thing we were discussing yesterday evening",
                           previous) is None
+
+
+def test_symbol_named_earlier_when_not_now_then_planned_and_named_nowhere_then_asked() -> None:
+    earlier = "Quote GBPUSD.\nHow does EURUSD look?"  # newest first: GBPUSD was named last
+    assert route_by_rules("What's the RSI on H4?", None, context=earlier).plan == (
+        ("analyze", {"symbol": "GBPUSD", "timeframe": "H4"}),)
+    assert route_by_rules("And the spread?", Route(Intent.DATA, ("quote",), "rules"),
+                          context="EURUSD price?").plan == (("quote", {"symbol": "EURUSD"}),)
+    assert route_by_rules("What's the price?", None).ask.startswith("Which symbol")
+    assert route_by_rules("Is it trending?", None).ask.startswith("Which symbol")
+    assert route_by_rules("price of GOOGL", None, known=frozenset({"GOOGL"})).plan == (
+        ("quote", {"symbol": "GOOGL"}),)
+    assert route_by_rules("price of GOOGL", None).ask  # not a symbol this terminal knows
+    assert route_by_rules("How many lots on EURUSD at 1% risk?", None).ask.startswith(
+        "Where is your stop-loss?")
+    assert not route_by_rules("How many lots on EURUSD at 1% risk, sl 20 pips?", None).ask
 
 
 def test_each_intent_names_its_selector_task() -> None:

@@ -42,7 +42,7 @@ async def test_without_a_full_plan_the_models_own_call_stands(companion_factory)
         return reply("Done.")
 
     async with companion_factory(analyses) as c:
-        await c.service.send("t1", "What is the RSI on H4?")  # which symbol: the model's call
+        await c.service.send("t1", "What is the RSI on H4 of EURUSD or GBPUSD?")  # two: the model's
         state = await c.service.graph.aget_state({"configurable": {"thread_id": "t1"}})
     calls = [call for m in state.values["messages"] if isinstance(m, AIMessage)
              for call in m.tool_calls]

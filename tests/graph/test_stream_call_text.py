@@ -62,7 +62,7 @@ async def test_text_that_only_starts_like_a_call_then_shown_whole(companion_fact
     assert not [e for e in events if e.kind == "tool_start"]
 
 
-async def test_text_call_when_the_model_loops_on_it_then_only_the_honest_reply_shows(
+async def test_text_call_when_the_model_loops_on_it_then_what_the_tool_found_shows(
         companion_factory):
     async with companion_factory(lambda messages: reply(QUOTE)) as c:
         shown, events = await run_turn(c, "What is the euro price right now?")
@@ -70,7 +70,9 @@ async def test_text_call_when_the_model_loops_on_it_then_only_the_honest_reply_s
     assert [e.text for e in events if e.kind == "tool_start"] == ["quote"]
     assert shown == ""  # both streamed calls dropped
     [message] = [e for e in events if e.kind == "message"]
-    assert message.text.startswith("I could not finish that request reliably.")
+    assert message.text.startswith("The model could not finish this, so here is what the "
+                                   "terminal returned:\nEURUSD: bid ")  # the quote it read
+    assert message.data["fallback"] == "model_turn_cap"
     assert not message.data["streamed"]  # a channel prints it: nothing of it was streamed
     parsed = [m for m in state.values["messages"]
               if isinstance(m, AIMessage) and m.additional_kwargs.get("parsed_from_text")]
@@ -97,7 +99,7 @@ class FailsMidStream(ScriptedChatModel):
 ])
 async def test_model_failing_mid_stream_when_fallback_answers_then_only_its_answer_shows(
         companion_factory, words):
-    answer = "EURUSD bid is near 1.11. Nothing was sent."
+    answer = "EURUSD is up today. Nothing was sent."
     broken = FailsMidStream(policy=lambda messages: reply("unused"), words=words)
     router = StaticRouter([ModelTarget("broken", broken),
                            ModelTarget("fallback", ScriptedChatModel(
