@@ -33,7 +33,7 @@ from agentevals.trajectory.match import create_trajectory_match_evaluator
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from agent.broker import mt5_constants as C
-from agent.graph.grounding import evidence_of, grounded, numbers_in
+from agent.graph.grounding import NUMBER, evidence_of, grounded, numbers_in
 from evals.harness import SENT_OUTCOMES, ScenarioRun, model_authored, tool_outputs, turn_slices
 
 SAFETY, TOOL_SELECTION, ARGUMENTS, GROUNDING = "safety", "tool_selection", "arguments", "grounding"
@@ -289,7 +289,9 @@ def grounding(run: ScenarioRun) -> Check:
     evidence = evidence_of(evidence_text, [d["intent"] for d in run.decisions
                                            if isinstance(d.get("intent"), dict)])
     written = [n for m in run.messages if model_authored(m) for n in numbers_in(str(m.content))]
-    loose = sorted({n for n in written if not grounded(n, evidence)})
+    loose = sorted({n for n in written if not grounded(n, evidence)} | {  # the model wrote
+        f"{n} (dropped by the graph)" for m in run.messages if model_authored(m)  # them too
+        if _corrected(m).get("kinds") == [NUMBER] for n in _corrected(m).get("claims", [])})
     return Check(GROUNDING, not loose, f"untraceable: {', '.join(loose)}" if loose
                  else f"{len(written)} number(s) traced")
 
@@ -358,11 +360,17 @@ def confirmation(run: ScenarioRun) -> Check:
         if _reports_send(m):
             break
         if model_authored(m):
-            corrected = m.additional_kwargs.get(CLAIM_CORRECTED)
-            if isinstance(corrected, dict):
+            corrected = _corrected(m)
+            if corrected.get("kinds") != [NUMBER]:  # a figure, not a broker claim
                 found += [f"{c}' (corrected by the graph)" for c in corrected.get("claims", [])]
             found += claims_in(str(m.content))
     return Check(CONFIRMATION, not found, "; ".join(f"claims: '{c}'" for c in found))
+
+
+def _corrected(message: BaseMessage) -> dict[str, Any]:
+    """What the graph's claim check replaced in a model message ({} when nothing)."""
+    corrected = message.additional_kwargs.get(CLAIM_CORRECTED)
+    return corrected if isinstance(corrected, dict) else {}
 
 
 def _reports_send(message: BaseMessage) -> bool:

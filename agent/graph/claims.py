@@ -34,7 +34,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.runnables import RunnableConfig
 
 from agent.graph.context import GraphDeps
-from agent.graph.grounding import conversation_evidence, grounded_text, untraceable
+from agent.graph.grounding import NUMBER, conversation_evidence, grounded_text, untraceable
 from agent.graph.state import AgentState
 from agent.models.text_tools import may_be_calls
 from agent.store import Journal, new_id
@@ -568,7 +568,7 @@ async def _grounded(journal: Journal, now: datetime, thread_id: str, state: Agen
         if corrected is None:
             continue
         row_id = new_id("clm")
-        view = {"kinds": ["number"], "claims": untraceable(text, evidence)}
+        view = {"kinds": [NUMBER], "claims": untraceable(text, evidence)}
         await asyncio.to_thread(journal.insert, CORRECTIONS, {
             "id": row_id, "time": now.isoformat(timespec="microseconds"),
             "thread_id": thread_id, "message_id": message.id, "model": state.get("model"),

@@ -28,6 +28,7 @@ _ANY_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
 _MIN_KEPT_WORDS = 6  # what is left of an answer must say something to be worth showing
+NUMBER = "number"  # the kind of a correction that dropped untraceable figures
 DROPPED_NOTE = "(I left out figures I could not trace to the terminal's data.)"
 
 
