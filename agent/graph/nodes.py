@@ -243,10 +243,17 @@ def _figures(turn: list, text: str) -> str:
         or _OVERVIEW
     lines = []
     for message in turn:
-        if not (isinstance(message, ToolMessage) and message.name == "analyze"):
+        if not (isinstance(message, ToolMessage) and message.name in ("analyze", "sentiment")):
             continue
         try:
-            facts = json.loads(str(message.content))["facts"]
+            data = json.loads(str(message.content))
+            if message.name == "sentiment":
+                counts = data["counts"]
+                lines.append(f"- News sentiment {data['label']}: mean polarity "
+                             f"{data['mean_polarity']} over {counts['total']} headlines "
+                             f"({counts['positive']} positive, {counts['negative']} negative).")
+                continue
+            facts = data["facts"]
         except (ValueError, KeyError, TypeError):
             continue
         lines += [f"- {fact}" for i, fact in enumerate(facts)

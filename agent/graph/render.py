@@ -109,8 +109,8 @@ def render_command(name: str, data: Any) -> str:
         case "analyze":
             return data.get("summary_text") or " ".join(data.get("facts", []))
         case "sentiment":
-            return (f"Sentiment {data.get('label', '')} (score {w.ratio(data.get('score'))}) "
-                    f"over {data.get('count', 0)} headlines.")
+            return (f"News sentiment {data['label']} (mean polarity {data['mean_polarity']}) "
+                    f"over {data['counts']['total']} headlines.")
         case "size":
             caps = "".join(f" {c['message']}" for c in data.get("caps", []))
             if not data["volume"]:

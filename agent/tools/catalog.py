@@ -74,8 +74,12 @@ def make_tools(desk: Desk) -> list[BaseTool]:
     @tool
     def bars(symbol: SymbolArg, timeframe: Timeframe = "H1",
              count: Annotated[int, Field(ge=1, le=200)] = 20) -> str:
-        """The last `count` OHLC bars of a symbol on a timeframe (oldest first)."""
-        return out(desk.bars_table(symbol.upper(), timeframe, count))
+        """The last `count` OHLC bars of a symbol on a timeframe (oldest first); `last_close`
+        is the newest bar's close."""
+        table = desk.bars_table(symbol.upper(), timeframe, count)
+        newest = table["bars"][-1] if table["bars"] else {}
+        return out({"last_close": newest.get("close"), "last_time": newest.get("time"),
+                    **table, "order": "oldest first"})
 
     @tool
     def analyze(symbol: SymbolArg, timeframe: Timeframe = "H1") -> str:

@@ -138,3 +138,13 @@ async def test_analysis_answer_then_the_asked_figures_follow(companion_factory):
     assert prose == "Momentum is fading."
     assert figures.startswith("Figures from the analysis:\n- EURUSD H1 last close ")
     assert "MACD histogram" in figures and "Pivots" not in figures
+
+
+async def test_sentiment_command_and_answer_then_label_polarity_and_count_shown(
+        companion_factory):
+    async with companion_factory(lambda messages: reply("The news reads neutral.")) as c:
+        command, _ = await turn(c, "/sentiment EURUSD", "a")
+        answer, _ = await turn(c, "What's the news sentiment on EURUSD?", "b")
+    assert command.text.startswith("News sentiment ") and " headlines." in command.text
+    assert "mean polarity" in command.text and "over 0 headlines" not in command.text
+    assert answer.messages[-1].startswith("Figures from the analysis:\n- News sentiment ")
