@@ -93,7 +93,7 @@ def conversation_evidence(messages: Sequence[BaseMessage],
 
 #: Read tools whose results the trader can be shown as they are, and the command that renders
 #: the same data.
-_RENDERED_AS = {"quote": "price", "account": "account", "positions": "positions",
+_RENDERED_AS = {"quote": "price", "bars": "bars", "account": "account", "positions": "positions",
                 "history": "history", "analyze": "analyze", "sentiment": "sentiment",
                 "size_position": "size"}
 

@@ -190,8 +190,8 @@ def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
             return {"messages": [AIMessage(
                 "No model answered just now, so I could not do that. Commands still work: "
                 "try /help.", additional_kwargs={"error": "model_unavailable"})]}
-        if not answer.tool_calls and (not str(answer.content).strip()  # said nothing, or a
-                                      or _CALL_MARKUP.search(str(answer.content))):  # call
+        if not answer.tool_calls and (not _WORDS.search(str(answer.content))  # said nothing
+                                      or _CALL_MARKUP.search(str(answer.content))):  # a call
             answer = AIMessage(render_decision(state["decision"], None), additional_kwargs={
                 "error": "model_unusable"}) if denied else _salvaged(answer, turn, deps.plan_reads)
         elif guessed := _guessed_symbol(answer, state):
@@ -219,6 +219,8 @@ def planned_calls(route: Route) -> AIMessage:
         for name, args in route.plan], additional_kwargs={"planned": True})
 
 
+#: A reply that says something has a letter or a digit ("[]" echoed from a tool says nothing).
+_WORDS = re.compile(r"[^\W_]")
 #: What is left of a call the parser could not use: tool tags, or JSON naming arguments.
 _CALL_MARKUP = re.compile(r"</?tool(?:s|_call)>|\"(?:arguments|parameters)\"\s*:")
 

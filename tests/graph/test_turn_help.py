@@ -148,3 +148,10 @@ async def test_sentiment_command_and_answer_then_label_polarity_and_count_shown(
     assert command.text.startswith("News sentiment ") and " headlines." in command.text
     assert "mean polarity" in command.text and "over 0 headlines" not in command.text
     assert answer.messages[-1].startswith("Figures from the analysis:\n- News sentiment ")
+
+
+async def test_model_echoing_an_empty_tool_result_then_the_trader_reads_what_it_means(
+        companion_factory):
+    async with companion_factory(lambda messages: reply("[]")) as c:
+        answer, _ = await turn(c, "Show my open positions.")
+    assert answer.text.endswith("No open positions.") and "[]" not in answer.text
