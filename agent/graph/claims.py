@@ -423,11 +423,15 @@ def supported(claim: Claim, facts: TurnFacts) -> bool:
     return bool(refs) and any(all(r in reading for r in refs) for reading in facts.readings)
 
 
+#: The claim a ticket kind backs when its name is not the claim's ("closed" for a close-all).
+_CLAIMED_AS = {"close_all": "close", "modify_order": "modify", "trail": "modify"}
+
+
 def _matches(claim: Claim, t: TicketFact) -> bool:
     if not (t.filled if claim.needs_fill else t.sent_ok):
         return False
     if claim.kind in (ClaimKind.OPEN, ClaimKind.CLOSE, ClaimKind.MODIFY, ClaimKind.CANCEL) \
-            and t.kind != claim.kind.value:
+            and _CLAIMED_AS.get(t.kind, t.kind) != claim.kind.value:
         return False
     if claim.symbol and claim.symbol != t.symbol.upper()[:6]:
         return False

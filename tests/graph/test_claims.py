@@ -134,6 +134,15 @@ def test_correction_when_ticket_pending_then_claim_replaced_by_wait_for_confirma
     assert violation is not None and [c.kind for c in violation.claims] == [ClaimKind.SEND]
 
 
+def test_close_all_and_order_changes_when_sent_then_they_back_close_and_modify_claims():
+    closed = ticket("sent", "filled", kind="close_all", side="sell")
+    assert correct_claims("I closed your positions.", TurnFacts(tickets=(closed,)))[1] is None
+    moved = ticket("sent", "done", kind="modify_order")
+    assert correct_claims("I moved your order's stop.", TurnFacts(tickets=(moved,)))[1] is None
+    pending = ticket(kind="close_all")
+    assert correct_claims("I closed your positions.", TurnFacts(tickets=(pending,)))[1]
+
+
 def test_correction_when_denied_then_reason_codes_and_the_engine_sentences():
     denial = Denial(("stop_loss_required", "volume_cap"), "A stop-loss is required.")
     text, _ = correct_claims("Bought 0.1 lots of EURUSD.", TurnFacts(denials=(denial,)))
