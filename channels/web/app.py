@@ -87,6 +87,7 @@ async def chat_resume(thread: dict) -> None:
             await web.restore_cards(thread.get("steps", []))
         except Exception as exc:
             await cl.ErrorMessage(cards.error_text(exc)).send()
+        web.keep_desk_in(thread)  # the page loads the thread after this
 
 
 @cl.on_chat_end

@@ -41,9 +41,11 @@ async def read_desk(service: CompanionService) -> DeskData:
     """The account, its positions, pending orders and trailing stops, read together."""
     status, positions, orders, trails = await asyncio.gather(
         service.account(), service.positions(), service.orders(), service.trails())
-    symbols = sorted({p.symbol for p in positions} | {o.symbol for o in orders})
-    quotes = await asyncio.gather(*(service.quote(s) for s in symbols))
-    return DeskData(status, positions, orders, {q.symbol: q.digits for q in quotes},
+    held = [*positions, *orders]
+    digits = {x.symbol: x.digits for x in held if x.digits is not None}
+    quotes = await asyncio.gather(*(service.quote(s) for s in
+                                    sorted({x.symbol for x in held} - set(digits))))
+    return DeskData(status, positions, orders, {**digits, **{q.symbol: q.digits for q in quotes}},
                     {t.position: t.distance for t in trails})
 
 

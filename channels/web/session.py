@@ -31,6 +31,10 @@ STATE_EVENTS = frozenset({EventType.RISK_STATE_CHANGED})
 #: Shown as a message (other pages' tickets are theirs to show; their fills are news here).
 NOTICE_EVENTS = NOTEWORTHY - {EventType.TICKET_PENDING, EventType.TICKET_REJECTED,
                               EventType.TICKET_EXPIRED}
+#: After these the desk is shown again: on a desktop a panel the trader closed reopens (the
+#: news is on it); on a phone the desk moves under the message that told it.
+DESK_EVENTS = STATE_EVENTS | {EventType.ORDER_FILLED, EventType.POSITION_CLOSED, EventType.SL_HIT,
+                              EventType.TP_HIT, EventType.STOP_OUT, EventType.PENDING_TRIGGERED}
 DESK_ELEMENT = "Trading desk"  # public/elements/Trading desk.jsx; also the side panel title
 
 
@@ -67,6 +71,7 @@ class WebSession:
     badge: cl.CustomElement | None = None  # the trading desk element
     phone: bool = False  # a phone-sized page (desk.is_phone)
     desk_message: cl.Message | None = None  # the phone's inline desk
+    _desk_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _sub: Subscription | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -104,25 +109,36 @@ class WebSession:
         panel closed once the trader closes it. On a phone, where that panel is a sheet over
         the chat, it is the conversation's last message instead, moved there after each turn.
         """
-        if self.badge is not None and not self.phone:
-            return
-        props = desk_props(await read_desk(self.companion.service), phone=self.phone)
-        if self.phone:
-            await self._post_desk(props)
-            return
-        self.badge = cl.CustomElement(name=DESK_ELEMENT, props=props, display="side")
-        await self.badge.send(for_id="", persist=False)
+        if self.badge is None or self.phone:
+            await self.refresh_desk()
 
-    async def _post_desk(self, props: dict[str, Any]) -> None:
+    async def refresh_desk(self) -> None:
+        """Show the desk with fresh figures: on a desktop sent again (a panel the trader closed
+        opens again), on a phone moved under the latest message."""
+        props = desk_props(await read_desk(self.companion.service), phone=self.phone)
+        async with self._desk_lock:
+            if self.phone:
+                if self.desk_message is not None:
+                    await self.desk_message.remove()
+                self.badge = cl.CustomElement(name=DESK_ELEMENT, props=props, display="inline")
+                self.desk_message = cl.Message("", author="Trading desk", elements=[self.badge])
+                await self.desk_message.send()
+                return
+            self.badge = cl.CustomElement(name=DESK_ELEMENT, props=props, display="side",
+                                          **({"id": self.badge.id} if self.badge else {}))
+            await self.badge.send(for_id="", persist=False)
+
+    def keep_desk_in(self, thread: dict[str, Any]) -> None:
+        """Add the desk to a resumed thread before the page loads it: the page replaces what
+        it shows with the thread's own messages and elements."""
+        if self.badge is not None:
+            thread["elements"] = [*(thread.get("elements") or []), self.badge.to_dict()]
         if self.desk_message is not None:
-            await self.desk_message.remove()
-        self.badge = cl.CustomElement(name=DESK_ELEMENT, props=props, display="inline")
-        self.desk_message = cl.Message("", author="Trading desk", elements=[self.badge])
-        await self.desk_message.send()
+            thread["steps"] = [*(thread.get("steps") or []), self.desk_message.to_dict()]
 
     def listen(self) -> None:
         """Follow the companion's events for as long as the page is open."""
-        self._sub = self.companion.service.events(TICKET_EVENTS | STATE_EVENTS | NOTICE_EVENTS)
+        self._sub = self.companion.service.events(TICKET_EVENTS | NOTICE_EVENTS | DESK_EVENTS)
         self._tasks = [asyncio.create_task(self._follow(self._sub))]
 
     async def close(self) -> None:
@@ -144,8 +160,11 @@ class WebSession:
                 log.exception("web: could not show event %s", event.type)
 
     async def _on_event(self, event: Event) -> None:
-        if event.type in STATE_EVENTS:
-            await self.show_state()
+        await self._show_event(event)
+        if event.type in DESK_EVENTS:
+            await self.refresh_desk()
+
+    async def _show_event(self, event: Event) -> None:
         card = self.cards.get(event.payload.get("ticket_id", ""))
         if card is None:
             if event.type in NOTICE_EVENTS:

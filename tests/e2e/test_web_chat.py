@@ -85,7 +85,7 @@ def test_order_when_approved_then_filled_once(page, demo, shots):
     assert len(orders(demo)) == before
 
     page.get_by_role("button", name="Approve").click()
-    page.get_by_text(re.compile(r"Filled: ticket tkt_\w+, 0\.1 lots at 1\.\d+")).wait_for()
+    page.get_by_text(re.compile(r"Filled: ticket tkt_\w+, 0\.10 lots at 1\.\d+")).wait_for()
     shots(page, "filled")
     assert page.get_by_role("button", name="Approve").count() == 0
     sent = orders(demo)[before:]

@@ -18,6 +18,13 @@ from tests.e2e.test_web_chat import ask, orders
 pytestmark = pytest.mark.slow
 
 PHONE = {"width": 390, "height": 844}
+SLOW_MS = 60_000  # the page's waits: a loaded machine runs a whole turn in seconds
+
+
+@pytest.fixture(autouse=True)
+def patient(request):
+    if "page" in request.fixturenames:
+        request.getfixturevalue("page").set_default_timeout(SLOW_MS)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +44,7 @@ def cli_json(app, *args: str):
 
 
 def open_desk(page, app) -> None:
-    page.goto(app.url)
+    page.goto(app.url, wait_until="domcontentloaded")
     page.locator("#chat-input").wait_for()
     page.locator("#trading-desk").wait_for()
 
@@ -121,6 +128,43 @@ def test_modify_button_when_new_stop_proposed_then_modify_ticket(page, desk_app,
     page.get_by_text("'abc' is not a price for the stop-loss").wait_for()  # nothing proposed
 
 
+def test_trail_breakeven_and_cancel_when_clicked_then_each_a_proposal_and_nothing_sent(
+        page, desk_app, shots):
+    open_desk(page, desk_app)
+    card = page.locator("[data-position]").first  # the position the modify test left open
+    card.wait_for()
+    position = card.get_attribute("data-position")
+    before = len(orders(desk_app))
+
+    card.get_by_role("button", name="Trail").click()
+    card.get_by_label("Trailing distance in pips").fill("20")
+    card.get_by_role("button", name="Propose").click()
+    page.get_by_text(re.compile(rf"TRAIL #{position} EURUSD: stop 20\.0 pips")).first \
+        .wait_for()
+    shots(page, "trail-ticket")
+    page.get_by_role("button", name="Reject").click()
+    page.get_by_text(re.compile(r"rejected; nothing was sent")).first.wait_for()
+
+    card.get_by_role("button", name="Breakeven").click()  # the price is below the open price
+    page.get_by_text(re.compile(r"DENIED|MODIFY #" + position)).first.wait_for()
+    if page.get_by_role("button", name="Reject").count():
+        page.get_by_role("button", name="Reject").click()
+
+    fill_one(page, "/buy EURUSD 0.01 sl 1.1000 at 1.1050")
+    order = page.locator("[data-order]").first
+    order.wait_for(timeout=15_000)
+    assert "BUY LIMIT 0.01 EURUSD" in order.inner_text()
+    placed = len(orders(desk_app))
+    order.get_by_role("button", name="Cancel order").click()
+    page.get_by_text(re.compile(r"CANCEL order #\d+: BUY LIMIT 0\.01 EURUSD")).first.wait_for()
+    shots(page, "cancel-ticket")
+    assert len(orders(desk_app)) == placed == before + 1  # only the limit order was sent
+    assert len(cli_json(desk_app, "orders")) == 1
+    page.get_by_role("button", name="Approve").click()
+    page.wait_for_function("!document.querySelector('[data-order]')", timeout=15_000)
+    assert cli_json(desk_app, "orders") == []
+
+
 def test_halt_then_resume_from_the_desk(page, desk_app, shots):
     open_desk(page, desk_app)
     page.locator("#halt-trading").click()
@@ -148,7 +192,7 @@ def test_phone_when_replies_come_then_desk_inline_and_no_sheet_over_the_chat(
         browser, desk_app, shots):
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(SLOW_MS)
     try:
         open_desk(page, desk_app)
         assert page.locator("#trading-desk").get_attribute("data-layout") == "phone"
@@ -186,7 +230,17 @@ def test_charts_when_shown_on_a_desktop_then_within_their_column(page, desk_app,
     page.locator("#desk-equity-curve").click()
     page.get_by_text("Your balance at the end of each of the last 30 days").wait_for()
     shots(page, "desktop-charts")
+    assert page.locator("#trading-desk").is_visible()  # charts did not empty the panel
     column = page.locator(".ai-message").first.bounding_box()
     for i in range(page.locator(".js-plotly-plot .main-svg").count()):
         box = page.locator(".js-plotly-plot .main-svg").nth(i).bounding_box()
         assert box["x"] + box["width"] <= column["x"] + column["width"] + 0.5
+
+    assert page.locator("#side-view-title").inner_text() == "Trading desk"
+    page.locator("#side-view-title button").click()  # the trader closes the desk
+    ask(page, "/account")
+    page.locator(".js-plotly-plot").nth(2).wait_for()
+    page.wait_for_timeout(3_000)
+    assert page.locator("#trading-desk").count() == 0  # and it stays closed
+    fill_one(page, "buy 0.1 EURUSD with stop 1.1100 and target 1.1220")
+    page.locator("#trading-desk").wait_for(timeout=10_000)  # a fill is news on the desk

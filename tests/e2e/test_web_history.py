@@ -81,7 +81,7 @@ def test_conversation_when_server_restarts_then_listed_resumed_and_continued(pag
         shots(page, "resumed")
 
         page.get_by_role("button", name="Approve").click()
-        page.get_by_text(re.compile(rf"Filled: ticket {ticket['id']}, 0\.1 lots at 1\.\d+")) \
+        page.get_by_text(re.compile(rf"Filled: ticket {ticket['id']}, 0\.10 lots at 1\.\d+")) \
             .wait_for()
         assert [(o["outcome"], o["volume"]) for o in orders(tmp_path)] == [("filled", 0.1)]
         assert page.get_by_role("button", name="Approve").count() == 0

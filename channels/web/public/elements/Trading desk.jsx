@@ -8,12 +8,14 @@ import { Button } from "@/components/ui/button"
 const STATE_COLORS = { ACTIVE: "#16a34a", REDUCING: "#d97706", HALTED: "#dc2626" };
 const TONES = { up: "#16a34a", down: "#dc2626", flat: "inherit" };
 
-// The page may mount the element again (it re-renders custom elements from scratch): what the
-// trader is typing into a card's form, and whether the phone's lists are open, outlive that.
+// The page mounts the element again whenever a message arrives (it re-renders custom elements
+// from scratch): the last figures, what the trader is typing into a card's form, and whether
+// the phone's lists are open outlive that.
 const kept = (window.__companionDesk = window.__companionDesk || {});
 
 export default function TradingDesk() {
-  const [desk, setDesk] = useState(props);
+  const [desk, setDeskState] = useState(kept.desk || props);
+  const setDesk = (next) => { kept.desk = next; setDeskState(next); };
   const [stale, setStale] = useState(false);
   const [busy, setBusy] = useState(false);
   const [form, setFormState] = useState(kept.form || null);  // {kind, ticket, sl, tp, pips}
