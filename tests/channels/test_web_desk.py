@@ -3,6 +3,7 @@ phone cookie, Markdown that keeps "Reward:risk", the equity curve and the ticket
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from datetime import UTC, datetime
@@ -17,14 +18,15 @@ from agent.domain import (
     Order,
     OrderType,
     Position,
+    Quote,
     Side,
     TradingState,
 )
 from agent.risk.snapshot import RiskState
 from agent.service_reads import AccountStatus
 from channels.web import cards, charts
-from channels.web.desk import DeskData, desk_props, is_phone
-from channels.web.desk_actions import level, pips, ticket_number
+from channels.web.desk import DeskData, desk_props, is_phone, read_desk
+from channels.web.desk_actions import PROPOSALS, level, pips, ticket_number
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
@@ -201,3 +203,71 @@ def test_equity_curve_when_days_given_then_oldest_first_and_losing_days_red():
     assert list(line.y) == [10_010.0, 9_980.0]
     assert list(bars.marker.color) == ["#26a69a", "#ef5350"]
     assert "net -20.00 USD" in fig.layout.title.text
+
+
+class Service:
+    """The service calls the desk reads, answered from plain values (quotes counted)."""
+
+    def __init__(self, positions, orders):
+        self._positions, self._orders, self.quoted = positions, orders, []
+
+    async def account(self):
+        return AccountStatus(account(), RiskState())
+
+    async def positions(self):
+        return self._positions
+
+    async def orders(self):
+        return self._orders
+
+    async def trails(self):
+        return []
+
+    async def quote(self, symbol):
+        self.quoted.append(symbol)
+        return Quote(symbol, 150.1, 150.12, NOW, 0.001, 3)
+
+
+def test_read_desk_when_a_listing_knows_its_digits_then_only_the_others_are_quoted():
+    service = Service([position(digits=5)], [Order(
+        ticket=9, symbol="USDJPY", type=OrderType.SELL_STOP, volume=0.1, price_open=149.5,
+        sl=150.5, tp=None, price_current=150.1, time_setup=NOW, state="placed")])
+    data = asyncio.run(read_desk(service))
+    assert data.digits == {"EURUSD": 5, "USDJPY": 3} and service.quoted == ["USDJPY"]
+    assert desk_props(data)["orders"][0]["detail"] == "at 149.500 · SL 150.500 · TP -"
+
+
+class Proposals:
+    """Records which proposal a desk button made, and with what."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        async def propose(*args):
+            self.calls.append((name, *args))
+            return name
+        return propose
+
+
+@pytest.mark.parametrize("action,payload,call", [
+    ("Close position", {"ticket": 7}, ("propose_close", "t1", 7)),
+    ("Modify SL/TP", {"ticket": 7, "sl": "1.1110", "tp": ""},
+     ("propose_modify", "t1", 7, {"sl": 1.111, "tp": None})),
+    ("Move stop to breakeven", {"ticket": 7}, ("propose_breakeven", "t1", 7)),
+    ("Trailing stop", {"ticket": 7, "pips": "20"}, ("propose_trail", "t1", 7, 20.0, "pips")),
+    ("Cancel pending order", {"ticket": 9}, ("propose_cancel", "t1", 9)),
+])
+def test_desk_button_when_pressed_then_only_its_proposal_is_made(action, payload, call):
+    service = Proposals()
+    assert asyncio.run(PROPOSALS[action](service, "t1", payload)) == call[0]
+    assert service.calls == [call]
+
+
+def test_desk_button_when_its_form_is_wrong_then_nothing_is_proposed():
+    service = Proposals()
+    with pytest.raises(CompanionError):
+        asyncio.run(PROPOSALS["Modify SL/TP"](service, "t1", {"ticket": 7, "sl": "x"}))
+    with pytest.raises(CompanionError):
+        asyncio.run(PROPOSALS["Trailing stop"](service, "t1", {"ticket": 7, "pips": "0"}))
+    assert service.calls == []
