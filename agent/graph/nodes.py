@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,13 +19,24 @@ from langgraph.types import interrupt
 
 from agent.domain import CompanionError
 from agent.events import EventType
-from agent.tools.commands import is_command, parse_command
-from agent.graph.claims import GRAPH_MARKERS
 from agent.graph.context import GraphDeps
-from agent.graph.grounding import results_text
+from agent.graph.guards import (
+    alert_set,
+    as_stated,
+    checked,
+    gave_up,
+    unusable,
+    with_figures,
+)
 from agent.graph.intents import (
-    CLASSIFY_PROMPT, Intent, Route, general_route, numbers_in, parse_intent, route_by_rules,
-    stated_order, tools_for)
+    CLASSIFY_PROMPT,
+    Intent,
+    Route,
+    general_route,
+    parse_intent,
+    route_by_rules,
+    tools_for,
+)
 from agent.graph.memory import model_window
 from agent.graph.prompts import NO_MODEL_HINT, intent_prompt, prompt_hash
 from agent.graph.render import render_command, render_decision, render_outcome
@@ -34,12 +44,10 @@ from agent.graph.routing import StaticRouter, ToolBinder, invoke_chain
 from agent.graph.state import AgentState
 from agent.models.selector import Task
 from agent.models.text_tools import calls_from_text
-from agent.tools.catalog import PROPOSAL_TOOLS
+from agent.tools.commands import is_command, parse_command
 from agent.tools.proposal_ids import is_proposal_id, proposal_id
 
 Node = Callable[..., dict[str, Any] | Awaitable[dict[str, Any]]]
-GAVE_UP = ("I could not finish that request reliably. Please rephrase it, or use a command "
-           "such as /price EURUSD or /buy EURUSD 0.10 sl 1.0750.")
 
 
 def last_human_text(state: AgentState) -> str:
@@ -162,16 +170,16 @@ def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
         written as text is parsed into a real one; a call repeating one already answered this
         turn is not run again: the model is asked once more without tools.
         """
-        turn = _turn_messages(state)
+        turn, text, helps = _turn_messages(state), last_human_text(state), deps.plan_reads
         route = Route.from_dict(state.get("route"))
-        if deps.plan_reads and route.ask and not turn:
+        if helps and route.ask and not turn:
             return {"messages": [AIMessage(route.ask, additional_kwargs={"question": "route"})]}
-        if deps.plan_reads and route.plan and not any(isinstance(m, AIMessage) for m in turn):
+        if helps and route.plan and not any(isinstance(m, AIMessage) for m in turn):
             return {"messages": [planned_calls(route)]}
-        if deps.plan_reads and (alert := _alert_set(turn)):  # the rule, word for word
+        if helps and (alert := alert_set(turn)):  # the rule, word for word
             return {"messages": [alert]}
         if sum(isinstance(m, AIMessage) for m in turn) >= deps.max_model_turns:
-            return {"messages": [_gave_up(turn, "model_turn_cap", deps.plan_reads)]}
+            return {"messages": [gave_up(turn, "model_turn_cap", helps)]}
         denied = (state.get("decision") or {}).get("approved") is False
         tools = () if denied else route.tools
         messages = [SystemMessage(intent_prompt(route.intent, route.tools)),
@@ -180,35 +188,23 @@ def make_assistant(deps: GraphDeps, tools: list[BaseTool]) -> Node:
         try:
             answer, target = invoke_chain(chain, messages, binder(tools))
             answer = calls_from_text(answer, tools)
-            if deps.plan_reads:
-                answer = _as_stated(answer, last_human_text(state))
+            if helps:
+                answer = as_stated(answer, text)
             if _repeats(answer, turn):
                 answer, target = invoke_chain(chain, messages, (), stream=False)
                 if answer.tool_calls or calls_from_text(answer, by_name).tool_calls:
-                    answer = _gave_up(turn, "model_turn_cap", deps.plan_reads)
+                    answer = gave_up(turn, "model_turn_cap", helps)
         except CompanionError:
             return {"messages": [AIMessage(
                 "No model answered just now, so I could not do that. Commands still work: "
                 "try /help.", additional_kwargs={"error": "model_unavailable"})]}
-        if not answer.tool_calls and (not _WORDS.search(str(answer.content))  # said nothing
-                                      or _CALL_MARKUP.search(str(answer.content))):  # a call
-            answer = AIMessage(render_decision(state["decision"], None), additional_kwargs={
-                "error": "model_unusable"}) if denied else _salvaged(answer, turn, deps.plan_reads)
-        elif guessed := _guessed_symbol(answer, state):
-            answer = AIMessage(f"Which symbol do you mean? You did not name one, and I will not "
-                               f"guess ({guessed} would be a guess).",
-                               additional_kwargs={"error": "symbol_guessed"})
-        elif deps.plan_reads and (question := _order_question(answer, state, turn)):
-            answer = AIMessage(question, additional_kwargs={"question": "order"})
-        elif level := _guessed_level(answer, state):
-            answer = AIMessage(f"At what level should the {level} alert fire? You did not give "
-                               f"one, and I will not pick it for you.",
-                               additional_kwargs={"error": "level_guessed"})
-        figures = _figures(turn, last_human_text(state)) if deps.plan_reads \
-            and not answer.tool_calls and not GRAPH_MARKERS & set(answer.additional_kwargs) \
-            else ""
-        return {"messages": [answer, *([AIMessage(figures, additional_kwargs={
-            "figures": True})] if figures else [])], "model": target.name}
+        if denied and unusable(answer):
+            answer = AIMessage(render_decision(state["decision"], None),
+                               additional_kwargs={"error": "model_unusable"})
+        else:
+            answer = checked(answer, state, turn, text, helps)
+        return {"messages": with_figures(answer, turn, text) if helps else [answer],
+                "model": target.name}
     return assistant
 
 
@@ -217,162 +213,6 @@ def planned_calls(route: Route) -> AIMessage:
     return AIMessage("", tool_calls=[
         {"name": name, "args": args, "id": f"plan_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
         for name, args in route.plan], additional_kwargs={"planned": True})
-
-
-#: A reply that says something has a letter or a digit ("[]" echoed from a tool says nothing).
-_WORDS = re.compile(r"[^\W_]")
-#: What is left of a call the parser could not use: tool tags, or JSON naming arguments.
-_CALL_MARKUP = re.compile(r"</?tool(?:s|_call)>|\"(?:arguments|parameters)\"\s*:")
-
-
-_PROSE_WORDS = 8  # prose before left-over call markup worth keeping
-
-
-#: The analysis facts a question's words ask about (by the fact's first word).
-_TOPICS = ((re.compile(r"\b(?:trend\w*|ema|sma|adx|direction)\b", re.I), ("Trend",)),
-           (re.compile(r"\b(?:rsi|macd|stoch\w*|momentum|overbought|oversold)\b", re.I),
-            ("Momentum",)),
-           (re.compile(r"\b(?:atr|volatil\w*|range)\b", re.I), ("Volatility",)),
-           (re.compile(r"\b(?:pivots?|supports?|resistances?|levels?)\b", re.I),
-            ("Pivots", "Levels")))
-_OVERVIEW = ("Trend", "Momentum", "Levels")
-
-
-def _figures(turn: list, text: str) -> str:
-    """The analysis figures this turn's question is about, as the analyzer stated them, for
-    every analysis read this turn: the answer's numbers, whatever the model made of them."""
-    wanted = tuple(w for pattern, words in _TOPICS if pattern.search(text) for w in words) \
-        or _OVERVIEW
-    lines = []
-    for message in turn:
-        if not (isinstance(message, ToolMessage) and message.name in ("analyze", "sentiment")):
-            continue
-        try:
-            data = json.loads(str(message.content))
-            if message.name == "sentiment":
-                counts = data["counts"]
-                lines.append(f"- News sentiment {data['label']}: mean polarity "
-                             f"{data['mean_polarity']} over {counts['total']} headlines "
-                             f"({counts['positive']} positive, {counts['negative']} negative).")
-                continue
-            facts = data["facts"]
-        except (ValueError, KeyError, TypeError):
-            continue
-        lines += [f"- {fact}" for i, fact in enumerate(facts)
-                  if i == 0 or str(fact).startswith(wanted)]
-    return "Figures from the analysis:\n" + "\n".join(lines) if lines else ""
-
-
-def _gave_up(turn: list, error: str, show_results: bool) -> AIMessage:
-    """The answer when the model cannot finish: what this turn's tools found (when the graph
-    helps the model: `models.plan_reads`), else an honest sentence."""
-    found = results_text(turn) if show_results else ""
-    if found:
-        return AIMessage(f"The model could not finish this, so here is what the terminal "
-                         f"returned:\n{found}", additional_kwargs={"fallback": error})
-    return AIMessage(GAVE_UP, additional_kwargs={"error": error})
-
-
-def _salvaged(answer: AIMessage, turn: list, show_results: bool) -> AIMessage:
-    """An answer that is empty or trails call markup: its prose when there is some, else what
-    the tools found, else an honest sentence."""
-    text = str(answer.content)
-    markup = _CALL_MARKUP.search(text)
-    prose = text[:markup.start()].strip() if markup else ""
-    if len(prose.split()) >= _PROSE_WORDS and "{" not in prose:
-        return AIMessage(prose, additional_kwargs={**answer.additional_kwargs,
-                                                   "trimmed": "call_markup"})
-    return _gave_up(turn, "model_unusable", show_results)
-
-
-def _as_stated(answer: AIMessage, text: str) -> AIMessage:
-    """Order proposals carrying what the trader's own words state (symbol, side, lots, stop,
-    target, limit price): the words win over the model's transcription, so the ticket is the
-    order the trader gave."""
-    stated = stated_order(text)
-    if not stated or not any(c["name"] == "propose_order" for c in answer.tool_calls):
-        return answer
-    calls = [{**c, "args": {**c["args"], **stated}} if c["name"] == "propose_order" else c
-             for c in answer.tool_calls]
-    return answer.model_copy(update={"tool_calls": calls})
-
-
-_NO_STOP = re.compile(r"\b(?:no|without(?: an?)?)\s+(?:stop|sl)\b", re.IGNORECASE)
-
-
-def _order_question(answer: AIMessage, state: AgentState, turn: list) -> str | None:
-    """What to ask before an order proposal the trader did not finish: the lots (unless they
-    wrote the number, or the sizer worked it out this turn) and the stop-loss (unless they
-    said they want none: then the risk engine explains why every order needs one)."""
-    said: set[float] = set()
-    for message in [m for m in state["messages"] if isinstance(m, HumanMessage)][-2:]:
-        said |= numbers_in(str(message.content))
-    sized = any(isinstance(m, ToolMessage) and m.name == "size_position" for m in turn)
-    for call in answer.tool_calls:
-        if call["name"] != "propose_order":
-            continue
-        args = call["args"]
-        lots = sized or _number(args.get("volume")) in said
-        stop = args.get("stop_loss") is not None or _NO_STOP.search(last_human_text(state))
-        if not lots and not stop:
-            return ("How many lots, and where should the stop-loss go? Every order needs "
-                    "both (or tell me the % of equity to risk and the stop, and I will size it).")
-        if not lots:
-            return ("How many lots? You did not say, and I will not pick a size for you (or "
-                    "tell me the % of equity to risk, and I will size it from your stop).")
-        if not stop:
-            return ("Where should the stop-loss go? Every order needs one, e.g. 'sl 1.1050' "
-                    "or 'sl 20 pips'.")
-    return None
-
-
-def _number(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _alert_set(turn: list) -> AIMessage | None:
-    """After `set_alert` stored a rule: the rule as the watcher reads it, its id and how to
-    cancel it (the trader must see the rule itself to catch a misread)."""
-    last = turn[-1] if turn else None
-    if not isinstance(last, ToolMessage) or last.name != "set_alert":
-        return None
-    try:
-        alert = json.loads(str(last.content))
-        rule, alert_id = alert["rule"], alert["id"]
-    except (ValueError, KeyError, TypeError):  # refused: the model explains the refusal
-        return None
-    repeat = "every time, with a cooldown" if alert.get("mode") == "recurring" else "once"
-    return AIMessage(f"Alert set: {rule}. It fires {repeat} (id {alert_id}); cancel it with "
-                     f"/cancelalert {alert_id}.", additional_kwargs={"alert": alert_id})
-
-
-def _guessed_level(answer: AIMessage, state: AgentState) -> str | None:
-    """The symbol of a price, move, spread or P/L alert whose level the trader never gave (no
-    number in their last two messages): the model picked it. None otherwise."""
-    said: set[float] = set()
-    for message in [m for m in state["messages"] if isinstance(m, HumanMessage)][-2:]:
-        said |= numbers_in(str(message.content))
-    for call in answer.tool_calls:
-        if call["name"] == "set_alert" and not said \
-                and call["args"].get("kind", "price") in ("price", "move", "spread", "pnl"):
-            return str(call["args"].get("symbol", "")).upper() or "this"
-    return None
-
-
-def _guessed_symbol(answer: AIMessage, state: AgentState) -> str | None:
-    """The symbol of a proposal the trader never named in this conversation (a small model
-    assuming EURUSD for "Buy 0.1 lots"); None when every proposal's symbol was named."""
-    said = " ".join(str(m.content) for m in state["messages"][-40:]
-                    if isinstance(m, HumanMessage)).upper()
-    for call in answer.tool_calls:
-        symbol = str(call["args"].get("symbol", "")).upper() if call["name"] in PROPOSAL_TOOLS \
-            else ""
-        if symbol and symbol not in said:
-            return symbol
-    return None
 
 
 def _repeats(answer: AIMessage, turn: list) -> bool:
