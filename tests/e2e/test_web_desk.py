@@ -54,12 +54,12 @@ def strip(page) -> dict[str, str]:
             for name in ("balance", "equity", "floating", "margin-level", "positions")}
 
 
-def fill_one(page, text: str) -> None:
+def fill_one(page, text: str, done: str = r"Filled: ticket tkt_\w+") -> None:
     """Ask for an order in the chat and approve its ticket."""
     ask(page, text)
     page.get_by_role("button", name="Approve").wait_for()
     page.get_by_role("button", name="Approve").click()
-    page.get_by_text(re.compile(r"Filled: ticket tkt_\w+")).wait_for()
+    page.get_by_text(re.compile(done)).first.wait_for()
 
 
 def test_strip_when_a_trade_fills_then_updates_live_and_matches_the_service(page, desk_app,
@@ -150,7 +150,7 @@ def test_trail_breakeven_and_cancel_when_clicked_then_each_a_proposal_and_nothin
     if page.get_by_role("button", name="Reject").count():
         page.get_by_role("button", name="Reject").click()
 
-    fill_one(page, "/buy EURUSD 0.01 sl 1.1000 at 1.1050")
+    fill_one(page, "/buy EURUSD 0.01 sl 1.1000 at 1.1050", r"Pending order placed: .*order #\d+")
     order = page.locator("[data-order]").first
     order.wait_for(timeout=15_000)
     assert "BUY LIMIT 0.01 EURUSD" in order.inner_text()
