@@ -4,6 +4,8 @@ Starts the web app (paper terminal, scripted model that waits `--delay` seconds 
 first token) on a free loopback port, drives headless Chromium, and prints:
 - first token shown minus the model's delay: from the Enter key to the first streamed word
   in the page, measured in the page (performance.now + MutationObserver), p50 / p90 / max;
+- the trading desk's refresh (POST /companion/desk, what the open desk asks every 2 s),
+  timed in the page, p50 / p90 / max;
 - idle RSS of the web process after the page is open and the turns are done.
 Run: python bench/bench_web.py [--turns N] [--delay S]
 """
@@ -34,6 +36,18 @@ WATCH = """(n) => new Promise(resolve => {
   input.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', code: 'Enter', bubbles: true}));
 })"""
 
+DESK = """async (n) => {
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const res = await fetch('/companion/desk', {method: 'POST', credentials: 'include',
+      headers: {'Content-Type': 'application/json'}, body: '{}'});
+    await res.json();
+    times.push(performance.now() - t0);
+  }
+  return times;
+}"""
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -57,6 +71,7 @@ def main() -> None:
             page.wait_for_timeout(100)  # let the turn finish before the next one
             if i:  # the first turn warms caches
                 overheads.append(ms - args.delay * 1000)
+        desk = sorted(page.evaluate(DESK, args.turns))
         time.sleep(3)
         rss = psutil.Process(app.process.pid).memory_info().rss / 2**20
         browser.close()
@@ -65,6 +80,8 @@ def main() -> None:
           f"{len(overheads)} turns: p50 {statistics.median(overheads):.1f} ms, "
           f"p90 {overheads[int(0.9 * (len(overheads) - 1))]:.1f} ms, max {overheads[-1]:.1f} ms "
           "(target <= 50 ms)")
+    print(f"desk refresh, {len(desk)} requests: p50 {statistics.median(desk):.1f} ms, "
+          f"p90 {desk[int(0.9 * (len(desk) - 1))]:.1f} ms, max {desk[-1]:.1f} ms")
     print(f"idle RSS of the web process: {rss:.0f} MB (target <= 300 MB)")
 
 
