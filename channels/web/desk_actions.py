@@ -41,26 +41,25 @@ def level(text: Any, name: str) -> float | None:
     word = str(text if text is not None else "").strip()
     if not word:
         return None
-    try:
-        value = float(word)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise CompanionError("bad_price", f"'{word}' is not a price for the {name}: use a "
-                             "positive number such as 1.1050, or leave it empty for none.")
-    return value
+    return _positive(word, "bad_price", f"'{word}' is not a price for the {name}: use a "
+                     "positive number such as 1.1050, or leave it empty for none.")
 
 
 def pips(text: Any) -> float:
     """A trailing distance typed into a card, in pips."""
     word = str(text if text is not None else "").strip()
+    return _positive(word, "bad_distance", f"'{word}' is not a trailing distance: use a "
+                     "number of pips above zero, such as 20.")
+
+
+def _positive(word: str, code: str, sentence: str) -> float:
+    """`word` as a finite number above zero, or `CompanionError(code, sentence)`."""
     try:
         value = float(word)
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise CompanionError("bad_distance", f"'{word}' is not a trailing distance: use a "
-                             "number of pips above zero, such as 20.")
+        raise CompanionError(code, sentence)
     return value
 
 
