@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from contextlib import asynccontextmanager
-from typing import Any, Self
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +22,7 @@ from agent.graph.routing import StaticRouter
 from channels.mcp.server import build_server, http_app
 from channels.rest.auth import ApiTokens
 from channels.rest.server import api_server
+from tests.support.live_server import LiveServer
 
 ORDER = {"symbol": "EURUSD", "side": "buy", "volume": 0.1, "stop_loss": 1.11,
          "take_profit": 1.122}
@@ -75,9 +74,11 @@ async def http_session(url: str, token: str | None = None):
         yield session
 
 
-class LiveMcp:
+class LiveMcp(LiveServer):
     """The MCP server's HTTP app in a real uvicorn on a free loopback port, in a thread with
     its own loop (the companion is opened in that loop)."""
+
+    what = "the MCP server"
 
     def __init__(self, settings: Settings, tokens: ApiTokens, clock: Any, *,
                  throttle: AuthThrottle | None = None, rate_per_minute: int = 600) -> None:
@@ -87,31 +88,9 @@ class LiveMcp:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.companion: Any = None
-        self.server: Any = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="live-mcp", daemon=True)
+        super().__init__()
 
-    def __enter__(self) -> Self:
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not (self.server is not None and self.server.started):
-            if self._error is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the MCP server did not start: {self._error!r}")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self._thread.join(20)
-        assert not self._thread.is_alive(), "the MCP server did not stop"
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-            self._error = exc
-
-    async def _main(self) -> None:
+    async def serve(self) -> None:
         async with open_companion(self.settings, router=StaticRouter(),
                                   clock=self.clock) as companion:
             self.companion = companion

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from contextlib import asynccontextmanager
-from typing import Self
 
 import httpx
 import pytest
@@ -20,6 +17,7 @@ from channels.rest.app import create_app
 from channels.rest.auth import ApiTokens
 from channels.rest.server import api_server
 from evals.harness import ManualClock
+from tests.support.live_server import LiveServer
 
 TRADE = "trade-token-0123456789abcdef"
 READ = "read-token-0123456789abcdef"
@@ -57,10 +55,12 @@ async def api(api_factory, tokens):
         yield parts
 
 
-class LiveApi:
+class LiveApi(LiveServer):
     """The API in a real uvicorn server on a free loopback port, in a thread with its own loop
     (the companion is opened in that loop); `url` is where it listens. `options` go to
     `create_app`, `trusted_proxies` to the server."""
+
+    what = "the API"
 
     def __init__(self, settings: Settings, tokens: ApiTokens, *,
                  trusted_proxies: tuple[str, ...] = (), **options) -> None:
@@ -70,31 +70,9 @@ class LiveApi:
         self.url = f"http://127.0.0.1:{self.port}"
         self.companion = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.server = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="live-api", daemon=True)
+        super().__init__()
 
-    def __enter__(self) -> Self:
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not (self.server is not None and self.server.started):
-            if self._error is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not start: {self._error!r}")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self._thread.join(20)
-        assert not self._thread.is_alive(), "the API did not stop"
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-            self._error = exc
-
-    async def _main(self) -> None:
+    async def serve(self) -> None:
         async with open_companion(self.settings, router=StaticRouter(),
                                   clock=ManualClock()) as companion:
             self.loop = asyncio.get_running_loop()  # for coroutines a test runs beside the API
