@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from agent.service import CompanionService
@@ -61,3 +63,12 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, html: str) 
     chat = update.effective_chat
     if chat is not None:
         await send(deps_of(context), context.bot, chat.id, html, label="reply")
+
+
+async def answer_query(query: CallbackQuery) -> None:
+    """Stop a tapped button's spinner; if Telegram refuses, the spinner stops by itself and
+    the tap still counts."""
+    try:
+        await query.answer()
+    except TelegramError as exc:
+        logging.getLogger(__name__).info("answerCallbackQuery failed: %s", type(exc).__name__)

@@ -4,18 +4,15 @@ before the trader approves that exact ticket."""
 
 from __future__ import annotations
 
-import logging
 from html import escape
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from agent.domain import CompanionError
-from channels.telegram.deps import deps_of, send
+from channels.telegram.deps import answer_query, deps_of, send
 
-log = logging.getLogger(__name__)
 PATTERN = r"^pos:(close|be):[0-9]{1,19}$"
 MAX_ROWS = 20  # a long book keeps its text; buttons for the first positions only
 
@@ -33,10 +30,7 @@ def buttons(positions: list[dict[str, Any]]) -> InlineKeyboardMarkup | None:
 async def on_position_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer the query, then propose the close or breakeven through the service."""
     query = update.callback_query
-    try:
-        await query.answer()
-    except TelegramError as exc:  # the spinner stops by itself; the tap still counts
-        log.info("answerCallbackQuery failed: %s", type(exc).__name__)
+    await answer_query(query)
     _, action, number = query.data.split(":", 2)
     deps, chat_id = deps_of(context), query.message.chat.id
     thread, position = f"tg-{chat_id}", int(number)

@@ -12,7 +12,7 @@ from telegram.ext import ContextTypes
 
 from agent.domain import CompanionError
 from channels.telegram import formatting
-from channels.telegram.deps import deps_of, edit, send
+from channels.telegram.deps import answer_query, deps_of, edit, send
 
 log = logging.getLogger(__name__)
 PATTERN = r"^tkt:(approve|reject):[A-Za-z0-9_]+$"
@@ -27,10 +27,7 @@ def buttons(ticket_id: str) -> InlineKeyboardMarkup:
 async def on_ticket_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer the query, resolve the ticket through the service, show the outcome."""
     query = update.callback_query
-    try:
-        await query.answer()
-    except TelegramError as exc:  # the spinner stops by itself; the decision still counts
-        log.info("answerCallbackQuery failed: %s", type(exc).__name__)
+    await answer_query(query)
     _, decision, ticket_id = query.data.split(":", 2)
     deps, message = deps_of(context), query.message
     try:
