@@ -126,6 +126,8 @@ def test_modify_button_when_new_stop_proposed_then_modify_ticket(page, desk_app,
     card.get_by_label("New stop-loss").fill("abc")
     card.get_by_role("button", name="Propose").click()
     page.get_by_text("'abc' is not a price for the stop-loss").wait_for()  # nothing proposed
+    [held] = [p for p in cli_json(desk_app, "positions") if str(p["ticket"]) == position]
+    assert held["sl"] == pytest.approx(1.11)  # the rejected and the refused change sent nothing
 
 
 def test_trail_breakeven_and_cancel_when_clicked_then_each_a_proposal_and_nothing_sent(

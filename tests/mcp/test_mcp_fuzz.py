@@ -128,10 +128,12 @@ def test_fuzz_when_any_arguments_then_a_result_or_one_sentence_and_refusals_chan
     check()
 
 
-def test_fuzz_counts_reported():
-    """Prints how many calls ran (for the issue's closing note); runs after the fuzzing."""
+def test_fuzz_when_done_then_every_tool_was_called_and_counts_reported():
+    """Every tool's schema was fuzzed (prints the counts for the closing note); runs after
+    the fuzzing."""
     if not RESULTS:
         pytest.skip("the fuzzing tests did not run in this session")
+    assert {name for name, _ in RESULTS} == set(NAMES)
     refused = sum(1 for _, error in RESULTS if error)
     print(f"\nMCP fuzzing: {len(RESULTS)} calls over {len(NAMES)} tools, {refused} refused "
           "with one sentence, 0 internal errors")

@@ -13,7 +13,7 @@ from agent.models.selector import ModelSelector
 from agent.service_ops import AUTOMATIC
 
 
-async def refused(call, code: str) -> None:
+async def assert_refused(call, code: str) -> None:
     with pytest.raises(CompanionError) as caught:
         await call
     assert caught.value.code == code and caught.value.message
@@ -28,11 +28,11 @@ async def test_quote_when_read_then_typed_with_the_symbol_as_the_broker_spells_i
 
 async def test_reads_when_the_input_is_bad_then_refused_with_a_code(companion):
     service = companion.service
-    await refused(service.quote("EUR USD"), "bad_symbol")
-    await refused(service.bars("EURUSD", "H1", 0), "bad_count")
-    await refused(service.bars_frame("EURUSD", "H1", 5001), "bad_count")
-    await refused(service.history(0), "bad_days")
-    await refused(service.size("EURUSD", 1.0, 1.0, side="long"), "bad_side")
+    await assert_refused(service.quote("EUR USD"), "bad_symbol")
+    await assert_refused(service.bars("EURUSD", "H1", 0), "bad_count")
+    await assert_refused(service.bars_frame("EURUSD", "H1", 5001), "bad_count")
+    await assert_refused(service.history(0), "bad_days")
+    await assert_refused(service.size("EURUSD", 1.0, 1.0, side="long"), "bad_side")
 
 
 async def test_bars_when_read_then_rows_and_a_frame_of_the_same_bars(companion):
@@ -61,7 +61,7 @@ async def test_halt_when_asked_then_halted_with_the_reason_and_resume_lifts_it(c
 
 
 async def test_halt_when_no_reason_then_refused_and_still_active(companion):
-    await refused(companion.service.halt("   ", by="test"), "bad_reason")
+    await assert_refused(companion.service.halt("   ", by="test"), "bad_reason")
     assert (await companion.service.risk_state()).trading_state is TradingState.ACTIVE
 
 
@@ -81,12 +81,12 @@ async def test_alert_when_added_then_listed_and_when_removed_then_gone(companion
     assert [a.id for a in await service.alerts()] == [alert.id]
     assert (await service.remove_alert(alert.id)).status == "cancelled"
     assert await service.alerts() == []
-    await refused(service.remove_alert(alert.id), "alert_unknown")
+    await assert_refused(service.remove_alert(alert.id), "alert_unknown")
 
 
 async def test_alert_when_the_condition_is_unreadable_then_refused_and_none_stored(companion):
-    await refused(companion.service.add_alert("EURUSD", "when it feels right"), "bad_alert")
-    await refused(companion.service.add_alert("EURUSD", "above"), "bad_alert")
+    await assert_refused(companion.service.add_alert("EURUSD", "when it feels right"), "bad_alert")
+    await assert_refused(companion.service.add_alert("EURUSD", "above"), "bad_alert")
     assert await companion.service.alerts() == []
 
 
@@ -127,7 +127,7 @@ async def test_paper_step_when_asked_then_the_clock_moves_by_that_many_bars(comp
     before = await companion.service.paper_clock()
     after = await companion.service.paper_step(3)
     assert before.mode == "stepped" and after.bars_left == before.bars_left - 3
-    await refused(companion.service.paper_step(0), "bad_bars")
+    await assert_refused(companion.service.paper_step(0), "bad_bars")
     assert (await companion.service.paper_clock()).bars_left == after.bars_left
 
 
