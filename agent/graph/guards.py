@@ -18,8 +18,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from agent.graph.claims import GRAPH_MARKERS
-from agent.graph.grounding import results_text
-from agent.graph.intents import numbers_in, stated_order
+from agent.graph.grounding import numbers_in, results_text
+from agent.graph.intents import own_words, stated_order
 from agent.graph.state import AgentState
 from agent.tools.catalog import PROPOSAL_TOOLS
 
@@ -108,13 +108,18 @@ def as_stated(answer: AIMessage, text: str) -> AIMessage:
 _NO_STOP = re.compile(r"\b(?:no|without(?: an?)?)\s+(?:stop|sl)\b", re.IGNORECASE)
 
 
+def _numbers_said(state: AgentState) -> set[float]:
+    """Every number in the trader's own words of their last two messages (an answer to a
+    question counts with the message that raised it)."""
+    said = [str(m.content) for m in state["messages"] if isinstance(m, HumanMessage)][-2:]
+    return {abs(float(n.replace(",", ""))) for text in said for n in numbers_in(own_words(text))}
+
+
 def order_question(answer: AIMessage, state: AgentState, turn: list, text: str) -> str | None:
     """What to ask before an order proposal the trader did not finish: the lots (unless they
     wrote the number, or the sizer worked it out this turn) and the stop-loss (unless they
     said they want none: then the risk engine explains why every order needs one)."""
-    said: set[float] = set()
-    for message in [m for m in state["messages"] if isinstance(m, HumanMessage)][-2:]:
-        said |= numbers_in(str(message.content))
+    said = _numbers_said(state)
     sized = any(isinstance(m, ToolMessage) and m.name == "size_position" for m in turn)
     for call in answer.tool_calls:
         if call["name"] != "propose_order":
@@ -160,9 +165,7 @@ def alert_set(turn: list) -> AIMessage | None:
 def guessed_level(answer: AIMessage, state: AgentState) -> str | None:
     """The symbol of a price, move, spread or P/L alert whose level the trader never gave (no
     number in their last two messages): the model picked it. None otherwise."""
-    said: set[float] = set()
-    for message in [m for m in state["messages"] if isinstance(m, HumanMessage)][-2:]:
-        said |= numbers_in(str(message.content))
+    said = _numbers_said(state)
     for call in answer.tool_calls:
         if call["name"] == "set_alert" and not said \
                 and call["args"].get("kind", "price") in ("price", "move", "spread", "pnl"):

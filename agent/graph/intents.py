@@ -144,7 +144,6 @@ _LIMIT = re.compile(r"\b(?:limit|entry)(?:\s+(?:at|@|price|of))?\s*(\d+\.\d+)", 
 _LOTS = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:standard\s+|mini\s+|micro\s+)?lots?\b", re.IGNORECASE)
 _ANY_STOP = re.compile(r"\b(?:stop|sl)\b", re.IGNORECASE)
 _SIDE = re.compile(r"\b(buy|sell|long|short)", re.IGNORECASE)
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)")
 
 
 Call = tuple[str, dict[str, Any]]
@@ -319,11 +318,6 @@ def stated_order(text: str) -> dict[str, Any]:
         if len(found) == 1:  # said once (or the same way twice): stated; said two ways: open
             fields[name] = found.pop()
     return fields
-
-
-def numbers_in(text: str) -> set[float]:
-    """Every number written in the trader's own words."""
-    return {float(n) for n in _NUMBER.findall(own_words(text))}
 
 
 def _side(word: str) -> str:
