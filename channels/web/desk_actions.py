@@ -1,5 +1,6 @@
-"""The trading desk's buttons (`Trading desk.jsx`): Close, Modify SL/TP, Breakeven and Trail on a
-position card, Cancel on a pending order, Resume, and the equity curve.
+"""The trading desk's buttons (`Trading desk.jsx`): Close, Close part, Modify SL/TP, Breakeven
+and Trail on a position card, Close all over the positions, Cancel on a pending order, Resume,
+and the equity curve.
 
 Each trade button proposes a ticket in this conversation through the service's proposal
 methods: the risk gate's ticket appears as a card with Approve / Reject (or its denial as a
@@ -52,6 +53,15 @@ def pips(text: Any) -> float:
                      "number of pips above zero, such as 20.")
 
 
+def volume(text: Any) -> float:
+    """The lots typed into a card to close part of a position (the service checks them
+    against the position and the symbol's lot step)."""
+    word = str(text if text is not None else "").strip()
+    said = f"'{word}' is not a number of lots" if word else "No lots were given"
+    return _positive(word, "bad_volume", f"{said} to close: type the lots as a number above "
+                     "zero, such as 0.05.")
+
+
 def _positive(word: str, code: str, sentence: str) -> float:
     """`word` as a finite number above zero, or `CompanionError(code, sentence)`."""
     try:
@@ -75,6 +85,9 @@ async def show_reply(reply: Reply, web: WebSession) -> None:
 #: Action names are what the page names a conversation a button started.
 PROPOSALS: dict[str, Proposal] = {
     "Close position": lambda s, thread, p: s.propose_close(thread, ticket_number(p)),
+    "Close part of position": lambda s, thread, p: s.propose_close(
+        thread, ticket_number(p), volume(p.get("volume"))),
+    "Close all positions": lambda s, thread, p: s.propose_close_all(thread, None),
     "Modify SL/TP": lambda s, thread, p: s.propose_modify(
         thread, ticket_number(p), {"sl": level(p.get("sl"), "stop-loss"),
                                    "tp": level(p.get("tp"), "take-profit")}),

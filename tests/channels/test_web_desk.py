@@ -26,7 +26,7 @@ from agent.risk.snapshot import RiskState
 from agent.service_reads import AccountStatus
 from channels.web import cards, charts
 from channels.web.desk import DeskData, desk_props, is_phone, read_desk
-from channels.web.desk_actions import PROPOSALS, level, pips, ticket_number
+from channels.web.desk_actions import PROPOSALS, level, pips, ticket_number, volume
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
@@ -135,6 +135,22 @@ def test_pips_when_not_a_distance_then_refused(typed):
     with pytest.raises(CompanionError) as info:
         pips(typed)
     assert info.value.code == "bad_distance"
+
+
+@pytest.mark.parametrize("typed,expected", [("0.04", 0.04), (" 1 ", 1.0), ("1e-2", 0.01)])
+def test_volume_when_lots_are_typed_then_that_many(typed, expected):
+    assert volume(typed) == expected
+
+
+@pytest.mark.parametrize("typed,said", [
+    ("", "No lots were given"), (None, "No lots were given"), ("abc", "'abc' is not"),
+    ("-1", "'-1' is not"), ("0", "'0' is not"), ("nan", "'nan' is not"),
+    ("inf", "'inf' is not"), ("0,05", "'0,05' is not")])
+def test_volume_when_not_a_number_of_lots_then_refused_in_a_sentence(typed, said):
+    with pytest.raises(CompanionError) as info:
+        volume(typed)
+    assert info.value.code == "bad_volume"
+    assert info.value.message.startswith(said) and "such as 0.05" in info.value.message
 
 
 @pytest.mark.parametrize("payload", [{}, {"ticket": 0}, {"ticket": "7"}, {"ticket": True},
@@ -252,6 +268,9 @@ class Proposals:
 
 @pytest.mark.parametrize("action,payload,call", [
     ("Close position", {"ticket": 7}, ("propose_close", "t1", 7)),
+    ("Close part of position", {"ticket": 7, "volume": " 0.04"},
+     ("propose_close", "t1", 7, 0.04)),
+    ("Close all positions", {}, ("propose_close_all", "t1", None)),
     ("Modify SL/TP", {"ticket": 7, "sl": "1.1110", "tp": ""},
      ("propose_modify", "t1", 7, {"sl": 1.111, "tp": None})),
     ("Move stop to breakeven", {"ticket": 7}, ("propose_breakeven", "t1", 7)),
@@ -270,4 +289,8 @@ def test_desk_button_when_its_form_is_wrong_then_nothing_is_proposed():
         asyncio.run(PROPOSALS["Modify SL/TP"](service, "t1", {"ticket": 7, "sl": "x"}))
     with pytest.raises(CompanionError):
         asyncio.run(PROPOSALS["Trailing stop"](service, "t1", {"ticket": 7, "pips": "0"}))
+    for typed in ("abc", "-1", ""):
+        with pytest.raises(CompanionError):
+            asyncio.run(PROPOSALS["Close part of position"](service, "t1",
+                                                            {"ticket": 7, "volume": typed}))
     assert service.calls == []

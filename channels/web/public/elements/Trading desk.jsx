@@ -18,7 +18,7 @@ export default function TradingDesk() {
   const setDesk = (next) => { kept.desk = next; setDeskState(next); };
   const [stale, setStale] = useState(false);
   const [busy, setBusy] = useState(false);
-  const [form, setFormState] = useState(kept.form || null);  // {kind, ticket, sl, tp, pips}
+  const [form, setFormState] = useState(kept.form || null);  // {kind, ticket, sl, tp, pips, volume}
   const [open, setOpenState] = useState(kept.open ?? !props.phone);
   const setForm = (next) => { kept.form = next; setFormState(next); };
   const setOpen = (next) => { kept.open = next; setOpenState(next); };
@@ -106,6 +106,21 @@ export default function TradingDesk() {
     </div>
   );
 
+  const partForm = (p) => (
+    <div style={{ display: "flex", gap: 6, flexWrap: "wrap", alignItems: "center" }}>
+      <label style={{ fontSize: 12 }}>Lots <input aria-label="Lots to close" style={field}
+             inputMode="decimal" placeholder="0.05" value={form.volume}
+             onChange={(e) => setForm({ ...form, volume: e.target.value })} /></label>
+      <Button size="sm" disabled={busy}
+              onClick={() => act("Close part of position",
+                                 { ticket: p.ticket, volume: form.volume })}>
+        Propose
+      </Button>
+      <Button size="sm" variant="ghost" onClick={() => setForm(null)}>Cancel</Button>
+    </div>
+  );
+  const forms = { modify: stopsForm, trail: trailForm, part: partForm };
+
   const card = { border: "1px solid rgba(128,128,128,.35)", borderRadius: 8, padding: 8,
                  display: "flex", flexDirection: "column", gap: 6 };
   const positions = desk.positions.map((p) => (
@@ -119,6 +134,10 @@ export default function TradingDesk() {
         <Button size="sm" variant="outline" disabled={busy}
                 onClick={() => act("Close position", { ticket: p.ticket })}>Close</Button>
         <Button size="sm" variant="outline" disabled={busy}
+                onClick={() => setForm({ kind: "part", ticket: p.ticket, volume: "" })}>
+          Close part
+        </Button>
+        <Button size="sm" variant="outline" disabled={busy}
                 onClick={() => setForm({ kind: "modify", ticket: p.ticket,
                                          sl: p.sl == null ? "" : String(p.sl),
                                          tp: p.tp == null ? "" : String(p.tp) })}>
@@ -131,8 +150,7 @@ export default function TradingDesk() {
           Trail
         </Button>
       </div>
-      {form && form.ticket === p.ticket ? (form.kind === "modify" ? stopsForm(p) : trailForm(p))
-                                        : null}
+      {form && form.ticket === p.ticket && forms[form.kind] ? forms[form.kind](p) : null}
     </div>
   ));
 
@@ -149,7 +167,14 @@ export default function TradingDesk() {
 
   const lists = (
     <div style={{ display: "flex", flexDirection: "column", gap: 8 }}>
-      <div style={{ fontSize: 13, fontWeight: 600 }}>Positions ({desk.positions.length})</div>
+      <div style={{ display: "flex", justifyContent: "space-between", alignItems: "center",
+                    gap: 8 }}>
+        <span style={{ fontSize: 13, fontWeight: 600 }}>Positions ({desk.positions.length})</span>
+        {desk.positions.length ? (
+          <Button id="desk-close-all" size="sm" variant="outline" disabled={busy}
+                  onClick={() => act("Close all positions")}>Close all</Button>
+        ) : null}
+      </div>
       {desk.positions.length ? positions
         : <div style={{ fontSize: 12, opacity: 0.7 }}>No open position.</div>}
       <div style={{ fontSize: 13, fontWeight: 600 }}>Pending orders ({desk.orders.length})</div>
