@@ -52,8 +52,8 @@ def _utcnow() -> datetime:
 
 @dataclass
 class Companion:
-    """The assembled companion. Channels use `service` and nothing else of it (see
-    tests/channels/test_layering.py); the rest is for the runtime, the health monitor and tests."""
+    """The assembled companion. Channels hold its `service` only (`open_service`, see
+    tests/channels/test_layering.py); the rest is for tests and benches that look beneath."""
 
     settings: Settings
     journal: Journal
@@ -144,6 +144,15 @@ async def open_companion(settings: Settings | None = None, *, router: ModelRoute
                              "companion and run `companion doctor`.") from None
 
 
+@asynccontextmanager
+async def open_service(settings: Settings | None = None,
+                       **options: Any) -> AsyncIterator[CompanionService]:
+    """The service of a companion opened as `open_companion(settings, **options)` opens it:
+    all a channel holds (tests/channels/test_layering.py)."""
+    async with open_companion(settings, **options) as companion:
+        yield companion.service
+
+
 def _intact(path: Path) -> bool:
     """SQLite's quick check of one file passes (a missing file has nothing to damage)."""
     if not path.exists():
@@ -192,14 +201,13 @@ async def _open(settings: Settings, *, router: ModelRouter | None, terminal: Any
             log.info("companion open: %s terminal, %s, journal %s", settings.broker.kind,
                      ", ".join(m.name for m in models) or "no model detected",
                      settings.journal_path)
-            yield Companion(settings, journal, term, broker, desk, events,
-                            CompanionService(graph, Assembly(
-                                settings=settings, journal=journal, terminal=term,
-                                broker=broker, desk=desk, events=events, router=router,
-                                models=models, recovered=recovered), commands, tickets),
-                            router, models, deps, recovered,
-                            Runtime(desk, journal, events, tickets,
-                                    jobs=(TrailingJob(executor),)))
+            runtime = Runtime(desk, journal, events, tickets, jobs=(TrailingJob(executor),))
+            service = CompanionService(graph, Assembly(
+                settings=settings, journal=journal, terminal=term, broker=broker, desk=desk,
+                events=events, router=router, models=models, recovered=recovered,
+                runtime=runtime), commands, tickets)
+            yield Companion(settings, journal, term, broker, desk, events, service, router,
+                            models, deps, recovered, runtime)
     finally:
         if router is not None:
             _quietly(router.close)  # servers started on demand

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from agent.alerts.book import Alert
 from agent.config import Settings
 from agent.domain import CompanionError
-from agent.events import EventBus
+from agent.events import EventBus, EventType
 from agent.risk.snapshot import RiskState
 from agent.store import Journal
 from agent.store.counts import activity_counts
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from agent.broker.broker import MT5Broker
     from agent.broker.paper.clock import ClockStatus
     from agent.graph.targets import ModelRouter
+    from agent.monitor import HealthMonitor
+    from agent.runtime import Runtime
     from agent.tools.commands import CommandRunner
     from agent.tools.desk import Desk
 
@@ -48,6 +50,7 @@ class Assembly:
     router: ModelRouter
     models: list[Any] = field(default_factory=list)  # agent.models.detector.ModelInfo
     recovered: list[str] = field(default_factory=list)  # tickets a crash left half done
+    runtime: Runtime | None = None  # the alert watcher and account monitor (agent.runtime)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,30 @@ class Operations:
         """The journal's counts for `/metrics` (model calls, decisions, denials, orders), read
         over a connection of their own. Blocking: call it from a worker thread."""
         return activity_counts(self._parts.settings.journal_path)
+
+    def health_monitor(self, **options: Any) -> HealthMonitor:
+        """A health monitor over this companion's terminal, journal and models (`companion
+        serve`, the REST API's /health); `options` go to `HealthMonitor`."""
+        from agent.monitor import HealthMonitor
+
+        return HealthMonitor.for_companion(self._parts, **options)
+
+    async def run_runtime(self) -> None:
+        """Run the runtime until cancelled: the alert watcher and account monitor when this
+        process is the data dir's runner, else the relay of the runner's events."""
+        if self._parts.runtime is None:
+            raise CompanionError("no_runtime", "This companion was opened without a runtime.")
+        await self._parts.runtime.run()
+
+    @property
+    def runtime_poll_s(self) -> float:
+        """How often the runtime looks at prices and the account, in seconds."""
+        return self._parts.runtime.poll_s if self._parts.runtime is not None else 0.0
+
+    def part_restarted(self, part: str, error: str, attempt: int, delay_s: float) -> None:
+        """Tell every channel that a part of `companion serve` crashed and is restarting."""
+        self._parts.events.publish(EventType.PART_RESTARTED, {
+            "part": part, "error": error, "attempt": attempt, "delay_s": delay_s})
 
     def channel_store(self, channel: str) -> ChannelStore:
         """The small store of one channel (`telegram`, ...)."""

@@ -54,8 +54,8 @@ async def main(rounds: int, poll_s: float) -> None:
                                       run_runtime=True) as follower:
                 follower.runtime.relay_s = 0.2
                 port = free_port()
-                server = api_server(create_app(runner, tokens=ApiTokens(read=SecretStr(READ))),
-                                    "127.0.0.1", port)
+                api = create_app(runner.service, tokens=ApiTokens(read=SecretStr(READ)))
+                server = api_server(api, "127.0.0.1", port)
                 tasks = [asyncio.create_task(server.serve()),
                          asyncio.create_task(_follow(runner, seen["in-process"])),
                          asyncio.create_task(_follow(follower, seen["follower (relay)"])),

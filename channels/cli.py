@@ -11,13 +11,16 @@ import json
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from channels.cli_lazy import LazyCommand, LazyGroup, LazyModule
+
+if TYPE_CHECKING:
+    from agent.service import CompanionService
 
 
 class CompanionGroup(LazyGroup):
@@ -84,9 +87,10 @@ err = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def run(job: Callable[[Any], Awaitable[T] | T], *, models: bool = False,
+def run(job: Callable[[CompanionService], Awaitable[T] | T], *, models: bool = False,
         runtime: bool = False) -> T:
-    """Open the companion, run one job with it, close it; map domain errors to exit codes.
+    """Open the companion, run one job with its service, close it; map domain errors to exit
+    codes.
 
     `models`: detect reachable models first (chat, doctor); other commands need none.
     `runtime`: a long job (the terminal chat) runs the companion's runtime beside it: alerts
@@ -94,14 +98,14 @@ def run(job: Callable[[Any], Awaitable[T] | T], *, models: bool = False,
     """
     import asyncio
 
-    from agent.app import open_companion
+    from agent.app import open_service
     from agent.domain import CompanionError
 
     async def main() -> T:
-        async with open_companion(detect_models=models, run_runtime=runtime) as companion:
-            for notice in companion.service.recovered():  # a crash left these half done
+        async with open_service(detect_models=models, run_runtime=runtime) as service:
+            for notice in service.recovered():  # a crash left these half done
                 err.print(Text(notice, style="yellow"), soft_wrap=True)
-            result = job(companion)
+            result = job(service)
             return await result if inspect.isawaitable(result) else result
 
     try:
@@ -131,8 +135,8 @@ def emit(data: Any, as_json: bool, human: Callable[[Any], Any]) -> None:
         out.print(human(data))
 
 
-def show(name: str, as_json: bool, job: Callable[[Any], Awaitable[Any]]) -> Any:
-    """Run one typed service call (`job(companion)`) and print its result as the chat command
+def show(name: str, as_json: bool, job: Callable[[CompanionService], Awaitable[Any]]) -> Any:
+    """Run one typed service call (`job(service)`) and print its result as the chat command
     `name` renders it; returns the result as plain JSON data."""
     from agent.tools.jsonable import to_jsonable
 
@@ -144,14 +148,14 @@ def show(name: str, as_json: bool, job: Callable[[Any], Awaitable[Any]]) -> Any:
 @app.command()
 def doctor(as_json: JsonOpt = False) -> None:
     """Broker in use, account, symbols, journal path, models found."""
-    data = run(lambda c: c.service.doctor(), models=True)
+    data = run(lambda s: s.doctor(), models=True)
     emit(data, as_json, render.doctor)
 
 
 @app.command()
 def quote(symbol: str, as_json: JsonOpt = False) -> None:
     """Bid, ask, spread in points and time."""
-    show("price", as_json, lambda c: c.service.quote(symbol))
+    show("price", as_json, lambda s: s.quote(symbol))
 
 
 @app.command()
@@ -159,13 +163,13 @@ def bars(symbol: str, timeframe: str = typer.Argument("H1"),
          n: Annotated[int, typer.Option("-n", min=1, max=5000)] = 20,
          as_json: JsonOpt = False) -> None:
     """The last N bars as a table."""
-    show("bars", as_json, lambda c: c.service.bars(symbol, timeframe, n))
+    show("bars", as_json, lambda s: s.bars(symbol, timeframe, n))
 
 
 @app.command()
 def analyze(symbol: str, timeframe: str = typer.Argument("H1"), as_json: JsonOpt = False) -> None:
     """Indicator pack and a short deterministic market summary."""
-    show("analyze", as_json, lambda c: c.service.analysis(symbol, timeframe))
+    show("analyze", as_json, lambda s: s.analysis(symbol, timeframe))
 
 
 @app.command()
@@ -175,7 +179,7 @@ def size(symbol: str,
          side: Annotated[str | None, typer.Option("--side")] = None,
          as_json: JsonOpt = False) -> None:
     """Lots from the risk (% of equity or money), the stop, tick value and lot step."""
-    data = show("size", as_json, lambda c: c.service.size(symbol, risk, sl, side))
+    data = show("size", as_json, lambda s: s.size(symbol, risk, sl, side))
     if not data["volume"]:  # no size fits: refused, with the reason shown
         raise typer.Exit(1)
 
@@ -192,19 +196,20 @@ def order(side: str, symbol: str, volume: float,
         raise typer.Exit(2)
     text = f"/{side.lower()} {symbol} {volume}"
     text += "".join(f" {k} {v}" for k, v in (("sl", sl), ("tp", tp), ("at", at)) if v)
-    propose_and_ask(lambda c, thread: c.service.send(thread, text), as_json)
+    propose_and_ask(lambda s, thread: s.send(thread, text), as_json)
 
 
-def propose_and_ask(propose: Callable[[Any, str], Awaitable[Any]], as_json: bool) -> None:
-    """Propose in a new conversation (`propose(companion, thread_id)` returns the reply); show
+def propose_and_ask(propose: Callable[[CompanionService, str], Awaitable[Any]],
+                    as_json: bool) -> None:
+    """Propose in a new conversation (`propose(service, thread_id)` returns the reply); show
     the ticket, ask y/N and answer it, or with --json print the proposal and leave its ticket
     waiting. Exits 0 when sent (or, with --json, when a ticket waits), else 1."""
     thread = f"cli-{uuid.uuid4().hex[:8]}"
 
-    async def propose_then_ask(c: Any) -> tuple[Any, Any]:
+    async def propose_then_ask(service: CompanionService) -> tuple[Any, Any]:
         import asyncio
 
-        reply = await propose(c, thread)
+        reply = await propose(service, thread)
         if as_json or reply.ticket is None:
             return reply, None
         out.print(render.ticket_card(reply.ticket))
@@ -214,7 +219,7 @@ def propose_and_ask(propose: Callable[[Any, str], Awaitable[Any]], as_json: bool
         except typer.Abort:  # no answer (no terminal, Ctrl-C): the ticket is rejected
             approve = False
         decision = "approve" if approve else "reject"
-        return reply, await c.service.resolve_ticket(reply.ticket["id"], decision, by="cli")
+        return reply, await service.resolve_ticket(reply.ticket["id"], decision, by="cli")
 
     reply, result = run(propose_then_ask)
     if result is None:
@@ -225,7 +230,7 @@ def propose_and_ask(propose: Callable[[Any, str], Awaitable[Any]], as_json: bool
 
 
 def _resolve(ticket_id: str, decision: str, as_json: bool) -> None:
-    result = run(lambda c: c.service.resolve_ticket(ticket_id, decision, by="cli"))
+    result = run(lambda s: s.resolve_ticket(ticket_id, decision, by="cli"))
     emit(render.reply_json(result), as_json, lambda _: render.reply(result))
 
 
@@ -244,27 +249,27 @@ def reject(ticket_id: str, as_json: JsonOpt = False) -> None:
 @app.command()
 def tickets(as_json: JsonOpt = False) -> None:
     """Tickets waiting for confirmation."""
-    data = run(lambda c: c.service.pending_tickets())
+    data = run(lambda s: s.pending_tickets())
     emit(data, as_json, render.tickets)
 
 
 @app.command()
 def positions(as_json: JsonOpt = False) -> None:
     """Open positions."""
-    show("positions", as_json, lambda c: c.service.positions())
+    show("positions", as_json, lambda s: s.positions())
 
 
 @app.command()
 def account(as_json: JsonOpt = False) -> None:
     """Balance, equity, margin and the trading state."""
-    show("account", as_json, lambda c: c.service.account())
+    show("account", as_json, lambda s: s.account())
 
 
 @app.command()
 def history(days: Annotated[int, typer.Option("--days", min=1, max=3650)] = 7,
             as_json: JsonOpt = False) -> None:
     """Closed deals."""
-    show("history", as_json, lambda c: c.service.history(days))
+    show("history", as_json, lambda s: s.history(days))
 
 
 @app.command()
@@ -277,16 +282,16 @@ def chat(message: Annotated[str | None, typer.Option("-m", "--message")] = None,
     thread_id = thread or f"cli-{uuid.uuid4().hex[:8]}"
     start_logging("chat", console=False)  # the console is the conversation
     if message is None:
-        run(lambda c: chat_loop(c.service, thread_id, out), models=True, runtime=True)
+        run(lambda s: chat_loop(s, thread_id, out), models=True, runtime=True)
         return
-    reply = run(lambda c: one_message(c.service, thread_id, message), models=True)
+    reply = run(lambda s: one_message(s, thread_id, message), models=True)
     emit(render.reply_json(reply), as_json, lambda _: render.reply(reply))
 
 
 @risk_app.command("status")
 def risk_status(as_json: JsonOpt = False) -> None:
     """Trading state and limits in force."""
-    data = run(lambda c: c.service.risk_status()).to_dict()
+    data = run(lambda s: s.risk_status()).to_dict()
     emit(data, as_json, render.risk_status)
 
 
@@ -297,19 +302,19 @@ def risk_halt(words: Annotated[list[str] | None, typer.Argument(
               as_json: JsonOpt = False) -> None:
     """Stop new risk: only closes are allowed until resume."""
     why = reason or " ".join(words or ()) or "manual halt"
-    show("halt", as_json, lambda c: c.service.halt(why, by="cli"))
+    show("halt", as_json, lambda s: s.halt(why, by="cli"))
 
 
 @risk_app.command("resume")
 def risk_resume(as_json: JsonOpt = False) -> None:
     """Allow trading again (refused while a daily-loss halt is in force)."""
-    show("resume", as_json, lambda c: c.service.resume(by="cli"))
+    show("resume", as_json, lambda s: s.resume(by="cli"))
 
 
 @paper_app.command("status")
 def paper_status(as_json: JsonOpt = False) -> None:
     """The replay clock: simulated time, speed, bars left."""
-    data = run(lambda c: c.service.paper_clock()).to_dict()
+    data = run(lambda s: s.paper_clock()).to_dict()
     emit(data, as_json, render.mapping)
 
 
@@ -317,7 +322,7 @@ def paper_status(as_json: JsonOpt = False) -> None:
 def paper_step(bars_: Annotated[int, typer.Argument(min=1, max=10_000)] = 1,
                as_json: JsonOpt = False) -> None:
     """Move the replay clock forward by N bars (SL/TP and pending orders trigger)."""
-    data = run(lambda c: c.service.paper_step(bars_)).to_dict()
+    data = run(lambda s: s.paper_step(bars_)).to_dict()
     emit(data, as_json, render.mapping)
 
 
@@ -326,7 +331,7 @@ def data_import(path: str, symbol: Annotated[str | None, typer.Option("--symbol"
                 timeframe: Annotated[str | None, typer.Option("--timeframe")] = None,
                 as_json: JsonOpt = False) -> None:
     """Import an MT5 bar export (or a copy_rates CSV) into the paper terminal's data."""
-    data = run(lambda c: c.service.import_bars(path, symbol, timeframe))
+    data = run(lambda s: s.import_bars(path, symbol, timeframe))
     emit(data, as_json, render.mapping)
 
 

@@ -33,14 +33,14 @@ def orders(as_json: JsonOpt = False) -> None:
     """Pending orders: type (buy limit, sell stop ...), price, lots, SL, TP, when placed."""
     from agent.tools.jsonable import to_jsonable
 
-    data = to_jsonable(run(lambda c: c.service.orders()))
+    data = to_jsonable(run(lambda s: s.orders()))
     emit(data, as_json, orders_table)
 
 
 def cancel(order: Annotated[int, typer.Argument(help="The order number `orders` shows.")],
            as_json: JsonOpt = False) -> None:
     """Propose cancelling a pending order: the ticket with every rule's verdict, then y/N."""
-    propose_and_ask(lambda c, thread: c.service.propose_cancel(thread, order), as_json)
+    propose_and_ask(lambda s, thread: s.propose_cancel(thread, order), as_json)
 
 
 def modify(position: Annotated[int, typer.Argument(help="The position (or pending order) "
@@ -58,7 +58,7 @@ def modify(position: Annotated[int, typer.Argument(help="The position (or pendin
     if not changes:
         err.print("[red]Give --sl, --tp or both (a price, or none), or an order's --price.[/red]")
         raise typer.Exit(2)
-    propose_and_ask(lambda c, thread: c.service.propose_change(thread, position, changes),
+    propose_and_ask(lambda s, thread: s.propose_change(thread, position, changes),
                     as_json)
 
 
@@ -79,15 +79,15 @@ def close(position: Annotated[int | None, typer.Argument(
                   "or --symbol SYMBOL.[/red]")
         raise typer.Exit(2)
     if position is not None:
-        propose_and_ask(lambda c, thread: c.service.propose_close(thread, position, volume),
+        propose_and_ask(lambda s, thread: s.propose_close(thread, position, volume),
                         as_json)
-    propose_and_ask(lambda c, thread: c.service.propose_close_all(thread, symbol), as_json)
+    propose_and_ask(lambda s, thread: s.propose_close_all(thread, symbol), as_json)
 
 
 def breakeven(position: Annotated[int, typer.Argument(help="The position number.", min=1)],
               as_json: JsonOpt = False) -> None:
     """Propose moving a position's stop-loss to its open price, then y/N."""
-    propose_and_ask(lambda c, thread: c.service.propose_breakeven(thread, position), as_json)
+    propose_and_ask(lambda s, thread: s.propose_breakeven(thread, position), as_json)
 
 
 def trail(position: Annotated[int, typer.Argument(help="The position number.", min=1)],
@@ -97,7 +97,7 @@ def trail(position: Annotated[int, typer.Argument(help="The position number.", m
           as_json: JsonOpt = False) -> None:
     """Propose a trailing stop (confirmed once; the running companion then moves the stop
     only toward profit), then y/N."""
-    propose_and_ask(lambda c, thread: c.service.propose_trail(thread, position, distance,
+    propose_and_ask(lambda s, thread: s.propose_trail(thread, position, distance,
                                                               unit), as_json)
 
 
@@ -108,7 +108,7 @@ def profit(period: Annotated[str, typer.Option(help="today, week, month or all")
     factor, max drawdown, average R."""
     from agent.tools.jsonable import to_jsonable
 
-    data = to_jsonable(run(lambda c: c.service.profit(period, symbol)))
+    data = to_jsonable(run(lambda s: s.profit(period, symbol)))
     emit(data, as_json, profit_view)
 
 
@@ -117,7 +117,7 @@ def daily(days: Annotated[int, typer.Option("--days", min=1, max=366)] = 7,
     """P/L per day, newest first."""
     from agent.tools.jsonable import to_jsonable
 
-    data = to_jsonable(run(lambda c: c.service.daily(days)))
+    data = to_jsonable(run(lambda s: s.daily(days)))
     emit(data, as_json, daily_table)
 
 

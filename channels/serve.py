@@ -26,8 +26,8 @@ from rich.table import Table
 
 from agent.config import Settings, secret
 from agent.domain import CompanionError
-from agent.events import EventBus, EventType
 from agent.monitor import HealthMonitor
+from agent.service import CompanionService
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +80,15 @@ class ServerPart:
 
 
 class Supervisor:
-    """Runs parts; restarts a crashed one with backoff, reporting it on the event bus."""
+    """Runs parts; restarts a crashed one with backoff, reporting each restart to `restarted`
+    (the service's `part_restarted`: an event every channel hears)."""
 
-    def __init__(self, parts: list[Part], events: EventBus, *, base_delay_s: float = 1.0,
+    def __init__(self, parts: list[Part], restarted: Callable[[str, str, int, float], None], *,
+                 base_delay_s: float = 1.0,
                  max_delay_s: float = 60.0, stable_after_s: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.parts = parts
-        self.events = events
+        self.restarted = restarted
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
         self.stable_after_s = stable_after_s
@@ -128,9 +130,7 @@ class Supervisor:
                 self.restarts[part.name] += 1
                 log.error("part %s crashed (%s); restarting in %.1f s", part.name,
                           type(exc).__name__, delay, exc_info=exc)
-                self.events.publish(EventType.PART_RESTARTED, {
-                    "part": part.name, "error": type(exc).__name__, "attempt": failures,
-                    "delay_s": delay})
+                self.restarted(part.name, type(exc).__name__, failures, delay)
                 await asyncio.sleep(delay)
 
 
@@ -154,7 +154,7 @@ class ServeOptions:
 
 @dataclass
 class Context:
-    companion: Any
+    service: CompanionService
     monitor: HealthMonitor
     settings: Settings
     options: ServeOptions
@@ -169,9 +169,8 @@ def health_part(ctx: Context) -> Part:
 def alerts_part(ctx: Context) -> Part:
     """The runtime: alert watcher and account monitor when this process holds the data dir's
     runner lock, else the relay of the runner's events (agent.runtime)."""
-    runtime = ctx.companion.runtime
-    return TaskPart("alerts", f"every {runtime.poll_s:g} s (one runner per data dir)",
-                    runtime.run)
+    return TaskPart("alerts", f"every {ctx.service.runtime_poll_s:g} s (one runner per data "
+                    "dir)", ctx.service.run_runtime)
 
 
 def api_part(ctx: Context) -> Part:
@@ -184,7 +183,7 @@ def api_part(ctx: Context) -> Part:
     check_bind(host, tokens)
     if tokens.trade is None:
         ctx.notes["api"] = "read-only: no COMPANION_API_TOKEN, trading routes refused"
-    app = create_app(ctx.companion, tokens=tokens, monitor=ctx.monitor,
+    app = create_app(ctx.service, tokens=tokens, monitor=ctx.monitor,
                      rate_per_minute=ctx.options.api_rate_per_minute)
     proxies = ctx.settings.access.trusted_proxies
     return ServerPart("api", f"http://{host}:{port}/v1",
@@ -197,7 +196,7 @@ def web_part(ctx: Context) -> Part:
     from channels.web.serve import load_app
 
     app = load_app(ctx.settings)
-    runtime.runtime.companion = ctx.companion  # the web sessions share this process's companion
+    runtime.runtime.service = ctx.service  # the web sessions share this process's companion
     host, port = ctx.settings.web.host, ctx.settings.web.port
     # Chainlit's lifespan ends the process with os._exit(0) at shutdown, before the journal
     # is closed; its startup only opens a companion, which this process already has.
@@ -218,7 +217,7 @@ def telegram_part(ctx: Context) -> Part | None:
         return None
     chats = ", ".join(map(str, ctx.settings.telegram.allowed_chat_ids))
     # The runtime (alert watcher) runs as its own part; the bot only listens and pushes.
-    return TaskPart("telegram", f"chats {chats}", lambda: serve_telegram(ctx.companion.service))
+    return TaskPart("telegram", f"chats {chats}", lambda: serve_telegram(ctx.service))
 
 
 PartFactory = Callable[[Context], Part | None]
@@ -242,7 +241,7 @@ def build_parts(ctx: Context) -> list[Part]:
 def status_table(ctx: Context, parts: list[Part], state: Any) -> Table:
     """What runs where, which model, which broker, the trading state (`state`: the service's
     `risk_state()`)."""
-    service = ctx.companion.service
+    service = ctx.service
     table = Table(title="Trading AI Companion", show_header=True, header_style="bold")
     table.add_column("part")
     table.add_column("where")
@@ -268,18 +267,18 @@ async def serve(settings: Settings, options: ServeOptions, stop: asyncio.Event, 
                 console: Console | None = None, **companion_args: Any) -> Supervisor:
     """Open the companion, run the parts until `stop` is set, then shut down in order.
 
-    `companion_args` go to `open_companion` (tests pass a router, a terminal, a clock).
+    `companion_args` go to `open_service` (tests pass a router, a terminal, a clock).
     """
-    from agent.app import open_companion
+    from agent.app import open_service
 
-    async with open_companion(settings, **companion_args) as companion:
-        monitor = HealthMonitor.for_companion(companion)
+    async with open_service(settings, **companion_args) as service:
+        monitor = service.health_monitor()
         await monitor.check()
-        ctx = Context(companion, monitor, settings, options)
+        ctx = Context(service, monitor, settings, options)
         parts = build_parts(ctx)
-        state = await companion.service.risk_state()
+        state = await service.risk_state()
         (console or Console()).print(status_table(ctx, parts, state))
-        supervisor = Supervisor(parts, companion.events,
+        supervisor = Supervisor(parts, service.part_restarted,
                                 base_delay_s=options.restart_base_delay_s)
         running = asyncio.create_task(supervisor.run(), name="supervisor")
         stopping = asyncio.create_task(stop.wait())

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psutil
 
 from agent.domain import CompanionError, IntentKind, OrderIntent, Side
 from agent.risk.engine import Decision
@@ -163,12 +162,16 @@ _REFUSALS = {
 
 def _this_process() -> dict[str, Any]:
     """Who holds a claim: host, pid and the process's start time (pids are reused)."""
+    import psutil  # loaded when a ticket is confirmed: a data command does not pay for it
+
     return {"host": socket.gethostname(), "pid": os.getpid(),
             "started": psutil.Process().create_time()}
 
 
 def _running(claimant: dict[str, Any]) -> bool:
     """The process that noted this claim is still running (on this host)."""
+    import psutil
+
     try:
         return abs(psutil.Process(claimant["pid"]).create_time() - claimant["started"]) < 1.0
     except (psutil.Error, KeyError, TypeError, ValueError):

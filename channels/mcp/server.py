@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse
 
 from agent.access import AuthThrottle, RateLimiter, is_loopback
 from agent.access import Scope as TokenScope
-from agent.app import open_companion
+from agent.app import open_service
 from agent.config import Settings
 from agent.domain import CompanionError
 from agent.service import CompanionService
@@ -170,8 +170,8 @@ async def serve_stdio(settings: Settings, stop: asyncio.Event) -> None:
     """Serve one client over stdin/stdout until it hangs up or `stop` is set. Like every
     long-running companion, it runs the runtime (alert watcher, account monitor) or follows
     the data dir's runner."""
-    async with open_companion(settings, detect_models=False, run_runtime=True) as companion:
-        await _until(stop, build_server(companion.service).run_stdio_async())
+    async with open_service(settings, detect_models=False, run_runtime=True) as service:
+        await _until(stop, build_server(service).run_stdio_async())
 
 
 async def serve_http(settings: Settings, stop: asyncio.Event, *, host: str, port: int,
@@ -180,8 +180,8 @@ async def serve_http(settings: Settings, stop: asyncio.Event, *, host: str, port
     """Serve streamable HTTP at http(s)://host:port/mcp until `stop` is set (in-flight calls
     finish first)."""
     check_bind(host, tokens, tls=bool(certfile and keyfile))
-    async with open_companion(settings, detect_models=False, run_runtime=True) as companion:
-        server = build_server(companion.service, tokens=tokens, host=host, port=port)
+    async with open_service(settings, detect_models=False, run_runtime=True) as service:
+        server = build_server(service, tokens=tokens, host=host, port=port)
         app = http_app(server, throttle=AuthThrottle.from_settings(settings.access, "MCP server"),
                        rate_per_minute=rate_per_minute)
         uvicorn = api_server(app, host, port, trusted_proxies=settings.access.trusted_proxies,

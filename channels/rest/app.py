@@ -1,7 +1,7 @@
 """The REST API: a versioned JSON API over the companion's service (FastAPI).
 
-`create_app(companion, tokens=...)` builds the app over an open companion; `channels.rest.server`
-runs it. Every route is a thin call into `CompanionService`; errors are mapped once in
+`create_app(service, tokens=...)` builds the app over an open companion's service;
+`channels.rest.server` runs it. Every route is a thin call into `CompanionService`; errors are mapped once in
 `channels.rest.errors`; the gate (`channels.rest.auth`) admits each request for its scope.
 """
 
@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from agent.access import AuthThrottle, RateLimiter
 from agent.monitor import HealthMonitor
+from agent.service import CompanionService
 from channels.rest import errors
 from channels.rest.auth import ApiTokens, Gate
 from channels.rest.metrics import ApiMetrics
@@ -44,20 +45,21 @@ DESCRIPTION = """The trading companion over HTTP. Bearer tokens: `COMPANION_API_
 approved that exact ticket while it was still valid. Errors are `{"code", "message"}`."""
 
 
-def create_app(companion: Any, *, tokens: ApiTokens, monitor: HealthMonitor | None = None,
+def create_app(service: CompanionService, *, tokens: ApiTokens,
+               monitor: HealthMonitor | None = None,
                rate_per_minute: int = DEFAULT_RATE_PER_MINUTE,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                cors_origins: Sequence[str] = (),
                throttle: AuthThrottle | None = None) -> FastAPI:
-    """The API over an open companion. CORS stays off unless origins are given. Wrong tokens
-    are throttled per client as `companion.settings.access` says (or by `throttle`)."""
-    monitor = monitor or HealthMonitor.for_companion(companion)
+    """The API over an open companion's service. CORS stays off unless origins are given.
+    Wrong tokens are throttled per client as `settings.access` says (or by `throttle`)."""
+    monitor = monitor or service.health_monitor()
     app = _routed_app()
-    app.state.service = companion.service
-    throttle = throttle or AuthThrottle.from_settings(companion.settings.access, "REST API")
+    app.state.service = service
+    throttle = throttle or AuthThrottle.from_settings(service.settings.access, "REST API")
     app.state.gate = Gate(tokens, RateLimiter(rate_per_minute), throttle)
     app.state.health = monitor.report
-    app.state.metrics = ApiMetrics(companion.service.activity_counts, monitor.state)
+    app.state.metrics = ApiMetrics(service.activity_counts, monitor.state)
     errors.install(app)
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),

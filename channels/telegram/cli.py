@@ -26,11 +26,11 @@ async def serve_telegram(service: CompanionService) -> None:
 def telegram() -> None:
     """Run the Telegram bot and the alert watcher (token from COMPANION_TELEGRAM_TOKEN or the
     keyring; only telegram.allowed_chat_ids are served)."""
-    from agent.app import open_companion
+    from agent.app import open_service
 
     async def main() -> None:
-        async with open_companion(detect_models=True, run_runtime=True) as companion:
-            await serve_telegram(companion.service)
+        async with open_service(detect_models=True, run_runtime=True) as service:
+            await serve_telegram(service)
 
     try:
         start_logging(get_settings(), "telegram")

@@ -46,8 +46,7 @@ async def _session() -> WebSession | None:
     if isinstance(web, WebSession):  # a resumed thread's saved session holds no object here
         return web
     try:
-        companion = await runtime.companion()
-        web = WebSession(companion, cl.context.session.thread_id,
+        web = WebSession(await runtime.service(), cl.context.session.thread_id,
                          phone=is_phone(cl.context.session.environ))
         await web.show_state()
     except Exception as exc:
@@ -59,7 +58,7 @@ async def _session() -> WebSession | None:
     web.symbol = (saved.get("symbol") or web.symbol).strip().upper()
     web.timeframe = saved.get("timeframe") if saved.get("timeframe") in TIMEFRAMES \
         else web.timeframe
-    choice = companion.service.model_choice()  # it applies to the whole process
+    choice = web.service.model_choice()  # it applies to the whole process
     await cl.ChatSettings([
         Select(id="model", label="Model", values=list(choice.available),
                initial_value=choice.current),
@@ -82,7 +81,7 @@ async def chat_resume(thread: dict) -> None:
     if web is not None:
         settings = (thread.get("metadata") or {}).get("chat_settings")
         if isinstance(settings, dict):  # the model choice is the process's, not the thread's
-            settings["model"] = web.companion.service.model_choice().current
+            settings["model"] = web.service.model_choice().current
         try:
             await web.restore_cards(thread.get("steps", []))
         except Exception as exc:
@@ -104,9 +103,9 @@ async def settings_update(values: dict) -> None:
         return
     web.symbol = (values.get("symbol") or web.symbol).strip().upper()
     web.timeframe = values.get("timeframe") or web.timeframe
-    if web.companion.service.model_choice().selectable:  # applies to the whole process
+    if web.service.model_choice().selectable:  # applies to the whole process
         try:
-            web.companion.service.choose_model(values.get("model"))
+            web.service.choose_model(values.get("model"))
         except CompanionError as exc:
             await cl.ErrorMessage(cards.error_text(exc)).send()
 
@@ -133,7 +132,7 @@ async def _resolve(action: cl.Action, decision: str) -> None:
         await card.settle("**Approved; sending to the broker...**" if decision == "approve"
                           else "**Rejecting...**")
     try:
-        reply = await web.companion.service.resolve_ticket(ticket_id, decision, by="web")
+        reply = await web.service.resolve_ticket(ticket_id, decision, by="web")
     except Exception as exc:
         status = cards.error_text(exc)
         if card is None:
@@ -161,7 +160,7 @@ async def halt(action: cl.Action) -> None:
     if web is None:
         return
     try:
-        state = await web.companion.service.halt("halted from the web page", by="web")
+        state = await web.service.halt("halted from the web page", by="web")
     except Exception as exc:
         await cl.ErrorMessage(cards.error_text(exc)).send()
         return

@@ -27,7 +27,7 @@ class Turn:
 
     async def run(self, text: str) -> None:
         try:
-            async for event in self.web.companion.service.stream(self.web.thread_id, text):
+            async for event in self.web.service.stream(self.web.thread_id, text):
                 await getattr(self, f"_on_{event.kind}")(event.text, event.data)
         finally:
             await self._finish()
@@ -106,7 +106,7 @@ async def chart_for(web: WebSession, name: str, data: Any) -> Any:
     worker thread; a candle chart's bars come from the service)."""
     if name in CHART_TOOLS and isinstance(data, dict) and data.get("symbol"):
         symbol, timeframe = data["symbol"], data.get("timeframe", web.timeframe)
-        bars = await web.companion.service.bars_frame(symbol, timeframe, charts.FETCHED)
+        bars = await web.service.bars_frame(symbol, timeframe, charts.FETCHED)
         return await asyncio.to_thread(charts.candles, bars, symbol, timeframe)
     if name in ("account", "status") and isinstance(data, dict) and "equity" in data:
         return await asyncio.to_thread(charts.account, data)

@@ -107,7 +107,7 @@ def register(session_of: SessionOf) -> None:
             if web is None:
                 return
             try:
-                reply = await propose(web.companion.service, web.thread_id, action.payload)
+                reply = await propose(web.service, web.thread_id, action.payload)
             except Exception as exc:
                 await cl.ErrorMessage(cards.error_text(exc)).send()
             else:
@@ -124,7 +124,7 @@ def register(session_of: SessionOf) -> None:
         if web is None:
             return
         try:
-            state = await web.companion.service.resume(by="web")
+            state = await web.service.resume(by="web")
         except Exception as exc:
             await cl.ErrorMessage(cards.error_text(exc)).send()
         else:
@@ -138,7 +138,7 @@ def register(session_of: SessionOf) -> None:
         if web is None:
             return
         try:
-            report = to_jsonable(await web.companion.service.daily(EQUITY_DAYS))
+            report = to_jsonable(await web.service.daily(EQUITY_DAYS))
             figure = await asyncio.to_thread(charts.equity_curve, report)
         except Exception as exc:
             await cl.ErrorMessage(cards.error_text(exc)).send()

@@ -32,7 +32,6 @@ def install(app: Any) -> None:
     async def desk(request: DeskRequest,
                    user: Annotated[Any, Depends(get_current_user)]) -> Any:  # or 401
         try:
-            companion = await runtime.companion()
-            return desk_props(await read_desk(companion.service), phone=request.phone)
+            return desk_props(await read_desk(await runtime.service()), phone=request.phone)
         except Exception as exc:
             return JSONResponse({"detail": cards.error_text(exc)}, status_code=503)

@@ -9,7 +9,7 @@ bound to anything else (or with `web.login = "password"`), password login
 failed logins throttled per client, and without both the app refuses to start. Either way no
 other origin is served (HTTP or socket.io). The trader is a Chainlit user, so conversations are
 kept in `<data_dir>/web.db` (`channels.web.history`) and listed in the sidebar after a restart.
-`serve(router=..., terminal=...)` takes the same injections as `open_companion`
+`serve(router=..., terminal=...)` takes the same injections as `open_service`
 (embeddings and tests pass a model router or a terminal; production passes nothing).
 """
 

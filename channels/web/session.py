@@ -15,8 +15,8 @@ from typing import Any
 
 import chainlit as cl
 
-from agent.app import Companion
 from agent.events import Event, EventType, Subscription
+from agent.service import CompanionService
 from channels.notices import NOTEWORTHY, notice
 from channels.web import cards
 from channels.web.desk import desk_props, read_desk
@@ -63,7 +63,7 @@ class Card:
 
 @dataclass
 class WebSession:
-    companion: Companion
+    service: CompanionService
     thread_id: str
     symbol: str = "EURUSD"
     timeframe: str = "H1"
@@ -87,7 +87,7 @@ class WebSession:
         found among the thread's saved messages and gets Approve / Reject again (a new card,
         from the ticket store, when its message was not saved).
         """
-        pending = [t for t in await self.companion.service.pending_tickets()
+        pending = [t for t in await self.service.pending_tickets()
                    if t.get("thread_id") == self.thread_id and t["id"] not in self.cards]
         for ticket in pending:
             step = next((s for s in reversed(steps) if s.get("type") == "assistant_message"
@@ -115,7 +115,7 @@ class WebSession:
     async def refresh_desk(self) -> None:
         """Show the desk with fresh figures: on a desktop sent again (a panel the trader closed
         opens again), on a phone moved under the latest message."""
-        props = desk_props(await read_desk(self.companion.service), phone=self.phone)
+        props = desk_props(await read_desk(self.service), phone=self.phone)
         async with self._desk_lock:
             if self.phone:
                 if self.desk_message is not None:
@@ -138,7 +138,7 @@ class WebSession:
 
     def listen(self) -> None:
         """Follow the companion's events for as long as the page is open."""
-        self._sub = self.companion.service.events(TICKET_EVENTS | NOTICE_EVENTS | DESK_EVENTS)
+        self._sub = self.service.events(TICKET_EVENTS | NOTICE_EVENTS | DESK_EVENTS)
         self._tasks = [asyncio.create_task(self._follow(self._sub))]
 
     async def close(self) -> None:

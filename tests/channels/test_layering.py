@@ -7,14 +7,13 @@ Every module under channels/ is parsed with `ast` (nothing is imported) and chec
 2. Every `agent` module it imports is on ALLOWED (deny by default), with the names listed
    where the allowance is narrow:
    - agent.service, agent.service_ops, agent.service_reads: the service core, its result types;
-   - agent.app: `open_companion`, which assembles the companion (a channel keeps `.service`);
+   - agent.app: `open_service`, which assembles the companion and hands out its service only
+     (`Companion` and `open_companion`, which hold the parts, are not for channels);
    - agent.domain, agent.config, agent.events, agent.access, agent.logs: domain types,
      settings, event types, auth and throttle helpers, logging;
    - agent.tools.jsonable: plain JSON of the service's dataclasses;
    - agent.wording: the words and numbers every channel shows (prices to the symbol's digits,
      money with its currency, ...), one helper each;
-   - agent.wording: how numbers read to a trader (prices to digits, money with currency), the
-     same in every channel;
    - agent.graph.render: the words of orders and replies, shared with the graph's replies;
    - agent.monitor: the health monitor a serving process runs (serve, REST /health);
    - agent.tools.commands (parse_command, USAGE, help_text): the slash-command grammar, so a
@@ -22,9 +21,9 @@ Every module under channels/ is parsed with `ast` (nothing is imported) and chec
    - agent.risk.pnl (MAX_DAYS, Period, DailyReport, ProfitReport) and agent.risk.trails
      (TrailRule): the types of what the service's P/L and trailing-stop methods return;
    - agent.market.indicators (indicator_pack): chart overlays over bars the service returned.
-3. It reads no `.desk`, `.journal` or `.selector` of anything, and no `.terminal`, `.router`
-   or `.tickets` of a companion or service (`c`, `companion`, `service`, `x.companion` ...),
-   also not through `getattr(x, "name")`.
+3. It reads no `.desk`, `.journal`, `.selector` or `.companion` of anything, and no `.runtime`,
+   `.terminal`, `.router`, `.tickets`, `.graph` or `.commands` of a companion or service (`c`,
+   `companion`, `service`, `x.service` ...), also not through `getattr(x, "name")`.
 
 EXCEPTED modules, and why:
 - channels/cli_bridge.py: `companion bridge serve` serves the terminal itself, beside it;
@@ -47,10 +46,9 @@ FORBIDDEN = ("agent.broker", "agent.tools.desk", "agent.graph.routing", "agent.m
 #: module -> the names a channel may import from it (None: any name)
 ALLOWED: dict[str, frozenset[str] | None] = {
     "agent.service": None, "agent.service_ops": None, "agent.service_reads": None,
-    "agent.app": frozenset({"open_companion", "Companion"}),
+    "agent.app": frozenset({"open_service"}),
     "agent.domain": None, "agent.config": None, "agent.events": None, "agent.access": None,
     "agent.logs": None, "agent.tools.jsonable": None, "agent.graph.render": None,
-    "agent.wording": None,
     "agent.wording": None,
     "agent.monitor": frozenset({"HealthMonitor"}),
     "agent.tools.commands": frozenset({"parse_command", "USAGE", "help_text"}),
@@ -64,8 +62,8 @@ EXCEPTED: dict[str, tuple[str, ...]] = {
                       "agent.models.detector", "agent.models.monitor"),
     "mcp/resources.py": ("agent.graph.prompts", "agent.graph.intents"),
 }
-ANY_RECEIVER = frozenset({"desk", "journal", "selector"})
-CORE_RECEIVER = frozenset({"terminal", "router", "tickets"})
+ANY_RECEIVER = frozenset({"desk", "journal", "selector", "companion"})
+CORE_RECEIVER = frozenset({"terminal", "router", "tickets", "graph", "commands", "runtime"})
 CORE_NAMES = frozenset({"c", "companion", "service"})
 
 
@@ -152,6 +150,11 @@ def test_channels_when_parsed_then_none_reaches_below_the_service() -> None:
     ("from agent.risk.tickets import TicketBook", "imports agent.risk.tickets"),
     ("from agent.risk.sizer import size_position", "imports size_position from agent.risk"),
     ("from agent.app import GraphOnDemand", "imports GraphOnDemand from agent.app"),
+    ("from agent.app import open_companion", "imports open_companion from agent.app"),
+    ("from agent.app import Companion", "imports Companion from agent.app"),
+    ("poll = ctx.companion.poll_s", "reads .companion"),
+    ("service.runtime.run()", "reads .runtime"),
+    ("state = service.graph.aget_state(config)", "reads .graph"),
     ("from agent import runtime", "imports agent.runtime (not on"),
     ("bars = web.companion.desk.bars('EURUSD')", "reads .desk"),
     ("ticket = deps.service.tickets.get(ticket_id)", "reads .tickets"),
@@ -172,7 +175,7 @@ def test_a_reach_around_when_written_then_the_check_names_it(source: str, breach
     "from agent.domain import CompanionError",
     "app.include_router(topic.router)",  # a FastAPI router, not the model router
     "up = report.terminal.connected",  # a health report's terminal section
-    "open_companion(opts.settings, router=opts.router)",
+    "open_service(opts.settings, router=opts.router)",
     "emit(data, as_json, render.tickets)",  # the CLI's renderer of the ticket list
 ])
 def test_the_seam_when_used_then_the_check_passes_it(source: str) -> None:

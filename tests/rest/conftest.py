@@ -42,7 +42,7 @@ def api_factory(settings, clock):
     @asynccontextmanager
     async def factory(tokens: ApiTokens, **options):
         async with open_companion(settings, router=StaticRouter(), clock=clock) as companion:
-            app = create_app(companion, tokens=tokens, **options)
+            app = create_app(companion.service, tokens=tokens, **options)
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
             async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
                 yield companion, app, client
@@ -77,7 +77,7 @@ class LiveApi(LiveServer):
                                   clock=ManualClock()) as companion:
             self.loop = asyncio.get_running_loop()  # for coroutines a test runs beside the API
             self.companion = companion
-            app = create_app(companion, tokens=self.tokens, **self.options)
+            app = create_app(companion.service, tokens=self.tokens, **self.options)
             server = api_server(app, "127.0.0.1", self.port,
                                 trusted_proxies=self.trusted_proxies)
             self.server = server

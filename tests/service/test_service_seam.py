@@ -4,6 +4,8 @@ Each returns a dataclass; each refusal is a CompanionError that changes nothing.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from agent.domain import CompanionError, Quote, TradingState
@@ -148,3 +150,32 @@ async def test_channel_store_when_set_then_read_back_and_failures_journaled(comp
     assert row["payload"]["error"] == "Forbidden"
     with pytest.raises(CompanionError):
         companion.service.channel_store("tele gram")
+
+
+# -- what a long-running channel holds --------------------------------------------------------
+
+async def test_a_part_restart_when_reported_then_every_channel_hears_it(companion):
+    from agent.events import EventType
+
+    with companion.service.events([EventType.PART_RESTARTED]) as heard:
+        companion.service.part_restarted("telegram", "TimeoutError", 2, 4.0)
+        event = await asyncio.wait_for(heard.get(), 5)
+    assert event.payload == {"part": "telegram", "error": "TimeoutError", "attempt": 2,
+                             "delay_s": 4.0}
+
+
+async def test_the_runtime_when_run_from_the_service_then_it_becomes_the_runner(companion):
+    service = companion.service
+    assert service.runtime_poll_s == companion.runtime.poll_s > 0
+    running = asyncio.create_task(service.run_runtime())
+    roles = []
+    for _ in range(100):
+        roles.append(companion.runtime.role)
+        if roles[-1] == "runner":
+            break
+        await asyncio.sleep(0.05)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    assert roles[-1] == "runner"
+    report = await service.health_monitor().check()
+    assert report.terminal.connected
