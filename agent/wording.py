@@ -33,6 +33,11 @@ def price(x: float | None, digits: int | None = None) -> str:
     return f"{x:.{digits}f}"
 
 
+def symbol(name: str | None) -> str:
+    """A ticket's symbol: `*` (a close-all over every symbol) reads "all symbols"."""
+    return "all symbols" if name == "*" else (name or "-")
+
+
 def lots(x: float | None) -> str:
     """A volume in lots: "0.10"."""
     return NONE if x is None else f"{x:.2f}"

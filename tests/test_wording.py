@@ -98,3 +98,8 @@ def test_an_alert_reads_as_a_sentence() -> None:
     assert "cancelled" in w.alert_sentence({**alert, "status": "cancelled"})
     assert w.alerts_text([]).startswith("No active alerts")
     assert "{" not in w.alerts_text([alert, fired])
+
+
+def test_a_close_all_tickets_symbol_reads_all_symbols() -> None:
+    assert w.symbol("*") == "all symbols"
+    assert w.symbol("EURUSD") == "EURUSD" and w.symbol(None) == "-"

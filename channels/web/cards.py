@@ -74,7 +74,7 @@ def ticket_card(ticket: dict[str, Any], status: str | None = None) -> str:
     lines = [
         f"### Ticket `{ticket['id']}`: {order_title(order, fig)}",
         "",
-        f"| Symbol | **{order.get('symbol', '-')}** |", "|---|---|",
+        f"| Symbol | **{wording.symbol(order.get('symbol'))}** |", "|---|---|",
         *(f"| {label} | {value} |" for label, value in rows),
     ]
     if "verdicts" not in ticket:  # a ticket from the store (restored page): no verdicts kept

@@ -83,7 +83,8 @@ def position_card(p: Position, digits: int | None, currency: str,
     return {"ticket": p.ticket, "symbol": p.symbol,
             "title": f"#{p.ticket} {p.side.value.upper()} {wording.lots(p.volume)} {p.symbol}",
             "detail": detail, "pl": wording.money(result, currency, signed=True),
-            "tone": _tone(result), "sl": p.sl, "tp": p.tp, "trailing": trail is not None}
+            "tone": _tone(result), "sl": p.sl, "tp": p.tp, "volume": p.volume,
+            "trailing": trail is not None}
 
 
 def order_card(o: Order, digits: int | None) -> dict[str, Any]:

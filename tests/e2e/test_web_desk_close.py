@@ -51,6 +51,7 @@ def test_close_part_when_lots_typed_then_a_ticket_for_them_and_the_rest_stays_op
     before = len(orders(desk_app))
 
     card.get_by_role("button", name="Close part").click()
+    assert card.get_by_label("Lots to close").input_value() == "0.1"  # the whole, as MT5 does
     card.get_by_label("Lots to close").fill("0.04")
     card.get_by_role("button", name="Propose").click()
     page.get_by_text(re.compile(rf"CLOSE #{position} 0\.04 lots EURUSD")).first.wait_for()
@@ -119,6 +120,7 @@ def test_close_all_when_two_positions_then_one_ticket_and_none_left_once_approve
     page.get_by_role("button", name="Approve").wait_for()
     shots(page, "close-all-ticket")
     assert all(f"#{position} EURUSD" in ticket.inner_text() for position in held)
+    assert "all symbols" in ticket.inner_text() and "*****" not in ticket.inner_text()
     assert page.get_by_role("button", name="Approve").count() == 1  # one ticket for both
     assert len(orders(desk_app)) == before  # nothing sent yet
     assert len(cli_json(desk_app, "positions")) == 2

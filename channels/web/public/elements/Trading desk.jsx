@@ -134,7 +134,7 @@ export default function TradingDesk() {
         <Button size="sm" variant="outline" disabled={busy}
                 onClick={() => act("Close position", { ticket: p.ticket })}>Close</Button>
         <Button size="sm" variant="outline" disabled={busy}
-                onClick={() => setForm({ kind: "part", ticket: p.ticket, volume: "" })}>
+                onClick={() => setForm({ kind: "part", ticket: p.ticket, volume: String(p.volume ?? "") })}>
           Close part
         </Button>
         <Button size="sm" variant="outline" disabled={busy}
