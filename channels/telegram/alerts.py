@@ -99,9 +99,7 @@ async def send_digest(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The daily P/L digest to every allowed chat."""
     deps = deps_of(context)
     try:
-        account = await deps.service.command("account")
-        deals = await deps.service.command("history", days=1)
-        html = formatting.digest(account, deals)
+        html = formatting.digest(await deps.service.account(), await deps.service.profit("today"))
     except CompanionError as exc:
         html = escape(f"Daily digest unavailable: {exc.message}")
     await asyncio.gather(*(send(deps, context.bot, chat, html, label="digest")

@@ -10,6 +10,8 @@ from typing import Any
 from agent import wording as w
 from agent.events import Event, EventType
 from agent.graph.render import order_title, render_command
+from agent.risk.pnl import ProfitReport
+from agent.service_reads import AccountStatus
 from channels.notices import notice
 from channels.notices import title as event_title
 
@@ -245,11 +247,13 @@ def event(e: Event) -> str:
     return f"<b>{title}</b>"
 
 
-def digest(a: dict[str, Any], deals: list[dict[str, Any]]) -> str:
-    closed = [d for d in deals if d["entry"] != "in"]
-    realized = sum(d["profit"] + d["swap"] + d["commission"] for d in closed)
-    return card("Daily P/L", [("Closed trades", str(len(closed))),
-                              ("Realized", w.money(realized, signed=True)),
-                              ("Floating", w.money(a["profit"], signed=True)),
-                              ("Equity", w.money(a["equity"])),
-                              ("Trading", a.get("risk", {}).get("trading_state", "?"))])
+def digest(status: AccountStatus, today: ProfitReport) -> str:
+    """The daily digest: today's closed trades and result, what is open, equity, state."""
+    ccy, stats, account = today.currency, today.stats, status.account
+    rows = [("Closed trades", str(stats.trades)),
+            ("Realized", w.money(stats.net, ccy, signed=True))]
+    if stats.trades:
+        rows.append(("Won", f"{stats.wins} of {stats.trades}"))
+    return card("Daily P/L", [*rows, ("Floating", w.money(account.profit, ccy, signed=True)),
+                              ("Equity", w.money(account.equity, ccy)),
+                              ("Trading", status.risk.trading_state.value)])

@@ -59,3 +59,21 @@ async def test_profit_then_the_figures_and_the_equity_curve_as_a_photo(companion
     assert photo[0].params["photo"].startswith(PNG)
     assert photo[0].params["caption"].startswith("Equity curve, today, all symbols:")
     assert int(photo[0].params["chat_id"]) == ME
+
+
+async def test_the_daily_digest_when_a_trade_closed_today_then_its_result_in_money(companion):
+    from channels.telegram.formatting import digest
+
+    service = companion.service
+    bid = companion.broker.quote("EURUSD").bid
+    bought = await service.send("tg-1", f"/buy EURUSD 0.1 sl {bid - 0.002:.5f}")
+    await service.resolve_ticket(bought.ticket["id"], "approve", by="telegram")
+    (position,) = await service.positions()
+    closing = await service.propose_close("tg-1", position.ticket)
+    await service.resolve_ticket(closing.ticket["id"], "approve", by="telegram")
+
+    today = await service.profit("today")
+    text = digest(await service.account(), today)
+    assert today.stats.trades == 1 and today.stats.net < 0  # the spread, paid once
+    assert f"{today.stats.net:,.2f} USD" in text and "Won" in text and "0 of 1" in text
+    assert "Floating" in text and "ACTIVE" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import pytest
 from pydantic import SecretStr
@@ -183,7 +184,8 @@ async def test_daily_digest_job_then_pl_summary_sent(companion, server, bot):
     (job,) = bot.job_queue.get_jobs_by_name("daily_digest")
     await job.run(bot)
     (digest,) = await until(server, lambda: texts(server))
-    assert "Daily P/L" in digest and "10,000.00" in digest
+    assert "Daily P/L" in digest and "10,000.00 USD" in digest and "ACTIVE" in digest
+    assert re.search(r"Closed trades +0\n", digest) and "+0.00 USD" in digest
 
 
 async def test_token_never_in_logs_or_journal(companion, server, caplog, tmp_path):
