@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from agent.domain import CompanionError
 from agent.store import Journal, new_id
 
 log = logging.getLogger(__name__)
@@ -71,12 +72,16 @@ class Subscription:
         self.types = types
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
+        self.replayed: set[str] = set()  # ids read back from the journal: not delivered twice
 
     def wants(self, event: Event) -> bool:
         return self.types is None or event.type in self.types
 
     def deliver(self, event: Event) -> None:
         """Called on the subscriber's loop."""
+        if event.id in self.replayed:
+            self.replayed.discard(event.id)
+            return
         if self.queue.full():
             self.queue.get_nowait()
             log.warning("event subscriber lagging; dropped its oldest event")
@@ -112,19 +117,37 @@ class EventBus:
         self._own: set[str] = set()  # journaled here, not yet passed by `relay`
         self._own_order: deque[str] = deque()
 
-    def subscribe(self, types: Iterable[EventType] | None = None,
-                  maxsize: int = 1000) -> Subscription:
+    def subscribe(self, types: Iterable[EventType] | None = None, maxsize: int = 1000, *,
+                  after: str | None = None) -> Subscription:
         """Events from now on, and the retained ones of the last `RETAIN` (call on the loop
-        that will read them)."""
+        that will read them). `after`: the id of the last event a reconnecting client had;
+        the journaled events since it (any process's, at most `maxsize`) come first, each
+        once; CompanionError `event_unknown` when the journal has no such event."""
         sub = Subscription(self, frozenset(types) if types is not None else None, maxsize)
         horizon = datetime.now(UTC) - RETAIN
         with self._lock:
-            self._subs.append(sub)
+            self._subs.append(sub)  # first: what is journaled from now on is delivered live
             self._retained = [e for e in self._retained if e.time > horizon]
-            replay = [e for e in self._retained if sub.wants(e)]
+            replay = [e for e in self._retained if sub.wants(e)] if after is None else []
+        if after is not None:
+            try:
+                replay = [e for e in self._since(after, maxsize) if sub.wants(e)]
+            except CompanionError:
+                sub.close()
+                raise
+            sub.replayed.update(e.id for e in replay)  # a live delivery of one is skipped
         for event in replay:
-            sub.deliver(event)
+            sub.queue.put_nowait(event)
         return sub
+
+    def _since(self, event_id: str, limit: int) -> list[Event]:
+        """The journaled events after `event_id`, oldest first."""
+        rowid = self._journal.event_rowid(event_id) if self._journal is not None else None
+        if rowid is None:
+            raise CompanionError("event_unknown", f"No event {event_id} in the journal: "
+                                 "subscribe again without Last-Event-ID.")
+        return [_event(row) for _, row in self._journal.events_after(rowid, limit)
+                if row["type"] in _KNOWN]
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
@@ -168,8 +191,7 @@ class EventBus:
                     self._own.discard(row["id"])
                 if own or row["type"] not in _KNOWN:
                     continue
-                self._deliver(Event(EventType(row["type"]), row["payload"] or {}, row["id"],
-                                    _parse_time(row["time"])), retain=False)
+                self._deliver(_event(row), retain=False)
 
     def _deliver(self, event: Event, *, retain: bool) -> None:
         with self._lock:
@@ -185,6 +207,12 @@ class EventBus:
 
 _OWN_MAX = 10_000  # own event ids remembered for the relay (it passes each within a poll)
 _KNOWN = frozenset(t.value for t in EventType)
+
+
+def _event(row: dict[str, Any]) -> Event:
+    """An event as the journal keeps it."""
+    return Event(EventType(row["type"]), row["payload"] or {}, row["id"],
+                 _parse_time(row["time"]))
 
 
 def _parse_time(text: str) -> datetime:

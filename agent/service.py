@@ -126,12 +126,15 @@ class CompanionService(Reads, Operations, TradeManagement):
 
     # -- notifications ----------------------------------------------------------------------
 
-    def events(self, types: Iterable[EventType] | None = None) -> Subscription:
+    def events(self, types: Iterable[EventType] | None = None, *,
+               after: str | None = None) -> Subscription:
         """What happens from now on (tickets, fills, SL/TP hits, stop-outs, pending orders
         triggered, trading state, alerts), from this process and every other one on the same
         data dir: an async iterator of `Event`s, subscribed when this returns (call it on the
-        loop that reads it); `close()` it, or use it in a `with` block."""
-        return self._events.subscribe(types)
+        loop that reads it); `close()` it, or use it in a `with` block. `after`: the last event
+        id a reconnecting client saw; what was journaled since comes first (CompanionError
+        `event_unknown` for an id the journal does not hold)."""
+        return self._events.subscribe(types, after=after)
 
     # -- commands and data ------------------------------------------------------------------
 

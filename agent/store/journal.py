@@ -326,6 +326,13 @@ class Journal:
         with self._lock:
             return self.db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
 
+    def event_rowid(self, event_id: str) -> int | None:
+        """The rowid of one journaled event, None when there is no such event."""
+        with self._lock:
+            row = self.db.execute("SELECT rowid FROM events WHERE id = ?",
+                                  (event_id,)).fetchone()
+        return row[0] if row else None
+
     def events_after(self, rowid: int, limit: int = 500) -> list[tuple[int, dict[str, Any]]]:
         """Events journaled after `rowid` (any process's), oldest first, with their rowids."""
         with self._lock:

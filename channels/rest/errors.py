@@ -21,7 +21,7 @@ from channels.rest.auth import ApiRefusal
 log = logging.getLogger("channels.rest")
 
 _NOT_FOUND = {"ticket_unknown", "alert_unknown", "unknown_symbol", "position_unknown",
-              "order_unknown", "paper_no_data"}
+              "order_unknown", "paper_no_data", "event_unknown"}
 _UNAVAILABLE = {"disconnected", "terminal_error", "connect_failed", "bridge_unreachable",
                 "no_price", "not_available", "no_model", "no_model_answered", "no_news_source",
                 "not_started"}

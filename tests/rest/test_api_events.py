@@ -92,3 +92,45 @@ def test_events_when_server_stops_then_open_stream_ends_at_once(settings, tokens
         rest = list(lines)
         took = time.monotonic() - started
     assert [line for line in rest if line] == [] and took < 3  # not the 10 s grace period
+
+
+@pytest.mark.slow
+def test_events_when_a_client_reconnects_with_last_event_id_then_what_it_missed_comes_first(
+        settings, tokens):
+    bus = None
+    with LiveApi(settings, tokens) as live, httpx.Client(base_url=live.url, timeout=10) as http:
+        bus = live.companion.events
+        with http.stream("GET", "/v1/events?type=sl_hit&type=tp_hit",
+                         headers=auth(READ)) as stream:
+            lines = stream.iter_lines()
+            subscribed(lines)
+            seen = bus.publish(EventType.SL_HIT, {"position": 1})
+            assert next_event(lines)["id"] == seen.id
+        # the client is away: three events, one of a type it did not ask for
+        missed = [bus.publish(EventType.TP_HIT, {"position": 2}),
+                  bus.publish(EventType.ALERT_FIRED, {"symbol": "EURUSD"}),
+                  bus.publish(EventType.SL_HIT, {"position": 3})]
+        with http.stream("GET", "/v1/events?type=sl_hit&type=tp_hit",
+                         headers={**auth(READ), "last-event-id": seen.id}) as stream:
+            lines = stream.iter_lines()
+            subscribed(lines)
+            replayed = [next_event(lines), next_event(lines)]
+            live_one = bus.publish(EventType.SL_HIT, {"position": 4})
+            after = next_event(lines)
+        unknown = http.get("/v1/events", headers={**auth(READ), "last-event-id": "evt_nope"})
+    assert [e["id"] for e in replayed] == [missed[0].id, missed[2].id]
+    assert [e["data"]["payload"]["position"] for e in replayed] == [2, 3]
+    assert after["id"] == live_one.id  # then live, and nothing twice
+    assert unknown.status_code == 404 and unknown.json()["code"] == "event_unknown"
+
+
+async def test_a_subscription_after_an_event_when_it_was_delivered_live_too_then_once(journal):
+    bus = EventBus(journal)
+    first = bus.publish(EventType.SL_HIT, {"position": 1})
+    second = bus.publish(EventType.SL_HIT, {"position": 2})
+    with bus.subscribe(after=first.id) as sub:
+        sub.deliver(second)  # as a live delivery queued before the journal was read would be
+        third = bus.publish(EventType.SL_HIT, {"position": 3})
+        got = [await asyncio.wait_for(sub.get(), 2) for _ in range(2)]
+        assert sub.queue.empty()
+    assert [e.id for e in got] == [second.id, third.id]

@@ -1,6 +1,7 @@
 """The event stream (read scope): server-sent events, one per thing that happens (tickets,
 fills, SL/TP hits, stop-outs, pending orders triggered, trading state, alerts), from this
-process and every other one on the data dir. The stream ends when the server stops.
+process and every other one on the data dir. The stream ends when the server stops; a client
+that reconnects with `Last-Event-ID` gets what it missed first.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from agent.events import Event, EventType, Subscription
@@ -25,11 +26,16 @@ SUBSCRIBED = b": subscribed\n\n"
             responses={200: {"content": {"text/event-stream": {}}}})
 async def stream_events(request: Request, service: Service, types: Annotated[
         list[EventType] | None, Query(alias="type", description="Only these events "
-                                      "(repeat the parameter); all when absent.")] = None
+                                      "(repeat the parameter); all when absent.")] = None,
+                        last_event_id: Annotated[str | None, Header(
+                            description="The id of the last event received (a reconnecting "
+                            "EventSource sends it): the events since then come first.")] = None
                         ) -> StreamingResponse:
     """Each event as `id: <event id>`, `event: <type>`, `data: {"id", "type", "time",
-    "payload"}`; first a comment, `: subscribed`: nothing is missed from then on."""
-    sub = service.events(types)
+    "payload"}`; first a comment, `: subscribed`: nothing is missed from then on. With
+    `Last-Event-ID`, what was journaled after that event is sent first, each event once
+    (404 `event_unknown` for an id the journal does not hold)."""
+    sub = service.events(types, after=last_event_id or None)
     return StreamingResponse(_frames(sub, closing(request.app)), media_type="text/event-stream",
                              headers={"cache-control": "no-store"})
 
