@@ -1,8 +1,8 @@
 """How fast the `companion` command starts: `companion --help` and data commands.
 
 Run: python bench/bench_cli.py [--runs 7] [--symbol EURUSD] [--tree DIR] [--modules]
-Each case runs the real console script in a fresh process, `--runs` times after one warm-up
-run (which also creates the data folder, the journal and the paper account), against a
+Each case runs the real console script in a fresh process, `--runs` times (the cases taking
+turns) after one warm-up run (which also creates the data folder, the journal and the paper account), against a
 throw-away data folder with the paper terminal stepped. Prints the median and the spread of the
 wall time, the median CPU time of the process (user + system, steadier than the wall time on a
 busy machine), the machine's load average, and the target for each case. `--tree DIR` times
@@ -10,6 +10,10 @@ another checkout instead (`python -m channels.cli` run in DIR), e.g. the commit 
 so that both figures come from the same machine under the same load. `--modules` also prints,
 per case, how many modules the process imported and whether LangGraph, LangChain or pandas was
 among them (the targets assume none is, for a data command).
+
+The last row, `floor`, is a bare interpreter importing only the libraries every data command
+needs (numpy for the MT5 API's arrays, pydantic-settings, sqlite-utils, typer, rich, asyncio):
+what no lazy import in this repository can go under, measured in the same run.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = {"help": 0.3, "quote": 0.6, "account": 0.6, "positions": 0.6}  # seconds, wall time
+TARGETS = {"help": 0.3, "quote": 0.6, "account": 0.6, "positions": 0.6,  # seconds, wall time
+           "floor": 0.0}
 # on a quiet machine (issue #14 item 8)
 HEAVY = ("langgraph", "langchain_core", "langsmith", "pandas")
+FLOOR = ("numpy", "pydantic_settings", "sqlite_utils", "typer", "rich.table", "asyncio")
 
 
 def companion(tree: Path | None) -> list[str]:
@@ -52,11 +58,22 @@ def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure(argv: list[str], env: dict[str, str], cwd: Path, runs: int) -> dict[str, float]:
-    timed(argv, env, cwd)  # warm-up: bytecode caches, the data folder, the paper account
-    walls, cpus = zip(*(timed(argv, env, cwd) for _ in range(runs)), strict=True)
-    return {"median_s": statistics.median(walls), "min_s": min(walls), "max_s": max(walls),
-            "cpu_s": statistics.median(cpus)}
+def measure(cases: dict[str, list[str]], env: dict[str, str], cwd: Path,
+            runs: int) -> dict[str, dict[str, float]]:
+    """Each case `runs` times, taking turns (a slow spell of the machine hits every case
+    alike), after one warm-up each: bytecode caches, the data folder, the paper account."""
+    for argv in cases.values():
+        timed(argv, env, cwd)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, argv in cases.items():
+            times[name].append(timed(argv, env, cwd))
+    results = {}
+    for name, pairs in times.items():
+        walls, cpus = zip(*pairs, strict=True)
+        results[name] = {"median_s": statistics.median(walls), "min_s": min(walls),
+                         "max_s": max(walls), "cpu_s": statistics.median(cpus)}
+    return results
 
 
 def main() -> None:
@@ -73,11 +90,12 @@ def main() -> None:
            "COMPANION_CONFIG": str(data / "none.toml"), "COLUMNS": "100"}
     base = companion(args.tree)
     cases = {"help": base + ["--help"], "quote": base + ["quote", args.symbol],
-             "account": base + ["account"], "positions": base + ["positions"]}
+             "account": base + ["account"], "positions": base + ["positions"],
+             "floor": [sys.executable, "-c", f"import {', '.join(FLOOR)}"]}
     try:
-        results = {name: measure(argv, env, cwd, args.runs) for name, argv in cases.items()}
-        modules = ({name: imported(argv[len(base):], env, cwd) for name, argv in cases.items()}
-                   if args.modules else {})
+        results = measure(cases, env, cwd, args.runs)
+        modules = ({name: imported(argv[len(base):], env, cwd) for name, argv in cases.items()
+                    if name != "floor"} if args.modules else {})
     finally:
         shutil.rmtree(data, ignore_errors=True)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -86,9 +104,10 @@ def main() -> None:
     print(f"{'case':<24}{'median':>9}{'min':>8}{'max':>8}{'cpu':>8}{'target':>8}")
     for name, argv in cases.items():
         r = results[name]
-        shown = " ".join(["companion", *argv[len(base):]])
+        shown = "floor (libraries)" if name == "floor" else " ".join(
+            ["companion", *argv[len(base):]])
         print(f"{shown:<24}{r['median_s']:>8.3f}s{r['min_s']:>7.3f}s{r['max_s']:>7.3f}s"
-              f"{r['cpu_s']:>7.3f}s{TARGETS[name]:>7.1f}s")
+              f"{r['cpu_s']:>7.3f}s" + (f"{TARGETS[name]:>7.1f}s" if TARGETS[name] else ""))
     for name, (count, heavy) in modules.items():
         print(f"companion {' '.join(cases[name][len(base):]):<14} imports {count} modules; "
               f"heavy: {', '.join(heavy) or 'none'}")

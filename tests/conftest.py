@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -12,6 +14,10 @@ from agent.config import PaperSettings, Settings
 from agent.graph.routing import StaticRouter
 from agent.store import Journal
 from evals.harness import ManualClock
+
+# Parsed bars are cached per CSV path (agent.broker.paper.bars): the tests' throw-away folders
+# would fill the user's cache folder, so they share one of their own (commands they run too).
+os.environ.setdefault("COMPANION_CACHE_DIR", tempfile.mkdtemp(prefix="companion-test-cache-"))
 
 
 @pytest.fixture
