@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 import re
 import subprocess
 import sys
@@ -49,6 +50,26 @@ def open_desk(page, app) -> None:
     page.locator("#trading-desk").wait_for()
 
 
+@contextmanager
+def phone_page(browser, app):
+    """A phone-sized page on the desk (`app`), closed on exit."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.set_default_timeout(SLOW_MS)
+    try:
+        open_desk(page, app)
+        yield page
+    finally:
+        context.close()
+
+
+def first_card(page):
+    """The desk's first position card, once shown, and its position number."""
+    card = page.locator("[data-position]").first
+    card.wait_for()
+    return card, card.get_attribute("data-position")
+
+
 def strip(page) -> dict[str, str]:
     return {name: page.locator(f"#desk-{name}").inner_text()
             for name in ("balance", "equity", "floating", "margin-level", "positions")}
@@ -86,9 +107,7 @@ def test_strip_when_a_trade_fills_then_updates_live_and_matches_the_service(page
 def test_close_button_when_clicked_then_pending_ticket_and_nothing_sent_until_approved(
         page, desk_app, shots):
     open_desk(page, desk_app)
-    card = page.locator("[data-position]").first
-    card.wait_for()
-    position = card.get_attribute("data-position")
+    card, position = first_card(page)
     before = len(orders(desk_app))
     card.get_by_role("button", name="Close", exact=True).click()
     ticket = page.locator(".ai-message", has_text=f"CLOSE #{position}")
@@ -110,9 +129,7 @@ def test_close_button_when_clicked_then_pending_ticket_and_nothing_sent_until_ap
 def test_modify_button_when_new_stop_proposed_then_modify_ticket(page, desk_app, shots):
     open_desk(page, desk_app)
     fill_one(page, "buy 0.1 EURUSD with stop 1.1100 and target 1.1220")
-    card = page.locator("[data-position]").first
-    card.wait_for()
-    position = card.get_attribute("data-position")
+    card, position = first_card(page)
     card.get_by_role("button", name="Modify SL/TP").click()
     card.get_by_label("New stop-loss").fill("1.1110")
     card.get_by_role("button", name="Propose").click()
@@ -133,9 +150,7 @@ def test_modify_button_when_new_stop_proposed_then_modify_ticket(page, desk_app,
 def test_trail_breakeven_and_cancel_when_clicked_then_each_a_proposal_and_nothing_sent(
         page, desk_app, shots):
     open_desk(page, desk_app)
-    card = page.locator("[data-position]").first  # the position the modify test left open
-    card.wait_for()
-    position = card.get_attribute("data-position")
+    card, position = first_card(page)  # the position the modify test left open
     before = len(orders(desk_app))
 
     card.get_by_role("button", name="Trail").click()
@@ -192,11 +207,7 @@ def _within(page, selector: str) -> None:
 
 def test_phone_when_replies_come_then_desk_inline_and_no_sheet_over_the_chat(
         browser, desk_app, shots):
-    context = browser.new_context(viewport=PHONE)
-    page = context.new_page()
-    page.set_default_timeout(SLOW_MS)
-    try:
-        open_desk(page, desk_app)
+    with phone_page(browser, desk_app) as page:
         assert page.locator("#trading-desk").get_attribute("data-layout") == "phone"
         assert page.get_by_role("dialog").count() == 0
         ask(page, "What is the price of EURUSD?")
@@ -220,8 +231,6 @@ def test_phone_when_replies_come_then_desk_inline_and_no_sheet_over_the_chat(
         shots(page, "phone-charts")
         _within(page, ".js-plotly-plot")
         _within(page, ".js-plotly-plot .main-svg")
-    finally:
-        context.close()
 
 
 def test_charts_when_shown_on_a_desktop_then_within_their_column(page, desk_app, shots):

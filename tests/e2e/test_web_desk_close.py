@@ -7,32 +7,21 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import web_app
 from tests.e2e.test_web_chat import orders
-from tests.e2e.test_web_desk import (
-    PHONE,
-    SLOW_MS,
+from tests.e2e.test_web_desk import (  # noqa: F401 - desk_app and patient are fixtures
     _within,
     cli_json,
+    desk_app,
     fill_one,
+    first_card,
     open_desk,
+    patient,
+    phone_page,
 )
 
 pytestmark = pytest.mark.slow
 
 BUY = "buy 0.1 EURUSD with stop 1.1100 and target 1.1220"
-
-
-@pytest.fixture(autouse=True)
-def patient(request):
-    if "page" in request.fixturenames:
-        request.getfixturevalue("page").set_default_timeout(SLOW_MS)
-
-
-@pytest.fixture(scope="module")
-def desk_app(tmp_path_factory):
-    with web_app(tmp_path_factory.mktemp("desk-close"), "--policy", "demo") as app:
-        yield app
 
 
 def held_volume(app, position: str) -> float:
@@ -45,9 +34,7 @@ def test_close_part_when_lots_typed_then_a_ticket_for_them_and_the_rest_stays_op
         page, desk_app, shots):
     open_desk(page, desk_app)
     fill_one(page, BUY)
-    card = page.locator("[data-position]").first
-    card.wait_for()
-    position = card.get_attribute("data-position")
+    card, position = first_card(page)
     before = len(orders(desk_app))
 
     card.get_by_role("button", name="Close part").click()
@@ -71,9 +58,7 @@ def test_close_part_when_lots_typed_then_a_ticket_for_them_and_the_rest_stays_op
 def test_close_part_when_lots_are_not_a_number_then_refused_and_nothing_changes(
         page, desk_app, shots):
     open_desk(page, desk_app)
-    card = page.locator("[data-position]").first  # the position the partial close left open
-    card.wait_for()
-    position = card.get_attribute("data-position")
+    card, position = first_card(page)  # the position the partial close left open
     before = len(orders(desk_app))
     for typed in ("abc", "-1"):
         card.get_by_role("button", name="Close part").click()
@@ -88,11 +73,7 @@ def test_close_part_when_lots_are_not_a_number_then_refused_and_nothing_changes(
 
 def test_phone_when_close_part_is_open_then_the_form_and_close_all_fit_the_screen(
         browser, desk_app, shots):
-    context = browser.new_context(viewport=PHONE)
-    page = context.new_page()
-    page.set_default_timeout(SLOW_MS)
-    try:
-        open_desk(page, desk_app)
+    with phone_page(browser, desk_app) as page:
         page.locator("#desk-toggle").click()
         card = page.locator("[data-position]").first  # the position the partial close left
         card.get_by_role("button", name="Close part").click()
@@ -100,8 +81,6 @@ def test_phone_when_close_part_is_open_then_the_form_and_close_all_fit_the_scree
         shots(page, "phone-close-part")
         for selector in ("#desk-close-all", "[data-position] button", "[data-position] input"):
             _within(page, selector)
-    finally:
-        context.close()
 
 
 def test_close_all_when_two_positions_then_one_ticket_and_none_left_once_approved(
