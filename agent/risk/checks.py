@@ -34,6 +34,7 @@ from agent.domain import (
     TradingState,
 )
 from agent.risk.snapshot import RiskSnapshot, RiskState
+from agent.wording import distance as distance_words
 
 RATE_WINDOW = timedelta(seconds=60)
 _STATE_RANK = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
@@ -456,15 +457,15 @@ def _modify_level(intent: OrderIntent, ctx: Context, code: RiskCode, level: floa
     details = {"price": price, "level": level, "name": name, "side": intent.side.value,
                "where": "below" if (intent.side is Side.BUY) == loss else "above",
                "stops_level": ctx.snap.spec.stops_level}
-    distance = details["distance_points"] = _stop_distance_points(intent, ctx, level, loss)
+    distance = _with_distance(details, _stop_distance_points(intent, ctx, level, loss), ctx)
     if not distance > 0:
         return Verdict(code, DENY, "For a {side} position the {name} must be {where} the price "
                        "now, {price:g}; it is {level:g}.", details)
     if not distance + 1e-6 >= ctx.snap.spec.stops_level:
-        return Verdict(code, DENY, "The {name} is {distance_points:.1f} points from the price; "
-                       "the broker needs at least {stops_level} points.", details)
-    return Verdict(code, PASS, "The {name} is {distance_points:.1f} points from the price, "
-                   "beyond the stops level.", details)
+        return Verdict(code, DENY, "The {name} is {distance} from the price; the broker needs "
+                       "at least {stops}.", details)
+    return Verdict(code, PASS, "The {name} is {distance} from the price, beyond the stops "
+                   "level.", details)
 
 
 def check_modify_stop_loss(intent: OrderIntent, ctx: Context) -> Verdict:
@@ -608,6 +609,15 @@ def check_stop_loss_required(intent: OrderIntent, ctx: Context) -> Verdict:
     return Verdict(code, PASS, "No stop-loss is set, and your limits allow that.", _NONE)
 
 
+def _with_distance(details: dict[str, Any], points: float, ctx: Context) -> float:
+    """Put a stop's distance and the broker's stops level into `details`, in points with pips
+    beside them ("442 points (44.2 pips)"); returns the distance in points."""
+    digits = ctx.snap.spec.digits
+    details.update(distance_points=points, distance=distance_words(points, digits),
+                   stops=distance_words(ctx.snap.spec.stops_level, digits))
+    return points
+
+
 def _stop_distance_points(intent: OrderIntent, ctx: Context, level: float, loss: bool) -> float:
     """Signed distance in points from the price MT5 measures stops against (the closing price
     of a market order, the order price of a pending one); positive on the correct side."""
@@ -628,12 +638,12 @@ def check_stop_loss_placement(intent: OrderIntent, ctx: Context) -> Verdict:
     if not intent.side.sign * (ctx.entry - intent.sl) > 0:
         return Verdict(code, DENY, "For a {side} the stop-loss must be {where} the entry price "
                        "{entry:g}; it is {sl:g}.", details)
-    distance = details["distance_points"] = _stop_distance_points(intent, ctx, intent.sl, True)
+    distance = _with_distance(details, _stop_distance_points(intent, ctx, intent.sl, True), ctx)
     if not (distance > 0 and distance + 1e-6 >= ctx.snap.spec.stops_level):
-        return Verdict(code, DENY, "The stop-loss is {distance_points:.1f} points from the "
-                       "price; the broker needs at least {stops_level} points.", details)
-    return Verdict(code, PASS, "The stop-loss is {distance_points:.1f} points away, beyond the "
-                   "stops level.", details)
+        return Verdict(code, DENY, "The stop-loss is {distance} from the price; the broker "
+                       "needs at least {stops}.", details)
+    return Verdict(code, PASS, "The stop-loss is {distance} away, beyond the stops level.",
+                   details)
 
 
 def check_take_profit_placement(intent: OrderIntent, ctx: Context) -> Verdict:
@@ -647,12 +657,13 @@ def check_take_profit_placement(intent: OrderIntent, ctx: Context) -> Verdict:
     if not intent.side.sign * (intent.tp - ctx.entry) > 0:
         return Verdict(code, DENY, "For a {side} the take-profit must be {where} the entry "
                        "price {entry:g}; it is {tp:g}.", details)
-    distance = details["distance_points"] = _stop_distance_points(intent, ctx, intent.tp, False)
+    distance = _with_distance(details, _stop_distance_points(intent, ctx, intent.tp, False),
+                              ctx)
     if not distance + 1e-6 >= ctx.snap.spec.stops_level:
-        return Verdict(code, DENY, "The take-profit is {distance_points:.1f} points from the "
-                       "price; the broker needs at least {stops_level} points.", details)
-    return Verdict(code, PASS, "The take-profit is {distance_points:.1f} points away, beyond "
-                   "the stops level.", details)
+        return Verdict(code, DENY, "The take-profit is {distance} from the price; the broker "
+                       "needs at least {stops}.", details)
+    return Verdict(code, PASS, "The take-profit is {distance} away, beyond the stops level.",
+                   details)
 
 
 def check_volume_range(intent: OrderIntent, ctx: Context) -> Verdict:
@@ -806,12 +817,14 @@ def check_drawdown(intent: OrderIntent, ctx: Context) -> Verdict:
 def check_spread(intent: OrderIntent, ctx: Context) -> Verdict:
     """The spread is at most the widest allowed on this symbol, in points."""
     limit = ctx.limits.spread_limit(intent.symbol)
-    details = {"spread_points": ctx.spread_points, "limit": limit}
+    digits = ctx.snap.spec.digits
+    details = {"spread_points": ctx.spread_points, "limit": limit,
+               "spread": distance_words(ctx.spread_points, digits),
+               "widest": distance_words(limit, digits)}
     if not ctx.spread_points <= limit:
-        return Verdict(RiskCode.SPREAD, DENY, "The spread is {spread_points:.1f} points; your "
-                       "limit is {limit:.1f}.", details)
-    return Verdict(RiskCode.SPREAD, PASS, "The spread is {spread_points:.1f} points, within "
-                   "{limit:.1f}.", details)
+        return Verdict(RiskCode.SPREAD, DENY, "The spread is {spread}; your limit is {widest}.",
+                       details)
+    return Verdict(RiskCode.SPREAD, PASS, "The spread is {spread}, within {widest}.", details)
 
 
 def check_order_rate(intent: OrderIntent, ctx: Context) -> Verdict:

@@ -56,6 +56,17 @@ def test_every_verdict_message_is_a_sentence_with_no_unfilled_field():
         assert decision.to_dict()["verdicts"][0]["code"] == "broker_connected"
 
 
+def test_distances_when_told_then_in_points_with_pips_beside_them():
+    said = {v.code: v.message for v in decide().verdicts}
+    assert said[RiskCode.STOP_LOSS_PLACEMENT] == ("The stop-loss is 200 points (20.0 pips) away, "
+                                                  "beyond the stops level.")
+    assert said[RiskCode.SPREAD] == ("The spread is 10 points (1.0 pips), within 30 points "
+                                     "(3.0 pips).")
+    (denied,) = decide(buy(sl=1.07995, tp=None)).denials
+    assert denied.message == ("The stop-loss is 5 points (0.5 pips) from the price; the broker "
+                              "needs at least 10 points (1.0 pips).")
+
+
 DENIALS = {
     "when_broker_disconnected": (dict(snap=snapshot(broker_connected=False)),
                                  RiskCode.BROKER_CONNECTED),
