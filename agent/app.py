@@ -27,7 +27,7 @@ from agent.broker.sender import OrderSender
 from agent.broker.serialized import SerializedTerminal
 from agent.config import Settings, get_settings
 from agent.domain import CompanionError
-from agent.events import EventBus
+from agent.events import EventBus, EventType
 from agent.graph.context import GraphDeps
 from agent.graph.execute import Executor
 from agent.graph.targets import ModelRouter, StaticRouter
@@ -176,11 +176,12 @@ async def _open(settings: Settings, *, router: ModelRouter | None, terminal: Any
     try:
         manager.connect()
         broker = MT5Broker(term)
-        risk_state = RiskStateStore(journal)
+        events = EventBus(journal)
+        risk_state = RiskStateStore(journal, publish=functools.partial(
+            events.publish, EventType.RISK_STATE_CHANGED))  # published where it changes
         desk = Desk(broker, risk_state, settings.risk, clock=clock,
                     headlines=HeadlineSource())
         tickets = TicketBook(journal)
-        events = EventBus(journal)
         sender = OrderSender(term, magic=settings.broker.magic,
                              deviation_points=settings.broker.deviation_points)
         executor = Executor(desk, tickets, sender, journal, events=events, clock=clock)

@@ -1,6 +1,7 @@
 """What changed on the account since the last look: closed positions (SL, TP, stop-out or
-otherwise), pending orders the market triggered or the broker removed, the trading state, the
-terminal connection, tickets that expired. Each change is published once on the event bus.
+otherwise), pending orders the market triggered or the broker removed, the terminal
+connection, tickets that expired. Each change is published once on the event bus. (The
+trading state is published where it changes, by `agent.risk.state.RiskStateStore`.)
 
 These happen at the broker (a real MT5 server closes at the SL on its own), so the place they
 are seen is a diff of what the terminal reports, look by look; one runtime per data dir makes
@@ -22,7 +23,7 @@ _CLOSE_EVENTS = {"sl": EventType.SL_HIT, "tp": EventType.TP_HIT, "so": EventType
 
 
 class AccountMonitor:
-    """Publishes position closes, trading-state changes, connection changes, ticket expiry."""
+    """Publishes position closes, pending-order changes, connection changes, ticket expiry."""
 
     def __init__(self, desk: Desk, events: EventBus, tickets: TicketBook | None = None) -> None:
         self.desk = desk
@@ -32,7 +33,6 @@ class AccountMonitor:
         self._last_look: datetime | None = None  # the terminal's time at the last look
         self._told: set[int] = set()  # positions announced without ever being seen open
         self._pending: dict[int, Order] | None = None
-        self._state = desk.risk_state.current().trading_state
         self._connected: bool | None = None
 
     def check(self, positions: list[Position] | None) -> None:
@@ -41,7 +41,6 @@ class AccountMonitor:
         if positions is not None:
             self._orders()
             self._positions(positions)
-        self._trading_state()
         if self.tickets is not None:
             for ticket_id in self.tickets.expire_due(self.desk.clock()):
                 self.events.publish(EventType.TICKET_EXPIRED, {"ticket_id": ticket_id})
@@ -57,13 +56,6 @@ class AccountMonitor:
             kind = EventType.BROKER_RECONNECTED if connected else EventType.BROKER_DISCONNECTED
             self.events.publish(kind, {})
         self._connected = connected
-
-    def _trading_state(self) -> None:
-        state = self.desk.risk_state.current()
-        if state.trading_state is not self._state:
-            self.events.publish(EventType.RISK_STATE_CHANGED,
-                                {"from": self._state.value, **state.to_dict()})
-            self._state = state.trading_state
 
     def _positions(self, positions: list[Position]) -> None:
         now_open = {p.ticket: p for p in positions}

@@ -84,9 +84,13 @@ class RiskStateStore:
     """Trading state and the running figures the risk snapshot needs, persisted in the journal
     (and the trading state in `state_file` too)."""
 
-    def __init__(self, journal: Journal, *, state_file: Path | None = None) -> None:
+    def __init__(self, journal: Journal, *, state_file: Path | None = None,
+                 publish: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.journal = journal
         self.state_file = state_file or state_file_for(journal)
+        # where a change of the trading state is told, as it happens (the event bus, which
+        # journals it too; the journal alone when there is no bus)
+        self._publish = publish or (lambda payload: journal.record_event(STATE_CHANGED, payload))
         self.restored = self._reconcile_state_file()  # a sentence when the file won
 
     # -- kv plumbing ---------------------------------------------------------------------------
@@ -218,8 +222,7 @@ class RiskStateStore:
             return _state_from(old)
         before = _state_from(old)
         after = _state_from(new)
-        self.journal.record_event(STATE_CHANGED, {
-            "from": before.trading_state.value, **after.to_dict(), "by": by})
+        self._publish({"from": before.trading_state.value, **after.to_dict(), "by": by})
         return after
 
     def halt(self, reason: str, *, by: str, now: datetime) -> RiskState:

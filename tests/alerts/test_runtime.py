@@ -124,3 +124,23 @@ async def test_relay_when_own_event_then_not_delivered_twice_and_foreign_deliver
         (own.id, EventType.SL_HIT, {"position": 1}),
         (foreign.id, EventType.TP_HIT, {"position": 2})]
     assert lock_path(journal).name == "runtime.lock"
+
+
+async def test_a_halt_in_either_companion_when_both_run_then_each_hears_it_once(settings,
+                                                                               clock):
+    async with open_companion(settings, router=StaticRouter(), clock=clock,
+                              run_runtime=True) as first:
+        fast(first)
+        await until(lambda: first.runtime.role == "runner")
+        async with open_companion(settings, router=StaticRouter(), clock=clock,
+                                  run_runtime=True) as second:
+            fast(second)
+            await until(lambda: second.runtime.role == "follower")
+            await asyncio.sleep(0.1)  # the follower's relay has read the journal's end
+            seen = [c.service.events([EventType.RISK_STATE_CHANGED]) for c in (first, second)]
+            await second.service.halt("news at 14:30", by="test")
+            await until(lambda: all(s.queue.qsize() >= 1 for s in seen))
+            await asyncio.sleep(0.3)  # the runner's looks (every 0.05 s) would tell it again
+            got = [drain(s) for s in seen]
+    assert [[e.payload["trading_state"] for e in g] for g in got] == [["HALTED"]] * 2
+    assert got[0][0].id == got[1][0].id and got[0][0].payload["by"] == "test"

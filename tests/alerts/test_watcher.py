@@ -86,15 +86,19 @@ async def test_position_stopped_out_then_sl_hit_published_with_loss(companion, w
     assert hit["price_close"] == pytest.approx(1.11, abs=5e-4)
 
 
-async def test_halt_then_risk_state_changed_published(companion, watcher):
+async def test_halt_then_risk_state_changed_published_once_where_it_changed(companion,
+                                                                             watcher):
     sub = companion.events.subscribe([EventType.RISK_STATE_CHANGED])
     watcher.check()
     await companion.service.command("halt", reason="lunch")
+    await asyncio.sleep(0)
+    (event,) = drain(sub)  # told by the state store as it changed, before any look
     watcher.check()
     watcher.check()
     await asyncio.sleep(0)
-    (event,) = drain(sub)
+    assert drain(sub) == []  # the runtime's looks do not tell it again
     assert event.payload["from"] == "ACTIVE" and event.payload["trading_state"] == "HALTED"
+    assert event.payload["by"] == "command"
 
 
 async def test_pending_order_when_market_reaches_it_then_pending_triggered_with_its_position(
