@@ -136,7 +136,7 @@ class EventBus:
                 sub.close()
                 raise
             sub.replayed.update(e.id for e in replay)  # a live delivery of one is skipped
-        for event in replay:
+        for event in replay[-maxsize:]:
             sub.queue.put_nowait(event)
         return sub
 
