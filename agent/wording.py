@@ -71,7 +71,7 @@ def distance(points: float | None, digits: int | None) -> str:
     a pip is a point (2- and 4-digit quotes) or the digits are unknown."""
     if points is None:
         return NONE
-    whole = abs(points - round(points)) < 1e-6  # 200.00000001 points of float error is 200
+    whole = math.isfinite(points) and abs(points - round(points)) < 1e-6  # 200.00000001 is 200
     text = f"{points:,.0f} points" if whole else f"{points:,.1f} points"
     if digits is None or points_per_pip(digits) == 1:
         return text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -103,3 +104,8 @@ def test_an_alert_reads_as_a_sentence() -> None:
 def test_a_close_all_tickets_symbol_reads_all_symbols() -> None:
     assert w.symbol("*") == "all symbols"
     assert w.symbol("EURUSD") == "EURUSD" and w.symbol(None) == "-"
+
+
+@pytest.mark.parametrize("points", [math.inf, -math.inf, math.nan])
+def test_a_distance_that_is_no_number_still_reads(points: float) -> None:
+    assert w.distance(points, 5).endswith("pips)")
