@@ -172,7 +172,8 @@ class Operations:
             "broker": parts.settings.broker.kind,
             "terminal": health["terminal"],
             **({"bridge": bridge()} if callable(bridge) else {}),
-            "account": f"{account.login} {account.server} ({'demo' if account.is_demo else 'REAL'})",
+            "account": f"{account.login} {account.server} "
+                       f"({'demo' if account.is_demo else 'REAL'})",
             "equity": f"{account.equity:.2f} {account.currency}",
             "symbols": parts.broker.symbols(),
             "trading_state": risk.current().trading_state.value,

@@ -2,10 +2,11 @@
 
 Run: python bench/bench_cli.py [--runs 7] [--symbol EURUSD] [--tree DIR] [--modules]
 Each case runs the real console script in a fresh process, `--runs` times (the cases taking
-turns) after one warm-up run (which also creates the data folder, the journal and the paper account), against a
-throw-away data folder with the paper terminal stepped. Prints the median and the spread of the
-wall time, the median CPU time of the process (user + system, steadier than the wall time on a
-busy machine), the machine's load average, and the target for each case. `--tree DIR` times
+turns) after one warm-up run (which also creates the data folder, the journal and the paper
+account), against a throw-away data folder with the paper terminal stepped. Prints the median
+and the spread of the wall time, the median CPU time of the process (user + system, steadier
+than the wall time on a busy machine), the machine's load average, and the target for each
+case. `--tree DIR` times
 another checkout instead (`python -m channels.cli` run in DIR), e.g. the commit before a change,
 so that both figures come from the same machine under the same load. `--modules` also prints,
 per case, how many modules the process imported and whether LangGraph, LangChain or pandas was

@@ -1,8 +1,9 @@
 """The REST API: a versioned JSON API over the companion's service (FastAPI).
 
 `create_app(service, tokens=...)` builds the app over an open companion's service;
-`channels.rest.server` runs it. Every route is a thin call into `CompanionService`; errors are mapped once in
-`channels.rest.errors`; the gate (`channels.rest.auth`) admits each request for its scope.
+`channels.rest.server` runs it. Every route is a thin call into `CompanionService`; errors are
+mapped once in `channels.rest.errors`; the gate (`channels.rest.auth`) admits each request for
+its scope.
 """
 
 from __future__ import annotations

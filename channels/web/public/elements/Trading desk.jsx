@@ -134,7 +134,8 @@ export default function TradingDesk() {
         <Button size="sm" variant="outline" disabled={busy}
                 onClick={() => act("Close position", { ticket: p.ticket })}>Close</Button>
         <Button size="sm" variant="outline" disabled={busy}
-                onClick={() => setForm({ kind: "part", ticket: p.ticket, volume: String(p.volume ?? "") })}>
+                onClick={() => setForm({ kind: "part", ticket: p.ticket,
+                                         volume: String(p.volume ?? "") })}>
           Close part
         </Button>
         <Button size="sm" variant="outline" disabled={busy}
@@ -144,7 +145,9 @@ export default function TradingDesk() {
           Modify SL/TP
         </Button>
         <Button size="sm" variant="outline" disabled={busy}
-                onClick={() => act("Move stop to breakeven", { ticket: p.ticket })}>Breakeven</Button>
+                onClick={() => act("Move stop to breakeven", { ticket: p.ticket })}>
+          Breakeven
+        </Button>
         <Button size="sm" variant="outline" disabled={busy || p.trailing}
                 onClick={() => setForm({ kind: "trail", ticket: p.ticket, pips: "20" })}>
           Trail
@@ -160,7 +163,9 @@ export default function TradingDesk() {
       <div style={{ fontSize: 12, opacity: 0.8 }}>{o.detail}</div>
       <div>
         <Button size="sm" variant="outline" disabled={busy}
-                onClick={() => act("Cancel pending order", { ticket: o.ticket })}>Cancel order</Button>
+                onClick={() => act("Cancel pending order", { ticket: o.ticket })}>
+          Cancel order
+        </Button>
       </div>
     </div>
   ));
