@@ -17,19 +17,20 @@ out = Console()
 err = Console(stderr=True)
 Host = Annotated[str, typer.Option("--host", help="Address the REST API listens on.")]
 Port = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port of the REST API.")]
-Rate = Annotated[int, typer.Option("--rate-limit", min=1, help="API requests per minute per token.")]
+Rate = Annotated[int, typer.Option("--rate-limit", min=1,
+                                   help="API requests per minute per token.")]
 _STYLE = {"DEBUG": "dim", "INFO": "", "WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"}
 
 
 def _run(only: frozenset[str] | None, skip: frozenset[str], host: str, port: int, rate: int,
-         role: str) -> None:
+         role: str, mcp_port: int | None = None) -> None:
     from channels.serve import ServeOptions, run_until_signalled, serve
 
     settings = get_settings()
     try:
         start_logging(settings, role)
         options = ServeOptions(api_host=host, api_port=port, api_rate_per_minute=rate,
-                               only=only, skip=skip)
+                               mcp_port=mcp_port, only=only, skip=skip)
         run_until_signalled(lambda stop: serve(settings, options, stop, console=out))
     except (CompanionError, ValueError) as exc:
         err.print(f"[red]{exc}[/red]")
@@ -43,11 +44,15 @@ def serve_command(
         alerts: Annotated[bool, typer.Option("--alerts/--no-alerts",
                                              help="Run the alert watcher.")] = True,
         telegram: Annotated[bool, typer.Option("--telegram/--no-telegram",
-                                               help="Run the Telegram bot.")] = True) -> None:
+                                               help="Run the Telegram bot.")] = True,
+        mcp_port: Annotated[int | None, typer.Option(
+            "--mcp-port", min=1, max=65535, help="Also serve the MCP tools over streamable "
+            "HTTP on this port, beside the REST API and with its tokens (off without it).")]
+        = None) -> None:
     """Run everything configured in one process (Ctrl-C or SIGTERM stops it cleanly)."""
     skip = frozenset(name for name, on in (("web", web), ("api", api), ("alerts", alerts),
                                            ("telegram", telegram)) if not on)
-    _run(None, skip, host, port, rate, role="serve")
+    _run(None, skip, host, port, rate, role="serve", mcp_port=mcp_port)
 
 
 def api_command(host: Host = DEFAULT_HOST, port: Port = DEFAULT_PORT, rate: Rate = 600) -> None:

@@ -143,6 +143,7 @@ class ServeOptions:
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     api_rate_per_minute: int = 600
+    mcp_port: int | None = None  # MCP over streamable HTTP on api_host, off when None
     only: frozenset[str] | None = None
     skip: frozenset[str] = frozenset()
     health_interval_s: float = 10.0
@@ -190,6 +191,34 @@ def api_part(ctx: Context) -> Part:
                       lambda: api_server(app, host, port, trusted_proxies=proxies))
 
 
+def mcp_part(ctx: Context) -> Part | None:
+    """The MCP tools (read and propose only) over streamable HTTP, behind the REST API's gate
+    and tokens; a fresh MCP server on each restart (its session manager runs once)."""
+    from agent.access import AuthThrottle, is_loopback
+    from channels.mcp.server import build_server, http_app
+    from channels.rest.auth import ApiTokens
+    from channels.rest.server import api_server
+
+    if ctx.options.mcp_port is None:
+        ctx.notes["mcp"] = "off: no --mcp-port"
+        return None
+    host, port = ctx.options.api_host, ctx.options.mcp_port
+    if not is_loopback(host):
+        raise CompanionError("mcp_tls_required", f"`companion serve` runs MCP without TLS, so "
+                             f"only on 127.0.0.1, not on {host}: run `companion mcp --transport "
+                             "http` with --certfile and --keyfile for that.")
+    tokens = ApiTokens.from_env()
+    throttle = AuthThrottle.from_settings(ctx.settings.access, "MCP server")
+
+    def make_server() -> Any:
+        server = build_server(ctx.service, tokens=tokens, host=host, port=port)
+        app = http_app(server, throttle=throttle,
+                       rate_per_minute=ctx.options.api_rate_per_minute)
+        return api_server(app, host, port, trusted_proxies=ctx.settings.access.trusted_proxies)
+
+    return ServerPart("mcp", f"http://{host}:{port}/mcp", make_server)
+
+
 def web_part(ctx: Context) -> Part:
     from channels.rest.server import api_server
     from channels.web import runtime
@@ -224,7 +253,8 @@ PartFactory = Callable[[Context], Part | None]
 #: Every part `serve` knows, in start order. A factory returns None (with a note) when its
 #: part is not configured, and raises CompanionError when its configuration is unsafe.
 PARTS: dict[str, PartFactory] = {"health": health_part, "alerts": alerts_part,
-                                 "api": api_part, "web": web_part, "telegram": telegram_part}
+                                 "api": api_part, "mcp": mcp_part, "web": web_part,
+                                 "telegram": telegram_part}
 
 
 def build_parts(ctx: Context) -> list[Part]:

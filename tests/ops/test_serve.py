@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from agent.config import PaperSettings, Settings
+from agent.domain import CompanionError
 from agent.graph.routing import StaticRouter
 from channels import serve as serve_module
 from channels.serve import ServeOptions, Supervisor, TaskPart, serve
@@ -85,3 +86,54 @@ async def test_serve_when_a_part_keeps_crashing_then_api_keeps_serving(tmp_path,
     assert supervisor.restarts == {"crashy": 3}
     assert "api" in table and f"http://127.0.0.1:{port}/v1" in table and "paper" in table
     assert "none: command mode" in table and "ACTIVE" in table
+
+
+@pytest.mark.slow
+async def test_serve_when_an_mcp_port_is_given_then_mcp_tools_beside_the_api(tmp_path,
+                                                                            monkeypatch):
+    from tests.mcp.conftest import http_session
+    from tests.rest.conftest import READ, TRADE
+
+    monkeypatch.setenv("COMPANION_API_TOKEN", TRADE)
+    monkeypatch.setenv("COMPANION_API_TOKEN_READ", READ)
+    api_port, mcp_port = free_port(), free_port()
+    settings = Settings(data_dir=tmp_path, paper=PaperSettings(speed=0))
+    stop = asyncio.Event()
+    console = Console(record=True, width=120)
+    task = asyncio.create_task(serve(settings, ServeOptions(
+        api_port=api_port, mcp_port=mcp_port, only=frozenset({"api", "mcp"})), stop,
+        console=console, router=StaticRouter(), clock=ManualClock()))
+    url = f"http://127.0.0.1:{mcp_port}"
+    async with httpx.AsyncClient() as http:
+        for _ in range(200):
+            try:
+                refused = await http.post(f"{url}/mcp", json={})
+                break
+            except httpx.ConnectError:
+                await asyncio.sleep(0.05)
+    async with http_session(url, READ) as mcp:
+        names = {t.name for t in (await mcp.list_tools()).tools}
+        quote = (await mcp.call_tool("quote", {"symbol": "EURUSD"})).structuredContent
+        refusal = await mcp.call_tool("propose_order", {"symbol": "EURUSD", "side": "buy",
+                                                        "volume": 0.1, "sl": 1.1})
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    table = console.export_text()
+    assert refused.status_code == 401  # the REST API's gate: no token, no MCP
+    assert {"quote", "propose_order"} <= names and quote["bid"] > 0
+    assert refusal.isError  # a read token proposes nothing
+    assert f"{url}/mcp" in table
+
+
+def test_serve_when_no_mcp_port_then_the_table_says_how_to_turn_it_on():
+    notes: dict[str, str] = {}
+    ctx = serve_module.Context(None, None, Settings(), ServeOptions(), notes)
+    assert serve_module.mcp_part(ctx) is None and notes["mcp"] == "off: no --mcp-port"
+
+
+def test_serve_when_mcp_would_listen_beyond_loopback_then_refused_with_the_way_to_do_it():
+    ctx = serve_module.Context(None, None, Settings(), ServeOptions(api_host="0.0.0.0",
+                                                                    mcp_port=8765))
+    with pytest.raises(CompanionError) as refused:
+        serve_module.mcp_part(ctx)
+    assert refused.value.code == "mcp_tls_required" and "--certfile" in refused.value.message
