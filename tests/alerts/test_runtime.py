@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 
 from agent.app import open_companion
 from agent.events import EventBus, EventType
@@ -26,6 +27,22 @@ def fast(companion) -> None:
     """Look often (read by the runtime when it starts or takes over)."""
     companion.runtime.poll_s, companion.runtime.relay_s = 0.05, 0.05
     companion.runtime.takeover_s = 0.1
+
+
+@asynccontextmanager
+async def runner_and_follower(settings, clock):
+    """Two companions on one data dir, each with its runtime: the first runs, the second
+    follows (its relay has read the journal's end)."""
+    async with open_companion(settings, router=StaticRouter(), clock=clock,
+                              run_runtime=True) as first:
+        fast(first)
+        await until(lambda: first.runtime.role == "runner")
+        async with open_companion(settings, router=StaticRouter(), clock=clock,
+                                  run_runtime=True) as second:
+            fast(second)
+            await until(lambda: second.runtime.role == "follower")
+            await asyncio.sleep(0.1)
+            yield first, second
 
 
 def drain(sub) -> list:
@@ -65,23 +82,14 @@ def test_lock_when_holding_process_dies_then_free(tmp_path):
 
 async def test_two_companions_on_one_data_dir_then_one_runner_and_an_alert_fires_once_in_both(
         settings, clock):
-    async with open_companion(settings, router=StaticRouter(), clock=clock,
-                              run_runtime=True) as first:
-        fast(first)
-        await until(lambda: first.runtime.role == "runner")
-        async with open_companion(settings, router=StaticRouter(), clock=clock,
-                                  run_runtime=True) as second:
-            fast(second)
-            await until(lambda: second.runtime.role == "follower")
-            await asyncio.sleep(0.1)  # the follower's relay has read the journal's end
-            seen = [c.service.events([EventType.ALERT_FIRED]) for c in (first, second)]
-            added = await second.service.command("alert", symbol="EURUSD",
-                                                 condition="below 1.1120")
-            second.terminal.wrapped.step(8)  # the bid goes under 1.112 on the 5th bar
-            await until(lambda: all(s.queue.qsize() >= 1 for s in seen))
-            await asyncio.sleep(0.3)  # a second firing or a double delivery would show now
-            got = [drain(s) for s in seen]
-            assert second.runtime.watcher is None  # the follower never watched
+    async with runner_and_follower(settings, clock) as (first, second):
+        seen = [c.service.events([EventType.ALERT_FIRED]) for c in (first, second)]
+        added = await second.service.command("alert", symbol="EURUSD", condition="below 1.1120")
+        second.terminal.wrapped.step(8)  # the bid goes under 1.112 on the 5th bar
+        await until(lambda: all(s.queue.qsize() >= 1 for s in seen))
+        await asyncio.sleep(0.3)  # a second firing or a double delivery would show now
+        got = [drain(s) for s in seen]
+        assert second.runtime.watcher is None  # the follower never watched
     assert [[e.payload["alert_id"] for e in g] for g in got] == [[added["id"]]] * 2
     assert got[0][0].id == got[1][0].id  # the same event, relayed
     assert Journal(settings.journal_path).get("alerts", added["id"])["fire_count"] == 1
@@ -128,19 +136,11 @@ async def test_relay_when_own_event_then_not_delivered_twice_and_foreign_deliver
 
 async def test_a_halt_in_either_companion_when_both_run_then_each_hears_it_once(settings,
                                                                                clock):
-    async with open_companion(settings, router=StaticRouter(), clock=clock,
-                              run_runtime=True) as first:
-        fast(first)
-        await until(lambda: first.runtime.role == "runner")
-        async with open_companion(settings, router=StaticRouter(), clock=clock,
-                                  run_runtime=True) as second:
-            fast(second)
-            await until(lambda: second.runtime.role == "follower")
-            await asyncio.sleep(0.1)  # the follower's relay has read the journal's end
-            seen = [c.service.events([EventType.RISK_STATE_CHANGED]) for c in (first, second)]
-            await second.service.halt("news at 14:30", by="test")
-            await until(lambda: all(s.queue.qsize() >= 1 for s in seen))
-            await asyncio.sleep(0.3)  # the runner's looks (every 0.05 s) would tell it again
-            got = [drain(s) for s in seen]
+    async with runner_and_follower(settings, clock) as (first, second):
+        seen = [c.service.events([EventType.RISK_STATE_CHANGED]) for c in (first, second)]
+        await second.service.halt("news at 14:30", by="test")
+        await until(lambda: all(s.queue.qsize() >= 1 for s in seen))
+        await asyncio.sleep(0.3)  # the runner's looks (every 0.05 s) would tell it again
+        got = [drain(s) for s in seen]
     assert [[e.payload["trading_state"] for e in g] for g in got] == [["HALTED"]] * 2
     assert got[0][0].id == got[1][0].id and got[0][0].payload["by"] == "test"
