@@ -159,11 +159,9 @@ class Operations:
 
     async def doctor(self) -> dict[str, Any]:
         """Broker, terminal and model health, account, symbols, journal: a report to show."""
-        from agent.monitor import HealthMonitor
-
         parts = self._parts
         account = await asyncio.to_thread(parts.broker.account)
-        health = (await HealthMonitor.for_companion(parts).check()).to_dict()
+        health = (await self.health_monitor().check()).to_dict()
         risk = self.desk.risk_state
         restored = risk.restored  # the journal had lost the trading state
         bridge = getattr(getattr(parts.terminal, "wrapped", None), "health", None)

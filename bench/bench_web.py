@@ -49,6 +49,13 @@ DESK = """async (n) => {
 }"""
 
 
+def spread(ms: list[float]) -> str:
+    """p50, p90 and max of some times in milliseconds."""
+    ms = sorted(ms)
+    return (f"p50 {statistics.median(ms):.1f} ms, p90 {ms[int(0.9 * (len(ms) - 1))]:.1f} ms, "
+            f"max {ms[-1]:.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=15)
@@ -71,17 +78,13 @@ def main() -> None:
             page.wait_for_timeout(100)  # let the turn finish before the next one
             if i:  # the first turn warms caches
                 overheads.append(ms - args.delay * 1000)
-        desk = sorted(page.evaluate(DESK, args.turns))
+        desk = page.evaluate(DESK, args.turns)
         time.sleep(3)
         rss = psutil.Process(app.process.pid).memory_info().rss / 2**20
         browser.close()
-    overheads.sort()
     print(f"first token shown minus model delay ({args.delay * 1000:.0f} ms), "
-          f"{len(overheads)} turns: p50 {statistics.median(overheads):.1f} ms, "
-          f"p90 {overheads[int(0.9 * (len(overheads) - 1))]:.1f} ms, max {overheads[-1]:.1f} ms "
-          "(target <= 50 ms)")
-    print(f"desk refresh, {len(desk)} requests: p50 {statistics.median(desk):.1f} ms, "
-          f"p90 {desk[int(0.9 * (len(desk) - 1))]:.1f} ms, max {desk[-1]:.1f} ms")
+          f"{len(overheads)} turns: {spread(overheads)} (target <= 50 ms)")
+    print(f"desk refresh, {len(desk)} requests: {spread(desk)}")
     print(f"idle RSS of the web process: {rss:.0f} MB (target <= 300 MB)")
 
 

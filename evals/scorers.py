@@ -289,9 +289,9 @@ def grounding(run: ScenarioRun) -> Check:
     evidence = evidence_of(evidence_text, [d["intent"] for d in run.decisions
                                            if isinstance(d.get("intent"), dict)])
     written = [n for m in run.messages if model_authored(m) for n in numbers_in(str(m.content))]
-    dropped = [f"{n} (dropped by the graph)" for m in run.messages if model_authored(m)
-               for fix in [_corrected(m)] if fix.get("kinds") == [NUMBER]  # the model wrote
-               for n in fix.get("claims", [])]  # them too
+    dropped = [f"{n} (dropped by the graph)" for m in run.messages  # the model wrote them too
+               if model_authored(m) and (fix := _corrected(m)).get("kinds") == [NUMBER]
+               for n in fix.get("claims", [])]
     loose = sorted({n for n in written if not grounded(n, evidence)} | set(dropped))
     return Check(GROUNDING, not loose, f"untraceable: {', '.join(loose)}" if loose
                  else f"{len(written)} number(s) traced")

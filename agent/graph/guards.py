@@ -20,6 +20,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from agent.graph.claims import GRAPH_MARKERS
 from agent.graph.grounding import numbers_in, results_text
 from agent.graph.intents import own_words, stated_order
+from agent.graph.render import render_command
 from agent.graph.state import AgentState
 from agent.tools.catalog import PROPOSAL_TOOLS
 
@@ -58,10 +59,7 @@ def figures(turn: list, text: str) -> str:
         try:
             data = json.loads(str(message.content))
             if message.name == "sentiment":
-                counts = data["counts"]
-                lines.append(f"- News sentiment {data['label']}: mean polarity "
-                             f"{data['mean_polarity']} over {counts['total']} headlines "
-                             f"({counts['positive']} positive, {counts['negative']} negative).")
+                lines.append(f"- {render_command('sentiment', data)}")
                 continue
             facts = data["facts"]
         except (ValueError, KeyError, TypeError):

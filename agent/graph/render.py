@@ -109,8 +109,10 @@ def render_command(name: str, data: Any) -> str:
         case "analyze":
             return data.get("summary_text") or " ".join(data.get("facts", []))
         case "sentiment":
-            return (f"News sentiment {data['label']} (mean polarity {data['mean_polarity']}) "
-                    f"over {data['counts']['total']} headlines.")
+            counts = data["counts"]
+            return (f"News sentiment {data['label']} (mean polarity {data['mean_polarity']}; "
+                    f"{counts['positive']} positive, {counts['negative']} negative) over "
+                    f"{counts['total']} headlines.")
         case "size":
             caps = "".join(f" {c['message']}" for c in data.get("caps", []))
             if not data["volume"]:

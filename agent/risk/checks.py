@@ -79,10 +79,21 @@ class RiskCode(StrEnum):
     TRAIL_DISTANCE = "trail_distance"
 
 
+class _Spoken(dict[str, Any]):
+    """A verdict's details, and `x_words` for each distance `x` in them ("200 points (20.0
+    pips)"), worked out only when a template asks."""
+
+    def __missing__(self, key: str) -> str:
+        if not key.endswith("_words"):
+            raise KeyError(key)
+        return distance_words(self[key.removesuffix("_words")], self.get("digits"))
+
+
 class Verdict(NamedTuple):
     """One rule's answer about one order: its code, whether it passed, the figures, and a
     sentence for the trader. The sentence is `template` filled from `details`, formatted only
-    when read, so the hot path never formats text nobody reads."""
+    when read, so the hot path never formats text nobody reads; `{x_words}` reads the distance
+    `details[x]` (in points) with pips beside it, at `details["digits"]`."""
 
     code: RiskCode
     passed: bool
@@ -91,7 +102,7 @@ class Verdict(NamedTuple):
 
     @property
     def message(self) -> str:
-        return self.template.format_map(self.details)
+        return self.template.format_map(_Spoken(self.details))
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code.value, "passed": self.passed, "message": self.message,
@@ -456,16 +467,16 @@ def _modify_level(intent: OrderIntent, ctx: Context, code: RiskCode, level: floa
     price = ctx.snap.quote.price_for(intent.side.opposite)
     details = {"price": price, "level": level, "name": name, "side": intent.side.value,
                "where": "below" if (intent.side is Side.BUY) == loss else "above",
-               "stops_level": ctx.snap.spec.stops_level}
-    distance = _with_distance(details, _stop_distance_points(intent, ctx, level, loss), ctx)
+               "stops_level": ctx.snap.spec.stops_level, "digits": ctx.snap.spec.digits}
+    distance = details["distance_points"] = _stop_distance_points(intent, ctx, level, loss)
     if not distance > 0:
         return Verdict(code, DENY, "For a {side} position the {name} must be {where} the price "
                        "now, {price:g}; it is {level:g}.", details)
     if not distance + 1e-6 >= ctx.snap.spec.stops_level:
-        return Verdict(code, DENY, "The {name} is {distance} from the price; the broker needs "
-                       "at least {stops}.", details)
-    return Verdict(code, PASS, "The {name} is {distance} from the price, beyond the stops "
-                   "level.", details)
+        return Verdict(code, DENY, "The {name} is {distance_points_words} from the price; the "
+                       "broker needs at least {stops_level_words}.", details)
+    return Verdict(code, PASS, "The {name} is {distance_points_words} from the price, beyond "
+                   "the stops level.", details)
 
 
 def check_modify_stop_loss(intent: OrderIntent, ctx: Context) -> Verdict:
@@ -609,15 +620,6 @@ def check_stop_loss_required(intent: OrderIntent, ctx: Context) -> Verdict:
     return Verdict(code, PASS, "No stop-loss is set, and your limits allow that.", _NONE)
 
 
-def _with_distance(details: dict[str, Any], points: float, ctx: Context) -> float:
-    """Put a stop's distance and the broker's stops level into `details`, in points with pips
-    beside them ("442 points (44.2 pips)"); returns the distance in points."""
-    digits = ctx.snap.spec.digits
-    details.update(distance_points=points, distance=distance_words(points, digits),
-                   stops=distance_words(ctx.snap.spec.stops_level, digits))
-    return points
-
-
 def _stop_distance_points(intent: OrderIntent, ctx: Context, level: float, loss: bool) -> float:
     """Signed distance in points from the price MT5 measures stops against (the closing price
     of a market order, the order price of a pending one); positive on the correct side."""
@@ -634,16 +636,17 @@ def check_stop_loss_placement(intent: OrderIntent, ctx: Context) -> Verdict:
         return Verdict(code, PASS, "No stop-loss to place.", _NONE)
     buy = intent.side is Side.BUY
     details = {"entry": ctx.entry, "sl": intent.sl, "side": intent.side.value,
-               "where": "below" if buy else "above", "stops_level": ctx.snap.spec.stops_level}
+               "where": "below" if buy else "above", "stops_level": ctx.snap.spec.stops_level,
+               "digits": ctx.snap.spec.digits}
     if not intent.side.sign * (ctx.entry - intent.sl) > 0:
         return Verdict(code, DENY, "For a {side} the stop-loss must be {where} the entry price "
                        "{entry:g}; it is {sl:g}.", details)
-    distance = _with_distance(details, _stop_distance_points(intent, ctx, intent.sl, True), ctx)
+    distance = details["distance_points"] = _stop_distance_points(intent, ctx, intent.sl, True)
     if not (distance > 0 and distance + 1e-6 >= ctx.snap.spec.stops_level):
-        return Verdict(code, DENY, "The stop-loss is {distance} from the price; the broker "
-                       "needs at least {stops}.", details)
-    return Verdict(code, PASS, "The stop-loss is {distance} away, beyond the stops level.",
-                   details)
+        return Verdict(code, DENY, "The stop-loss is {distance_points_words} from the price; "
+                       "the broker needs at least {stops_level_words}.", details)
+    return Verdict(code, PASS, "The stop-loss is {distance_points_words} away, beyond the "
+                   "stops level.", details)
 
 
 def check_take_profit_placement(intent: OrderIntent, ctx: Context) -> Verdict:
@@ -653,17 +656,17 @@ def check_take_profit_placement(intent: OrderIntent, ctx: Context) -> Verdict:
         return Verdict(code, PASS, "No take-profit to place.", _NONE)
     buy = intent.side is Side.BUY
     details = {"entry": ctx.entry, "tp": intent.tp, "side": intent.side.value,
-               "where": "above" if buy else "below", "stops_level": ctx.snap.spec.stops_level}
+               "where": "above" if buy else "below", "stops_level": ctx.snap.spec.stops_level,
+               "digits": ctx.snap.spec.digits}
     if not intent.side.sign * (intent.tp - ctx.entry) > 0:
         return Verdict(code, DENY, "For a {side} the take-profit must be {where} the entry "
                        "price {entry:g}; it is {tp:g}.", details)
-    distance = _with_distance(details, _stop_distance_points(intent, ctx, intent.tp, False),
-                              ctx)
+    distance = details["distance_points"] = _stop_distance_points(intent, ctx, intent.tp, False)
     if not distance + 1e-6 >= ctx.snap.spec.stops_level:
-        return Verdict(code, DENY, "The take-profit is {distance} from the price; the broker "
-                       "needs at least {stops}.", details)
-    return Verdict(code, PASS, "The take-profit is {distance} away, beyond the stops level.",
-                   details)
+        return Verdict(code, DENY, "The take-profit is {distance_points_words} from the price; "
+                       "the broker needs at least {stops_level_words}.", details)
+    return Verdict(code, PASS, "The take-profit is {distance_points_words} away, beyond the "
+                   "stops level.", details)
 
 
 def check_volume_range(intent: OrderIntent, ctx: Context) -> Verdict:
@@ -817,14 +820,12 @@ def check_drawdown(intent: OrderIntent, ctx: Context) -> Verdict:
 def check_spread(intent: OrderIntent, ctx: Context) -> Verdict:
     """The spread is at most the widest allowed on this symbol, in points."""
     limit = ctx.limits.spread_limit(intent.symbol)
-    digits = ctx.snap.spec.digits
-    details = {"spread_points": ctx.spread_points, "limit": limit,
-               "spread": distance_words(ctx.spread_points, digits),
-               "widest": distance_words(limit, digits)}
+    details = {"spread_points": ctx.spread_points, "limit": limit, "digits": ctx.snap.spec.digits}
     if not ctx.spread_points <= limit:
-        return Verdict(RiskCode.SPREAD, DENY, "The spread is {spread}; your limit is {widest}.",
-                       details)
-    return Verdict(RiskCode.SPREAD, PASS, "The spread is {spread}, within {widest}.", details)
+        return Verdict(RiskCode.SPREAD, DENY, "The spread is {spread_points_words}; your limit "
+                       "is {limit_words}.", details)
+    return Verdict(RiskCode.SPREAD, PASS, "The spread is {spread_points_words}, within "
+                   "{limit_words}.", details)
 
 
 def check_order_rate(intent: OrderIntent, ctx: Context) -> Verdict:

@@ -191,8 +191,7 @@ class RiskStateStore:
                             pk=("namespace", "key"))
             self._write_state_file(restore)
         after = _state_from(restore)
-        self.journal.record_event(STATE_CHANGED, {"from": before.value, **after.to_dict(),
-                                                  "by": "state_file"})
+        self._publish({"from": before.value, **after.to_dict(), "by": "state_file"})
         log.warning("trading state %s: %s", after.trading_state.value, after.reason)
         return (f"Trading is {after.trading_state.value}: {after.reason}. `companion risk "
                 "resume` lets trading go on once you have checked.")

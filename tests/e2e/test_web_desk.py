@@ -195,7 +195,7 @@ def test_halt_then_resume_from_the_desk(page, desk_app, shots):
     assert page.locator("#resume-trading").is_disabled()
 
 
-def _within(page, selector: str) -> None:
+def assert_within_width(page, selector: str) -> None:
     """Every element of `selector` lies inside the viewport's width."""
     width = page.viewport_size["width"]
     boxes = [page.locator(selector).nth(i).bounding_box()
@@ -216,7 +216,7 @@ def test_phone_when_replies_come_then_desk_inline_and_no_sheet_over_the_chat(
         shots(page, "phone-reply")
         assert page.get_by_role("dialog").count() == 0  # no sheet reopened
         assert page.locator("#trading-desk").count() == 1  # moved under the reply, not copied
-        _within(page, "#trading-desk")
+        assert_within_width(page, "#trading-desk")
         chat_input = page.locator("#chat-input").bounding_box()
         on_top = page.evaluate(
             "([x, y]) => document.elementFromPoint(x, y).closest('#chat-input') !== null",
@@ -229,8 +229,8 @@ def test_phone_when_replies_come_then_desk_inline_and_no_sheet_over_the_chat(
         page.get_by_text(re.compile(r"EURUSD H1 trend is")).wait_for()
         page.locator(".js-plotly-plot").nth(1).wait_for()
         shots(page, "phone-charts")
-        _within(page, ".js-plotly-plot")
-        _within(page, ".js-plotly-plot .main-svg")
+        assert_within_width(page, ".js-plotly-plot")
+        assert_within_width(page, ".js-plotly-plot .main-svg")
 
 
 def test_charts_when_shown_on_a_desktop_then_within_their_column(page, desk_app, shots):

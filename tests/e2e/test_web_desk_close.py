@@ -9,7 +9,7 @@ import pytest
 
 from tests.e2e.test_web_chat import orders
 from tests.e2e.test_web_desk import (  # noqa: F401 - desk_app and patient are fixtures
-    _within,
+    assert_within_width,
     cli_json,
     desk_app,
     fill_one,
@@ -80,7 +80,7 @@ def test_phone_when_close_part_is_open_then_the_form_and_close_all_fit_the_scree
         card.get_by_label("Lots to close").wait_for()
         shots(page, "phone-close-part")
         for selector in ("#desk-close-all", "[data-position] button", "[data-position] input"):
-            _within(page, selector)
+            assert_within_width(page, selector)
 
 
 def test_close_all_when_two_positions_then_one_ticket_and_none_left_once_approved(

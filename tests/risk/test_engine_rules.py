@@ -293,3 +293,12 @@ def test_on_step_absorbs_float_error():
 def test_when_side_is_not_a_side_then_input_invalid():
     intent = replace(buy(), side="long")  # type: ignore[arg-type]
     assert decide(intent).denial_codes == (RiskCode.INPUT_VALID,)
+
+
+def test_a_verdict_template_naming_a_missing_field_then_a_key_error_not_a_loop():
+    from agent.risk.checks import Verdict
+
+    with pytest.raises(KeyError):
+        Verdict(RiskCode.SPREAD, True, "The {nothing} is here.", {}).message
+    spoken = Verdict(RiskCode.SPREAD, True, "{limit_words}.", {"limit": 30, "digits": 5})
+    assert spoken.message == "30 points (3.0 pips)."
